@@ -62,7 +62,7 @@ class RetrievalConfig(Strict):
 
 
 class SibProbeConfig(Strict):
-    c_grid: list[Annotated[float, Field(gt=0)]] = [0.01, 0.1, 1.0, 10.0, 100.0]
+    c_grid: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1)] = [0.01, 0.1, 1.0, 10.0, 100.0]
     max_iter: Annotated[int, Field(ge=10)] = 2000
 
 
@@ -112,7 +112,6 @@ PROFILES: dict[str, dict[str, Any]] = {
     "tiny": {
         "encoder": {"source": "random", "name": "tiny-random-bert", "max_length": 64, "batch_size": 16},
         "data": {"languages": ["eng_Latn", "fra_Latn", "deu_Latn", "zho_Hans", "arb_Arab"], "max_sentences": 16},
-        "targets": {"sib": {"c_grid": [1.0], "max_iter": 200}},
     },
     "smoke": {
         "encoder": {**_E5, "max_length": 128},

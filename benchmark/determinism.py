@@ -1,0 +1,42 @@
+"""One place that makes a run reproducible: seeds, deterministic kernels, pinned threads.
+
+Import this module before torch touches CUDA: cuBLAS reads ``CUBLAS_WORKSPACE_CONFIG`` once, when the
+first handle is created, so it is set at import time rather than inside :func:`seed_everything`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def seed_everything(seed: int, threads: int) -> torch.Generator:
+    """Seed every RNG, force deterministic kernels and pin the thread count; return a seeded generator.
+
+    Thread count matters for bit-identity on CPU: reductions are split per thread, so a different
+    count can change the last bits of a sum.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    torch.set_num_threads(threads)
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def resolve_device(requested: str) -> str:
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        from benchmark.io import BenchmarkError
+
+        raise BenchmarkError("runtime.device: 'cuda' requested but no CUDA device is available")
+    return requested

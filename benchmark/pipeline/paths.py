@@ -1,0 +1,37 @@
+"""Where each stage reads and writes, relative to the repo root (DVC runs stages from there)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA = Path("data")
+BUNDLE = DATA / "bundle"
+ARTIFACTS = Path("artifacts")
+METRICS = Path("metrics")
+RESULTS = Path("results")
+PARAMS = Path("params.yaml")
+
+
+def embeddings(arm: str) -> Path:
+    return ARTIFACTS / "embeddings" / f"{arm}.safetensors"
+
+
+def predictions(target: str, arm: str) -> Path:
+    return ARTIFACTS / "predictions" / target / f"{arm}.parquet"
+
+
+def stage_metrics(target: str, arm: str) -> Path:
+    return METRICS / target / f"{arm}.json"
+
+
+def per_language(target: str, arm: str) -> Path:
+    return METRICS / target / f"{arm}.per_language.csv"
+
+
+def cache_dir() -> Path:
+    """Shared by every checkout of the repo (also ``dvc exp run --temp`` copies); overridable."""
+    from benchmark.tracking import main_repo_root
+
+    env = os.environ.get("BENCHMARK_CACHE_DIR")
+    return Path(env) if env else main_repo_root() / "cache" / "embeddings"

