@@ -21,33 +21,38 @@ def _params(args: argparse.Namespace):
 
 
 def _cmd_prepare(args: argparse.Namespace) -> None:
+    params = _params(args)
     from benchmark.pipeline import prepare
 
-    prepare.run(_params(args))
+    prepare.run(params)
 
 
 def _cmd_embed(args: argparse.Namespace) -> None:
+    params = _params(args)
     from benchmark.pipeline import embed
 
-    embed.run(_params(args), args.arm, use_cache=not args.no_cache)
+    embed.run(params, args.arm, use_cache=not args.no_cache)
 
 
 def _cmd_retrieval(args: argparse.Namespace) -> None:
+    params = _params(args)
     from benchmark.pipeline import retrieval
 
-    retrieval.run(_params(args), args.arm)
+    retrieval.run(params, args.arm)
 
 
 def _cmd_sib(args: argparse.Namespace) -> None:
+    params = _params(args)
     from benchmark.pipeline import sib
 
-    sib.run(_params(args), args.arm)
+    sib.run(params, args.arm)
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
+    params = _params(args)
     from benchmark.report import results
 
-    results.run(_params(args))
+    results.run(params)
 
 
 def _cmd_params(args: argparse.Namespace) -> None:
@@ -57,9 +62,10 @@ def _cmd_params(args: argparse.Namespace) -> None:
 
 
 def _cmd_eval_flores(args: argparse.Namespace) -> None:
+    params = _params(args)
     from benchmark.evaluate import evaluate_flores_dir
 
-    evaluate_flores_dir(_params(args), Path(args.flores_dir), split=args.split, first_n=args.first_n,
+    evaluate_flores_dir(params, Path(args.flores_dir), split=args.split, first_n=args.first_n,
                         languages=args.languages, prefix=args.prefix, out=Path(args.out))
 
 
