@@ -1,0 +1,117 @@
+"""The `tiny` profile end to end through real DVC and a real MLflow sqlite store, in a scratch clone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmark.io import sha256_file
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A git clone of the working tree's tracked files with params switched to `tiny`."""
+    root = tmp_path_factory.mktemp("clone") / "repo"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True)
+    for rel in filter(None, files.stdout.split("\0")):
+        src = REPO / rel
+        if src.is_file():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / rel)
+    params = (root / "params.yaml").read_text().replace("profile: mini", "profile: tiny")
+    (root / "params.yaml").write_text(params)
+    (root / "dvc.lock").unlink(missing_ok=True)  # the committed lock is for `mini`
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "BENCHMARK_CACHE_DIR": str(root.parent / "embcache"), "HF_HUB_OFFLINE": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    _run(["git", "init", "-q"], root, env)
+    _run([*git, "add", "-A"], root, env)
+    _run([*git, "commit", "-qm", "scratch"], root, env)
+    return root, env
+
+
+def _runs(root: Path) -> list:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("flores-transfer")
+    return client.search_runs([exp.experiment_id], max_results=1000) if exp else []
+
+
+def test_tiny_repro_end_to_end(scratch: tuple[Path, dict[str, str]]) -> None:
+    root, env = scratch
+    _run([str(BIN / "dvc"), "repro"], root, env)
+
+    for rel in ["results/results.md", "results/retrieval.csv", "results/sib.csv", "results/retrieval.png",
+                "results/sib.png", "results/summary.json", "artifacts/predictions/retrieval/baseline.parquet",
+                "artifacts/predictions/sib/baseline.parquet", "dvc.lock"]:
+        assert (root / rel).is_file(), rel
+
+    import pandas as pd
+
+    preds = pd.read_parquet(root / "artifacts/predictions/retrieval/baseline.parquet")
+    assert set(preds["direction"]) == {"x2eng", "eng2x"} and set(preds["scoring"]) == {"cosine", "margin"}
+    assert len(preds) == 4 * 2 * 2 * 16  # 4 non-pivot languages x 2 directions x 2 scorings x 16 items
+    sib = pd.read_parquet(root / "artifacts/predictions/sib/baseline.parquet")
+    assert len(sib) == 5 * 16 and set(sib.columns) >= {"language", "index_id", "label", "predicted"}
+
+    runs = _runs(root)
+    parents = [r for r in runs if r.data.tags.get("pipeline.role") == "parent"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id}
+    assert set(children) == {"prepare", "embed/baseline", "retrieval/baseline", "sib/baseline", "report"}
+    retrieval = children["retrieval/baseline"]
+    assert "xsim_margin_x2eng.fra_Latn" in retrieval.data.metrics
+    for tag in ["git.commit", "profile", "seed", "device", "cpu.flags", "threads", "lib.torch"]:
+        assert tag in retrieval.data.tags, tag
+    assert any(k.startswith("data.") and k.endswith(".sha256") for k in children["prepare"].data.tags)
+    stage_json = json.loads((root / "metrics/retrieval/baseline.json").read_text())
+    assert stage_json["mlflow_run_id"] == retrieval.info.run_id
+
+    start = time.perf_counter()
+    proc = _run([str(BIN / "dvc"), "repro"], root, env)
+    assert "didn't change" in proc.stdout or "up to date" in proc.stdout
+    assert len(_runs(root)) == len(runs), "a no-op repro must not log runs"
+    print(f"no-op dvc repro: {time.perf_counter() - start:.1f}s")
+
+
+def test_exp_run_temp_lands_in_main_database(scratch: tuple[Path, dict[str, str]]) -> None:
+    root, env = scratch
+    before = len(_runs(root))
+    _run([str(BIN / "dvc"), "exp", "run", "--temp", "-S", "seed=1"], root, env)
+    runs = _runs(root)
+    assert len(runs) > before
+    assert any(r.data.tags.get("seed") == "1" for r in runs)
+    assert not list((root / ".dvc" / "tmp").rglob("mlflow.db")), "a temp copy must not keep its own database"
+
+
+def test_embeddings_bit_identical_and_seed_sensitive(scratch: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    root, env = scratch
+    out = root / "artifacts/embeddings/baseline.safetensors"
+    cli = [str(BIN / "benchmark")]
+    digests = []
+    for seed in ("0", "0", "1"):
+        params = (root / "params.yaml").read_text()
+        (tmp_path / "params.yaml").write_text(params.replace("seed: 0", f"seed: {seed}"))
+        _run([*cli, "--params", str(tmp_path / "params.yaml"), "embed", "baseline", "--no-cache"], root, env)
+        digests.append(sha256_file(out))
+    assert digests[0] == digests[1], "same params, same machine: embeddings must be bit-identical"
+    assert digests[0] != digests[2], "the tiny encoder is random-init: another seed must change it"
