@@ -67,8 +67,7 @@ def run(params: Params, arm: str, use_cache: bool = True) -> None:
             tensors[name] = flat[start : start + len(group)]
             start += len(group)
         out = paths.embeddings(arm)
-        save_embeddings(out, tensors, {"arm": arm, "encoder": cfg.name, "weights_sha256": encoder.weights_sha256(),
-                                       "prefix": cfg.prefix, "profile": params.profile})
+        save_embeddings(out, tensors)
         metrics = {
             "texts": len(texts),
             "embedded": fresh,

@@ -18,9 +18,11 @@ from safetensors.numpy import load_file, save_file
 from benchmark.io import BenchmarkError, atomic_path
 
 
-def save_embeddings(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+def save_embeddings(path: Path, tensors: dict[str, np.ndarray]) -> None:
+    # No safetensors ``metadata``: its key order is not stable across processes, and these files
+    # must be byte-identical for identical inputs. Provenance goes to the stage's MLflow run instead.
     with atomic_path(path) as tmp:
-        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp))
 
 
 def load_embeddings(path: Path) -> dict[str, np.ndarray]:

@@ -14,12 +14,9 @@ from benchmark.tracking import stage_run
 
 def run(params: Params) -> None:
     spec.materialize(paths.BUNDLE)
-    manifest = (paths.BUNDLE / "MANIFEST.json").read_text(encoding="utf-8")
-    import json
-
-    files = json.loads(manifest)["files"]
+    files = spec.read_manifest(paths.BUNDLE)["files"]
+    rows = {name: meta["rows"] for name, meta in files.items() if "rows" in meta}
     with stage_run("prepare", params, "cpu") as run_:
         run_.set_tags({f"data.{name}.sha256": meta["sha256"] for name, meta in files.items()})
-        run_.log_metrics({f"data.{name}.rows": meta["rows"] for name, meta in files.items()})
-        write_json(paths.METRICS / "prepare.json",
-                   {"files": {n: m["rows"] for n, m in files.items()}, "mlflow_run_id": run_.run_id})
+        run_.log_metrics({f"data.{name}.rows": n for name, n in rows.items()})
+        write_json(paths.METRICS / "prepare.json", {"rows": rows, "mlflow_run_id": run_.run_id})
