@@ -85,11 +85,24 @@ def environment_tags(params: Params, device: str) -> dict[str, str]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+    tags.update(data_tags())
     for lib in _LIBS:
         try:
             tags[f"lib.{lib}"] = metadata.version(lib)
         except metadata.PackageNotFoundError:
             pass
+    return tags
+
+
+def data_tags() -> dict[str, str]:
+    """Dataset pins (upstream commit per dataset) and the checksum of the bundle manifest in use."""
+    from benchmark.data import flores, sib
+    from benchmark.io import sha256_file
+
+    tags = {f"data.{spec.name}.revision": spec.upstream.revision for spec in (flores.FLORES200, sib.SIB200)}
+    manifest = Path("data/bundle/MANIFEST.json")
+    if manifest.exists():
+        tags["data.bundle.manifest_sha256"] = sha256_file(manifest)
     return tags
 
 
