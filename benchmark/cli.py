@@ -73,8 +73,9 @@ def _cmd_fetch(args: argparse.Namespace) -> None:
     from benchmark.data import flores, sib
 
     dest = Path(args.dest)
-    flores.fetch_upstream(dest / "flores200")
-    sib.fetch_upstream(dest / "sib200")
+    mirror = Path(args.mirror) if args.mirror else None
+    flores.fetch_upstream(dest / "flores200", mirror / "flores200" if mirror else None)
+    sib.fetch_upstream(dest / "sib200", mirror / "sib200" if mirror else None)
     print(f"upstream snapshot verified in {dest}; track it with `dvc add {dest}` and share with `dvc push`")
 
 
@@ -111,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("fetch", _cmd_fetch, "full profile: download the pinned upstream FLORES-200/SIB-200 and verify sha256")
     p.add_argument("--dest", default="data/full")
+    p.add_argument("--mirror", help="copy from a local mirror laid out as <mirror>/{flores200,sib200}/ "
+                   "(e.g. ../shared/data) instead of downloading; same sha256 checks")
     return parser
 
 

@@ -148,13 +148,18 @@ def _local_path(upstream_path: str) -> str:
     return upstream_path.removeprefix("flores-200-")
 
 
-def fetch_upstream(dest: Path) -> Path:
+def fetch_upstream(dest: Path, mirror: Path | None = None) -> Path:
     """Download the full FLORES-200 dev/devtest (+ metadata) at the pinned commits into ``dest``.
 
     Every file is checked against its pinned sha256 and written atomically; returns ``dest``, which
-    then has the layout :func:`read_official` reads.
+    then has the layout :func:`read_official` reads. ``mirror``: a local directory in that same
+    layout (``<mirror>/{dev,devtest}/<lang>.<split>``, ``<mirror>/metadata_<split>.tsv``) to copy
+    from instead of the network.
     """
-    fetch_pin(FLORES200.upstream, dest, _local_path)
+    def from_mirror(path: str) -> Path:
+        return Path(mirror) / _local_path(path) if mirror else Path(path)
+
+    fetch_pin(FLORES200.upstream, dest, _local_path, from_mirror if mirror else None)
     for pin in FLORES200.extra_upstream.values():
-        fetch_pin(pin, dest)
+        fetch_pin(pin, dest, mirror=from_mirror if mirror else None)
     return Path(dest)

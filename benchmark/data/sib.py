@@ -94,6 +94,9 @@ def read_official(directory: Path) -> pd.DataFrame:
     return _check(df, Path(directory))
 
 
-def fetch_upstream(dest: Path) -> Path:
-    """Download the pinned upstream SIB-200 English TSVs and labels.txt into ``dest``, verified."""
-    return fetch_pin(SIB200.upstream, dest)
+def fetch_upstream(dest: Path, mirror: Path | None = None) -> Path:
+    """Download the pinned upstream SIB-200 English TSVs and labels.txt into ``dest``, verified.
+
+    ``mirror``: a local directory holding the same files, copied instead of downloaded.
+    """
+    return fetch_pin(SIB200.upstream, dest, mirror=(lambda p: Path(mirror) / p) if mirror else None)
