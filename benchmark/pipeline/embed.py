@@ -44,8 +44,9 @@ def run(params: Params, arm: str, use_cache: bool = True) -> None:
         texts = [t for group in groups.values() for t in group]
 
         cfg = params.encoder
+        weights_sha = encoder.weights_sha256()
         key = hashlib.sha256(
-            f"{encoder.weights_sha256()}|{cfg.prefix}|{cfg.max_length}|{params.runtime.precision}".encode()
+            f"{weights_sha}|{cfg.prefix}|{cfg.max_length}|{params.runtime.precision}".encode()
         ).hexdigest()[:24]
         fresh = 0
 
@@ -77,6 +78,6 @@ def run(params: Params, arm: str, use_cache: bool = True) -> None:
         timing = {"load_s": load_s, "embed_s": embed_s,
                   "sentences_per_s": fresh / embed_s if fresh and embed_s > 0 else 0.0}
         run_.log_metrics({**metrics, **timing})
-        run_.set_tags({"encoder.weights_sha256": encoder.weights_sha256(), "embeddings.sha256": sha256_file(out),
+        run_.set_tags({"encoder.weights_sha256": weights_sha, "embeddings.sha256": sha256_file(out),
                        "embeddings.cache_key": key})
         write_json(paths.stage_metrics("embed", arm), {**metrics, "mlflow_run_id": run_.run_id})

