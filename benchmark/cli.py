@@ -1,116 +1,114 @@
-"""``benchmark``: one subcommand per pipeline stage (what ``dvc.yaml`` calls), plus tools for researchers."""
+"""``benchmark``: one subcommand per pipeline stage (what ``dvc.yaml`` calls), plus tools for researchers.
+
+Params are validated before any heavy import or any write, so a bad ``params.yaml`` costs a second
+and leaves nothing behind.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchmark.io import BenchmarkError
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # forked workers would make timing noisy
 
-
-def _params(args: argparse.Namespace):
-    from benchmark.config import load_params
-
-    overrides = {"profile": args.profile} if getattr(args, "profile", None) else None
-    return load_params(args.params, overrides)
+PROFILES = ["tiny", "smoke", "mini", "full"]
 
 
-def _cmd_prepare(args: argparse.Namespace) -> None:
-    params = _params(args)
+def _prepare(args: argparse.Namespace, params: Any) -> None:
     from benchmark.pipeline import prepare
 
     prepare.run(params)
 
 
-def _cmd_embed(args: argparse.Namespace) -> None:
-    params = _params(args)
+def _embed(args: argparse.Namespace, params: Any) -> None:
     from benchmark.pipeline import embed
 
     embed.run(params, args.arm, use_cache=not args.no_cache)
 
 
-def _cmd_retrieval(args: argparse.Namespace) -> None:
-    params = _params(args)
+def _retrieval(args: argparse.Namespace, params: Any) -> None:
     from benchmark.pipeline import retrieval
 
     retrieval.run(params, args.arm)
 
 
-def _cmd_sib(args: argparse.Namespace) -> None:
-    params = _params(args)
+def _sib(args: argparse.Namespace, params: Any) -> None:
     from benchmark.pipeline import sib
 
     sib.run(params, args.arm)
 
 
-def _cmd_report(args: argparse.Namespace) -> None:
-    params = _params(args)
+def _report(args: argparse.Namespace, params: Any) -> None:
     from benchmark.report import results
 
     results.run(params)
 
 
-def _cmd_params(args: argparse.Namespace) -> None:
+def _params(args: argparse.Namespace, params: Any) -> None:
     import yaml
 
-    print(yaml.safe_dump(_params(args).model_dump(mode="json"), sort_keys=False, allow_unicode=True), end="")
+    print(yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False, allow_unicode=True), end="")
 
 
-def _cmd_eval_flores(args: argparse.Namespace) -> None:
-    params = _params(args)
+def _eval_flores(args: argparse.Namespace, params: Any) -> None:
     from benchmark.evaluate import evaluate_flores_dir
 
     evaluate_flores_dir(params, Path(args.flores_dir), split=args.split, first_n=args.first_n,
                         languages=args.languages, prefix=args.prefix, out=Path(args.out))
 
 
-def _cmd_fetch(args: argparse.Namespace) -> None:
+def _fetch(args: argparse.Namespace, params: Any) -> None:
     from benchmark.data import flores, sib
 
     dest = Path(args.dest)
     mirror = Path(args.mirror) if args.mirror else None
     flores.fetch_upstream(dest / "flores200", mirror / "flores200" if mirror else None)
     sib.fetch_upstream(dest / "sib200", mirror / "sib200" if mirror else None)
-    print(f"upstream snapshot verified in {dest}; track it with `dvc add {dest}` and share with `dvc push`")
+    print(f"upstream snapshot verified in {dest}; record it with `dvc commit data.dvc` "
+          "and share it with `dvc push data.dvc`")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="benchmark", description=__doc__)
+    parser = argparse.ArgumentParser(prog="benchmark", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func, help_: str, arm: bool = False) -> argparse.ArgumentParser:
+    def add(name: str, func: Callable[..., None], help_: str, *, arm: bool = False,
+            profile: bool = False, needs_params: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, needs_params=needs_params)
         if arm:
-            p.add_argument("arm", help="arm name (see params.yaml: arms)")
+            p.add_argument("arm", help="arm name (params.yaml: arms)")
+        if profile:
+            p.add_argument("--profile", choices=PROFILES, help="override the profile of params.yaml")
         return p
 
-    add("prepare", _cmd_prepare, "stage: verify the bundled data and materialise it in data/")
-    add("embed", _cmd_embed, "stage: embed every evaluation text with an arm's encoder", arm=True).add_argument(
-        "--no-cache", action="store_true", help="recompute instead of reading the embedding cache")
-    add("retrieval", _cmd_retrieval, "stage: FLORES-200 xsim retrieval against eng_Latn", arm=True)
-    add("sib", _cmd_sib, "stage: SIB-200 zero-shot probe accuracy", arm=True)
-    add("report", _cmd_report, "stage: results tables, plots and summary")
-    p = add("params", _cmd_params, "print the resolved params (profile preset + params.yaml)")
-    p.add_argument("--profile", choices=["tiny", "smoke", "mini", "full"], help="override the profile")
+    add("prepare", _prepare, "stage: verify the bundled data and materialise it in data/")
+    p = add("embed", _embed, "stage: embed every evaluation text with an arm's encoder", arm=True)
+    p.add_argument("--no-cache", action="store_true", help="recompute instead of reading the embedding cache")
+    add("retrieval", _retrieval, "stage: FLORES-200 xsim retrieval against eng_Latn", arm=True)
+    add("sib", _sib, "stage: SIB-200 zero-shot probe accuracy", arm=True)
+    add("report", _report, "stage: results tables, plots and summary")
+    add("params", _params, "print the resolved params (profile preset + params.yaml)", profile=True)
 
-    p = add("eval-flores", _cmd_eval_flores,
-            "evaluate the configured encoder on a FLORES-200 directory in the official layout")
+    p = add("eval-flores", _eval_flores,
+            "evaluate the configured encoder on a FLORES-200 directory in the official layout", profile=True)
     p.add_argument("flores_dir", help="directory holding {dev,devtest}/<lang>.{dev,devtest}")
     p.add_argument("--split", default="devtest", choices=["dev", "devtest"])
     p.add_argument("--first-n", type=int, default=None, help="use only the first N lines of each file")
     p.add_argument("--languages", nargs="+", default=None, help="language codes (default: every file found)")
     p.add_argument("--prefix", default=None, help="e5 prefix, e.g. 'query: ' (default: params encoder.prefix)")
-    p.add_argument("--profile", choices=["tiny", "smoke", "mini", "full"], help="override the profile")
     p.add_argument("--out", default="results/flores_eval.csv", help="per-language CSV to write")
 
-    p = add("fetch", _cmd_fetch, "full profile: download the pinned upstream FLORES-200/SIB-200 and verify sha256")
+    p = add("fetch", _fetch, "full profile: download the pinned upstream FLORES-200/SIB-200, verify sha256",
+            needs_params=False)
     p.add_argument("--dest", default="data/full")
     p.add_argument("--mirror", help="copy from a local mirror laid out as <mirror>/{flores200,sib200}/ "
                    "(e.g. ../shared/data) instead of downloading; same sha256 checks")
@@ -120,7 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        params = None
+        if args.needs_params:
+            from benchmark.config import load_params
+
+            profile = getattr(args, "profile", None)
+            params = load_params(args.params, {"profile": profile} if profile else None)
+        args.func(args, params)
     except BenchmarkError as err:
         print(f"benchmark: error: {err}", file=sys.stderr)
         return 2

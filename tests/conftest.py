@@ -20,3 +20,9 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is absent (fresh clone): nothing to compare against")
     return SHARED_DATA
+
+
+@pytest.fixture
+def original_datadir() -> Path:
+    """Golden tables of pytest-regressions live in tests/reference/, not beside each test module."""
+    return REPO / "tests" / "reference"
