@@ -33,6 +33,8 @@ class EncoderConfig(Strict):
     prefix: str = "query: "  # e5 convention for symmetric tasks (bitext mining, probing)
     max_length: Annotated[int, Field(ge=8, le=512)] = 512
     batch_size: Annotated[int, Field(ge=1)] = 32
+    # If set, batches are cut by padded tokens instead of rows (see Encoder.embed).
+    batch_tokens: Annotated[int, Field(ge=8)] | None = None
     # Geometry of a random-init encoder (source: random); the real XLM-R vocabulary is kept.
     layers: Annotated[int, Field(ge=1)] = 2
     hidden: Annotated[int, Field(ge=8)] = 64

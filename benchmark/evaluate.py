@@ -33,7 +33,8 @@ def evaluate_flores_dir(params: Params, root: Path, *, split: str, first_n: int 
     langs = sorted(lines)
     texts = [t for lang in langs for t in lines[lang]]
     flat = encoder.embed(texts, prefix=params.encoder.prefix if prefix is None else prefix,
-                         batch_size=params.encoder.batch_size, progress=f"embed {split}")
+                         batch_size=params.encoder.batch_size,
+                         batch_tokens=params.encoder.batch_tokens, progress=f"embed {split}")
     n = len(lines[pivot])
     emb = {f"lang/{lang}": flat[i * n : (i + 1) * n] for i, lang in enumerate(langs)}
     import numpy as np

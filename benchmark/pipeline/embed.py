@@ -53,7 +53,7 @@ def run(params: Params, arm: str, use_cache: bool = True) -> None:
         def compute(batch: list[str]) -> np.ndarray:
             nonlocal fresh
             fresh = len(batch)
-            return encoder.embed(batch, prefix=cfg.prefix, batch_size=cfg.batch_size, progress=f"embed {arm}")
+            return encoder.embed(batch, prefix=cfg.prefix, batch_size=cfg.batch_size, batch_tokens=cfg.batch_tokens, progress=f"embed {arm}")
 
         t1 = time.perf_counter()
         if use_cache:
