@@ -1,6 +1,10 @@
 #!/usr/bin/env python
 """Build ``benchmark/data/bundle/`` (and the upstream pins) from the read-only source data.
 
+FLORES-200/SIB-200 subsets, and the COCO ``mini`` training data: 224x224 re-encodes of the COCO-MINI
+images whose license allows derivatives, their captions and instance annotations, and COCO-QA-style
+questions generated from those (rules in :mod:`benchmark.data.coco`).
+
 The output is byte-for-byte reproducible: tables are assembled with pyarrow directly (no pandas
 metadata), rows have a fixed order, and parquet is written with fixed settings in one row group.
 Running this twice must give identical sha256 for every file.
@@ -11,17 +15,23 @@ Running this twice must give identical sha256 for every file.
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
+import io
+import json
 import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from benchmark.data import coco  # noqa: E402
 from benchmark.io import BenchmarkError, atomic_dir, sha256_file, write_json  # noqa: E402
 
 SPLIT_SIZES = {"dev": 997, "devtest": 1012}
@@ -39,6 +49,17 @@ SIB_URL = f"https://raw.githubusercontent.com/{SIB_REPO}/{SIB_REV}/data/eng/{{pa
 META_REPO = "Helsinki-NLP/OPUS-MT-testsets"
 META_REV_SHORT = "ac0f19c0"
 META_URL = f"https://raw.githubusercontent.com/{META_REPO}/{META_REV_SHORT}/datasets/facebook/flores/flores200_dataset/{{path}}"
+# Where the shared COCO copies come from (see ../shared/data/SOURCES.md); short SHAs only.
+COCO_MINI_REPO, COCO_MINI_REV_SHORT = "Obmutescence/COCO-MINI", "644f29e7"
+COCO_VAL_CAPTIONS_REPO, COCO_VAL_CAPTIONS_REV_SHORT = "ruizewang/evaluate", "1152656d"
+COCO_MIN_CAPTIONS = 2
+# Per-file dictionary encoding: never for unique text or image bytes.
+DICTIONARY: dict[str, bool | list[str]] = {
+    "flores200_sib.parquet": False,
+    coco.IMAGES_FILE: ["source_split", "license_name", "license_url", "split"],
+    coco.CAPTIONS_FILE: False,
+    coco.OBJECTS_FILE: ["category", "supercategory"],
+}
 
 # One row group, no dictionaries for unique sentences, fixed zstd level: stable bytes, small size.
 PARQUET_OPTS = dict(compression="zstd", compression_level=9, row_group_size=1 << 20, write_statistics=True)
@@ -74,7 +95,7 @@ def read_metadata(path: Path, expected: int) -> list[list[str]]:
     return body
 
 
-def write_parquet(table: pa.Table, path: Path, dictionary: bool) -> None:
+def write_parquet(table: pa.Table, path: Path, dictionary: bool | list[str]) -> None:
     pq.write_table(table.replace_schema_metadata(None), path, use_dictionary=dictionary, **PARQUET_OPTS)
 
 
@@ -157,23 +178,170 @@ def build(shared: Path, out: Path, pins_dir: Path) -> dict:
         }
     )
 
+    coco_tables, coco_info = build_coco(shared / "coco")
+    tmp_files |= coco_tables
+
     pins = write_pins(shared, pins_dir, langs)
     with atomic_dir(out) as tmp:
         tmp.chmod(0o755)  # mkdtemp creates 0700; the bundle is ordinary package data
-        manifest: dict = {"files": {}, "source": pins}
+        manifest: dict = {"files": {}, "source": pins | {"coco": coco_info["source"]}}
         for name, table in tmp_files.items():
-            write_parquet(table, tmp / name, dictionary=name != "flores200_sib.parquet")
+            write_parquet(table, tmp / name, dictionary=DICTIONARY.get(name, True))
             manifest["files"][name] = {
                 "sha256": sha256_file(tmp / name),
                 "rows": table.num_rows,
                 "columns": table.num_columns,
             }
         shutil.copyfile(flores / "LICENSE-CC-BY-SA", tmp / "LICENSE")
-        (tmp / "ATTRIBUTION.md").write_text(ATTRIBUTION, encoding="utf-8")
+        (tmp / "ATTRIBUTION.md").write_text(ATTRIBUTION + coco_attribution(coco_info), encoding="utf-8")
         for name in ("LICENSE", "ATTRIBUTION.md"):
             manifest["files"][name] = {"sha256": sha256_file(tmp / name)}
         write_json(tmp / "MANIFEST.json", manifest)
-    return {"ids": len(ids), "langs": len(langs), "categories": categories, "loose_mismatches": mismatches}
+    return {
+        "ids": len(ids),
+        "langs": len(langs),
+        "categories": categories,
+        "loose_mismatches": mismatches,
+        "coco": coco_info,
+    }
+
+
+def _str(values: list) -> pa.Array:
+    return pa.array(values, pa.string())
+
+
+def build_coco(root: Path) -> tuple[dict[str, pa.Table], dict]:
+    """COCO tables: images (license-filtered, re-encoded), captions, objects, generated questions.
+
+    Image metadata: train images from the COCO-MINI captions file, val images from the official
+    captions_val2017.json (COCO-MINI's val annotations cover only 79 of its 159 val images; both
+    copies are checked to agree). Captions likewise; instances exist only in COCO-MINI's files."""
+    mini = root / "mini" / "annotations"
+    full_val = root / "captions_val2017" / "captions_val2017.json"
+    meta = {"train2017": coco.read_image_info(mini / "captions_train2017.json"), "val2017": coco.read_image_info(full_val)}
+    caps = {"train2017": coco.read_captions_json(mini / "captions_train2017.json"), "val2017": coco.read_captions_json(full_val)}
+    mini_val_meta = coco.read_image_info(mini / "captions_val2017.json")
+    mini_val_caps = coco.read_captions_json(mini / "captions_val2017.json")
+    if not mini_val_meta.merge(meta["val2017"], how="left", indicator=True)["_merge"].eq("both").all():
+        raise BenchmarkError(f"{mini / 'captions_val2017.json'}: image records differ from {full_val}")
+    if not mini_val_caps.merge(caps["val2017"], how="left", indicator=True)["_merge"].eq("both").all():
+        raise BenchmarkError(f"{mini / 'captions_val2017.json'}: captions differ from {full_val}")
+
+    rows: list[dict] = []
+    for source in coco.SOURCE_SPLITS:
+        folder = root / "mini" / source
+        info = meta[source].set_index("image_id")
+        for path in sorted(folder.glob("*.jpg")):
+            image_id = int(path.stem)
+            if image_id not in info.index:
+                raise BenchmarkError(f"{path}: image id {image_id} absent from the {source} annotations")
+            rows.append({"image_id": image_id, "source_split": source, "path": path, **info.loc[image_id].to_dict()})
+    rows.sort(key=lambda r: r["image_id"])
+    if len({r["image_id"] for r in rows}) != len(rows):
+        raise BenchmarkError(f"{root / 'mini'}: an image id appears in both train2017 and val2017")
+    no_derivs = [r for r in rows if "NoDerivs" in r["license_name"]]
+    captions = pd.concat([caps[s] for s in coco.SOURCE_SPLITS], ignore_index=True)
+    n_caps = captions.groupby("image_id").size()
+    few_caps = [r for r in rows if "NoDerivs" not in r["license_name"] and n_caps.get(r["image_id"], 0) < COCO_MIN_CAPTIONS]
+    kept = [r for r in rows if "NoDerivs" not in r["license_name"] and n_caps.get(r["image_id"], 0) >= COCO_MIN_CAPTIONS]
+    kept_ids = [r["image_id"] for r in kept]
+
+    jpegs = []
+    for r in kept:
+        data = r["path"].read_bytes()
+        with Image.open(io.BytesIO(data)) as im:
+            if im.size != (r["width"], r["height"]):
+                raise BenchmarkError(f"{r['path']}: {im.size} px, annotations say {(r['width'], r['height'])}")
+        jpegs.append(coco.square_jpeg(data))
+    images = pa.table(
+        {
+            "image_id": pa.array(kept_ids, pa.int64()),
+            "source_split": _str([r["source_split"] for r in kept]),
+            "file_name": _str([r["file_name"] for r in kept]),
+            "license_id": pa.array([int(r["license_id"]) for r in kept], pa.int32()),
+            "license_name": _str([r["license_name"] for r in kept]),
+            "license_url": _str([r["license_url"] for r in kept]),
+            "flickr_url": _str([r["flickr_url"] for r in kept]),
+            "coco_url": _str([r["coco_url"] for r in kept]),
+            "width": pa.array([int(r["width"]) for r in kept], pa.int32()),
+            "height": pa.array([int(r["height"]) for r in kept], pa.int32()),
+            "jpeg": pa.array(jpegs, pa.binary()),
+            "split": _str([coco.split_of(i) for i in kept_ids]),
+        }
+    )
+
+    captions = captions[captions["image_id"].isin(kept_ids)].sort_values(["image_id", "caption_id"], kind="stable")
+    caption_table = pa.table(
+        {
+            "image_id": pa.array(captions["image_id"].tolist(), pa.int64()),
+            "caption_id": pa.array(captions["caption_id"].tolist(), pa.int64()),
+            "caption": _str(captions["caption"].tolist()),
+        }
+    )
+
+    objects = []
+    for source in coco.SOURCE_SPLITS:
+        path = mini / f"instances_{source}.json"
+        cats = json.loads(path.read_bytes())["categories"]
+        if [(c["id"], c["name"], c["supercategory"]) for c in cats] != [tuple(c) for c in coco.CATEGORIES]:
+            raise BenchmarkError(f"{path}: categories differ from benchmark.data.coco.CATEGORIES")
+        objects.append(coco.read_instances_json(path)[1])
+    obj = pd.concat(objects, ignore_index=True)
+    obj = obj[obj["image_id"].isin(kept_ids)].sort_values(["image_id", "annotation_id"], kind="stable")
+    object_table = pa.table(
+        {
+            "image_id": pa.array(obj["image_id"].tolist(), pa.int64()),
+            "annotation_id": pa.array(obj["annotation_id"].tolist(), pa.int64()),
+            "category_id": pa.array(obj["category_id"].tolist(), pa.int32()),
+            "category": _str(obj["category"].tolist()),
+            "supercategory": _str(obj["supercategory"].tolist()),
+            "area": pa.array(obj["area"].tolist(), pa.float64()),
+            "iscrowd": pa.array(obj["iscrowd"].tolist(), pa.bool_()),
+        }
+    )
+
+    qa = coco.generate_qa(obj)
+    qa_table = pa.table(
+        {
+            "question_id": pa.array(qa["question_id"].tolist(), pa.int64()),
+            "image_id": pa.array(qa["image_id"].tolist(), pa.int64()),
+            "question_type": _str(qa["question_type"].tolist()),
+            "question": _str(qa["question"].tolist()),
+            "answers": pa.array(qa["answers"].tolist(), pa.list_(pa.string())),
+            "split": _str(qa["split"].tolist()),
+        }
+    )
+
+    splits = collections.Counter(coco.split_of(i) for i in kept_ids)
+    info = {
+        "images": len(kept),
+        "images_seen": len(rows),
+        "no_derivs": len(no_derivs),
+        "no_derivs_by_license": dict(sorted(collections.Counter(r["license_name"] for r in no_derivs).items())),
+        "too_few_captions": len(few_caps),
+        "splits": dict(sorted(splits.items())),
+        "licenses": sorted(
+            collections.Counter((int(r["license_id"]), r["license_name"], r["license_url"]) for r in kept).items()
+        ),
+        "captions": caption_table.num_rows,
+        "objects": object_table.num_rows,
+        "object_images": len(set(obj["image_id"])),
+        "questions": dict(sorted(collections.Counter(qa["question_type"]).items())),
+        "jpeg_bytes": sum(len(j) for j in jpegs),
+        "source": {
+            "mini": {"repo": COCO_MINI_REPO, "revision_short_unresolved": COCO_MINI_REV_SHORT},
+            "captions_val2017": {
+                "repo": COCO_VAL_CAPTIONS_REPO,
+                "revision_short_unresolved": COCO_VAL_CAPTIONS_REV_SHORT,
+            },
+            "files": {
+                str(p.relative_to(root)): sha256_file(p)
+                for p in [*sorted(mini.glob("captions_*.json")), *sorted(mini.glob("instances_*.json")), full_val]
+            },
+        },
+    }
+    tables = {coco.IMAGES_FILE: images, coco.CAPTIONS_FILE: caption_table, coco.OBJECTS_FILE: object_table, coco.QA_FILE: qa_table}
+    return tables, info
 
 
 def write_pins(shared: Path, pins_dir: Path, langs: list[str]) -> dict:
@@ -205,9 +373,10 @@ def write_pins(shared: Path, pins_dir: Path, langs: list[str]) -> dict:
 
 ATTRIBUTION = f"""# Bundled data: attribution
 
-These files are a small, compressed subset of public datasets, shipped so that the benchmark runs
-offline. They are licensed under **CC BY-SA 4.0** (see `LICENSE`,
+These files are small, compressed subsets of public datasets, shipped so that the benchmark runs
+offline. The FLORES-200 and SIB-200 files are licensed under **CC BY-SA 4.0** (see `LICENSE`,
 https://creativecommons.org/licenses/by-sa/4.0/); anything derived from them must be shared alike.
+The COCO files (`coco_*.parquet`) are under the licenses given in the COCO section below.
 
 | file | what |
 |---|---|
@@ -241,6 +410,50 @@ Please do not re-publish them as plain text.
 """
 
 
+def coco_attribution(info: dict) -> str:
+    licenses = "\n".join(f"| {i} | {name} | {url} | {n} |" for (i, name, url), n in info["licenses"])
+    excluded = ", ".join(f"{name}: {n}" for name, n in info["no_derivs_by_license"].items())
+    questions = ", ".join(f"{t} {n}" for t, n in info["questions"].items())
+    return f"""
+## COCO (`coco_*.parquet`)
+
+| file | what |
+|---|---|
+| `coco_images.parquet` | {info["images"]} COCO 2017 images (train {info["splits"].get("train", 0)}, held-out {info["splits"].get("heldout", 0)}): id, source split, file name, per-image license (id, name, URL), Flickr and COCO URLs, original width/height, `jpeg` (224x224 re-encode), `split` |
+| `coco_captions.parquet` | their {info["captions"]} human captions (`image_id`, `caption_id`, `caption`) |
+| `coco_objects.parquet` | {info["objects"]} instance annotations of the {info["object_images"]} bundled images that have them (category, supercategory, area, iscrowd; no boxes or masks) |
+| `coco_qa.parquet` | questions generated from those annotations, COCO-QA style ({questions}); answers are derived from the annotations, not written by people |
+
+- **Source**: Microsoft COCO 2017 (Lin et al., 2014, "Microsoft COCO: Common Objects in Context",
+  ECCV 2014, arXiv:1405.0312), https://cocodataset.org, via copies of COCO-MINI
+  (`{COCO_MINI_REPO}` @ `{COCO_MINI_REV_SHORT}`: 80 train2017 + 159 val2017 images, their captions and
+  instances) and of the official `captions_val2017.json` (`{COCO_VAL_CAPTIONS_REPO}` @
+  `{COCO_VAL_CAPTIONS_REV_SHORT}`, for the val images COCO-MINI's annotations do not cover). Short
+  SHAs; the sha256 of every source JSON is in `MANIFEST.json` under `source.coco`.
+- **Annotations** (captions, instances, and the questions derived from them): COCO Consortium,
+  **CC BY 4.0** (https://creativecommons.org/licenses/by/4.0/).
+- **Images**: each under its own Flickr license, kept on its row (`license_id`, `license_name`,
+  `license_url`, with `flickr_url` naming the original). COCO does not own the images; use of the
+  images must follow those licenses (several are NonCommercial). Bundled images per license:
+
+| id | license | URL | images |
+|---|---|---|---|
+{licenses}
+
+## COCO: changes made
+
+- Images were **resized** (shorter side 224 px, LANCZOS), **center-cropped** to 224x224 and
+  **re-encoded** as baseline JPEG (quality 90, 4:2:0, no EXIF/ICC metadata). That is a derivative
+  work, so the {info["no_derivs"]} of the {info["images_seen"]} COCO-MINI images under a **NoDerivs**
+  license ({excluded}) are **left out**, with their captions and annotations.
+- Only images with at least {COCO_MIN_CAPTIONS} captions are kept (left out for that reason: {info["too_few_captions"]}).
+- Instance annotations keep category, area and iscrowd only; boxes and segmentations are dropped.
+- Split: `heldout` iff `image_id % 5 == 0`, else `train`; every table inherits its image's split.
+- Questions are generated deterministically by `benchmark.data.coco.generate_qa` (rules in its module
+  docstring); `answers` repeats the one generated answer 10 times, as VQAv2 has 10 human answers.
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=REPO_ROOT / ".." / "shared" / "data")
@@ -253,6 +466,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"{info['ids']} index_ids x {info['langs']} languages, {len(info['categories'])} categories -> {args.out}")
+    c = info["coco"]
+    print(
+        f"COCO: {c['images']} of {c['images_seen']} images kept ({c['no_derivs']} NoDerivs left out, "
+        f"{c['too_few_captions']} with too few captions), splits {c['splits']}, {c['captions']} captions, "
+        f"{c['objects']} objects on {c['object_images']} images, questions {c['questions']}, "
+        f"{c['jpeg_bytes']} JPEG bytes"
+    )
     for s, i, a, b in info["loose_mismatches"]:
         print(f"note: SIB {s}.tsv index_id {i} differs from FLORES {PIVOT} in quotes/whitespace only: {a!r} vs {b!r}")
     return 0
