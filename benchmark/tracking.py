@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import subprocess
+import time
 from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -171,7 +172,6 @@ class StageRun:
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
-        import time
 
         now = int(time.time() * 1000)
         items = [Metric(_clean(k), float(v), now, step) for k, v in sorted(metrics.items())]
