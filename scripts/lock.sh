@@ -15,7 +15,7 @@ python3 -m venv "$tmp/venv"
   echo "# Exact versions for Python 3.11 (install, CI and Docker all use this file). Regenerate on purpose:"
   echo "#   scripts/lock.sh   (pip freeze --all of a venv built from pyproject.toml)"
   echo "# Installed with --no-deps: the file is the complete closure. torch first (a CPU build where one is local)."
-  "$tmp/venv/bin/python" -m pip freeze --all | grep -v -e "^benchmark" -e "^pip==" -e "^-e " | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'
+  "$tmp/venv/bin/python" -m pip freeze --all | grep -v -e "^benchmark" -e "^pip==" -e "^-e " -e "^# Editable" | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'
 } > requirements.lock
 rm -rf "$tmp"
 echo "requirements.lock regenerated ($(grep -c '==' requirements.lock) pins)"
