@@ -1,0 +1,303 @@
+"""Intermediate-task objectives: small modules that turn a batch into ``(loss, stats)``.
+
+Every objective wraps the text encoder (``self.encoder``, a ``BertModel``-like transformer) plus its
+own small heads, so one ``nn.Module`` holds everything the training loop updates and checkpoints.
+The loop (:mod:`benchmark.training.trainer`) knows nothing about any of them beyond
+``forward(batch) -> (loss, stats)``, :meth:`Objective.head_parameters` and
+:meth:`Objective.generators`.
+
+Batches are dicts of tensors, built by the data layer (:func:`tokenize` helps):
+
+============== ============================ ==================================================
+key            shape / dtype                used by
+============== ============================ ==================================================
+input_ids      ``[B, T]`` int64              all (captions, or questions)
+attention_mask ``[B, T]`` int64              all
+image_features ``[B, P, D_img]`` float       Contrastive (text-image); MaskedLM and
+                                             AnswerClassification with a visual prefix
+image_ids      ``[B]`` int64                 Contrastive (each image at most once per batch)
+pair_input_ids ``[B, T2]`` int64             Contrastive text-text (second caption of the image)
+pair_attention_mask ``[B, T2]`` int64        Contrastive text-text
+labels         ``[B, T]`` int64, -100 = skip MaskedLM, optional: pre-masked input (evaluation)
+answer_scores  ``[B, A]`` float in [0, 1]    AnswerClassification (VQA soft scores)
+============== ============================ ==================================================
+
+Image features arrive precomputed (e.g. 49 x 1280 MobileNetV2 patches); the controls that swap
+them (:class:`ImageSource`) act in the data layer, before a batch exists.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterator, Sequence
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Batch = dict[str, Any]
+Stats = dict[str, float]
+IGNORE = -100  # label of a position that is not predicted (PyTorch's cross-entropy default)
+
+
+def mean_pool(hidden: Tensor, mask: Tensor) -> Tensor:
+    """Mean over attended positions ``[B, T, H] -> [B, H]``: the pooling of ``Encoder.embed``."""
+    summed = torch.bmm(mask.unsqueeze(1).to(hidden.dtype), hidden).squeeze(1)
+    return summed / mask.sum(dim=1, keepdim=True).to(hidden.dtype)
+
+
+def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int, *, reserve: int = 0) -> dict[str, Tensor]:
+    """``input_ids``/``attention_mask`` padded to the longest text; ``reserve`` positions are left
+    for a visual prefix, which counts inside ``max_length``."""
+    if max_length - reserve < 3:
+        raise ValueError(f"max_length {max_length} leaves no room for text after a {reserve}-token prefix")
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length - reserve, padding="longest",
+                    return_tensors="pt", return_token_type_ids=False)
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+
+def _seeded(seed: int, build: Any) -> Any:
+    """Build heads from ``seed`` without touching the caller's global RNG stream."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+class Objective(nn.Module):
+    """Base class: the encoder, an optional visual prefix, and the pieces the loop needs."""
+
+    def __init__(self, encoder: nn.Module, image_dim: int | None = None, *, seed: int = 0) -> None:
+        super().__init__()
+        self.encoder = encoder
+        hidden = int(encoder.config.hidden_size)
+        # Visual prefix: each patch feature becomes one extra input embedding (MaskedLM, VQA).
+        self.prefix_proj: nn.Linear | None = (
+            _seeded(seed + 1, lambda: nn.Linear(image_dim, hidden)) if image_dim is not None else None
+        )
+
+    def forward(self, batch: Batch) -> tuple[Tensor, Stats]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def head_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
+        """The objective's own trainable heads: every parameter outside the encoder."""
+        for name, param in self.named_parameters():
+            if not name.startswith("encoder."):
+                yield name, param
+
+    def generators(self) -> dict[str, torch.Generator]:
+        """RNGs the objective owns (their states go into every checkpoint)."""
+        return {}
+
+    def prefix_length(self, batch: Batch) -> int:
+        """Positions the visual prefix adds in front of the text (0 without one)."""
+        if self.prefix_proj is None or batch.get("image_features") is None:
+            return 0
+        return int(batch["image_features"].shape[1])
+
+    def encode(self, input_ids: Tensor, attention_mask: Tensor,
+               image_features: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Hidden states ``[B, P+T, H]`` and the attention mask they were computed with.
+
+        With a visual prefix the input is ``[projected patches; word embeddings of the text]``
+        through ``inputs_embeds``; position ids run on from the prefix into the text.
+        """
+        if image_features is None or self.prefix_proj is None:
+            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+            return out.last_hidden_state, attention_mask
+        b, p = image_features.shape[:2]
+        prefix = self.prefix_proj(image_features.to(self.prefix_proj.weight.dtype))
+        words = self.encoder.embeddings.word_embeddings(input_ids)
+        embeds = torch.cat([prefix, words], dim=1)
+        mask = torch.cat([attention_mask.new_ones(b, p), attention_mask], dim=1)
+        positions = torch.arange(embeds.shape[1], device=embeds.device) + _position_start(self.encoder)
+        out = self.encoder(inputs_embeds=embeds, attention_mask=mask,
+                           position_ids=positions.unsqueeze(0).expand(b, -1))
+        return out.last_hidden_state, mask
+
+
+def _position_start(encoder: nn.Module) -> int:
+    # BERT counts positions from 0; RoBERTa/XLM-R from padding_idx + 1 (as for their own input_ids).
+    config = encoder.config
+    return int(config.pad_token_id) + 1 if config.model_type in ("roberta", "xlm-roberta") else 0
+
+
+def _unique_images(image_ids: Tensor) -> None:
+    if torch.unique(image_ids).numel() != image_ids.numel():
+        raise ValueError("contrastive batch holds an image twice: its second caption would be a false negative")
+
+
+class Contrastive(Objective):
+    """CLIP-style InfoNCE both ways between text and image (or text and text) embeddings.
+
+    Text: mean-pooled encoder output -> ``text_proj``. Image (``image_dim`` given): mean over patches
+    -> ``image_proj``. Text-text control (``image_dim=None``): the batch carries a second caption of
+    each image (``pair_*``), embedded by the same encoder and ``text_proj``. Temperature: a learned
+    log-scale (``logit_scale``, init ln(1/0.07)), clamped to [0, ln 100] as CLIP does.
+    Heads: ``text_proj``, ``image_proj`` (text-image only), ``logit_scale``.
+    """
+
+    def __init__(self, encoder: nn.Module, *, image_dim: int | None, proj_dim: int = 256, seed: int = 0) -> None:
+        super().__init__(encoder, seed=seed)
+        hidden = int(encoder.config.hidden_size)
+        self.text_proj = _seeded(seed + 2, lambda: nn.Linear(hidden, proj_dim, bias=False))
+        self.image_proj = (_seeded(seed + 3, lambda: nn.Linear(image_dim, proj_dim, bias=False))
+                           if image_dim is not None else None)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+    def embed_text(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        hidden, mask = self.encode(input_ids, attention_mask)
+        return self.text_proj(mean_pool(hidden, mask))
+
+    def forward(self, batch: Batch) -> tuple[Tensor, Stats]:
+        _unique_images(batch["image_ids"])
+        text = self.embed_text(batch["input_ids"], batch["attention_mask"])
+        if self.image_proj is not None:
+            other = self.image_proj(batch["image_features"].to(text.dtype).mean(dim=1))
+        else:
+            other = self.embed_text(batch["pair_input_ids"], batch["pair_attention_mask"])
+        scale = self.logit_scale.clamp(0, math.log(100)).exp()
+        logits = scale * F.normalize(text, dim=-1) @ F.normalize(other, dim=-1).T
+        target = torch.arange(len(logits), device=logits.device)
+        loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+        with torch.no_grad():
+            hits = (logits.argmax(1) == target).float().mean() + (logits.argmax(0) == target).float().mean()
+        return loss, {"loss": loss.item(), "accuracy": hits.item() / 2, "logit_scale": scale.item()}
+
+
+class MaskedLM(Objective):
+    """Masked caption-token prediction, optionally conditioned on a visual prefix.
+
+    BERT masking: 15% of the non-special text tokens are chosen; of those 80% become ``<mask>``, 10%
+    a random token, 10% stay. Draws come from the objective's own seeded generator (checkpointed).
+    The prefix (``image_dim`` given) is never masked nor predicted. Head: ``transform``
+    (Linear-GELU-LayerNorm) and a decoder whose weight is the encoder's word embedding matrix
+    (tied, so only ``decoder_bias`` is new). Heads: ``prefix_proj`` (with a prefix), ``transform``,
+    ``decoder_bias``.
+    """
+
+    def __init__(self, encoder: nn.Module, tokenizer: Any, *, image_dim: int | None = None,
+                 mask_prob: float = 0.15, seed: int = 0) -> None:
+        super().__init__(encoder, image_dim, seed=seed)
+        hidden = int(encoder.config.hidden_size)
+        eps = float(getattr(encoder.config, "layer_norm_eps", 1e-12))
+        self.transform = _seeded(seed + 4, lambda: nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(),
+                                                                nn.LayerNorm(hidden, eps=eps)))
+        self.decoder_bias = nn.Parameter(torch.zeros(encoder.config.vocab_size))
+        self.mask_prob = mask_prob
+        self.mask_id = int(tokenizer.mask_token_id)
+        self.random_vocab = len(tokenizer)  # random replacements come from real pieces only
+        self.register_buffer("special_ids", torch.tensor(sorted(tokenizer.all_special_ids)), persistent=False)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def generators(self) -> dict[str, torch.Generator]:
+        return {"mask": self.generator}
+
+    def mask_tokens(self, input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """``(masked input_ids, labels)``; labels are ``IGNORE`` except at the chosen positions."""
+        g, shape = self.generator, input_ids.shape
+        # Fixed-shape draws on CPU: how much of the stream is consumed depends on shapes only.
+        chosen_r, action_r = torch.rand(shape, generator=g), torch.rand(shape, generator=g)
+        random_tokens = torch.randint(self.random_vocab, shape, generator=g)
+        ids, mask = input_ids.cpu(), attention_mask.cpu().bool()
+        candidates = mask & ~torch.isin(ids, self.special_ids.cpu())
+        chosen = candidates & (chosen_r < self.mask_prob)
+        if not chosen.any():  # never an empty loss: predict the first candidate
+            first = candidates.flatten().nonzero()[:1]
+            chosen.view(-1)[first] = True
+        labels = torch.where(chosen, ids, IGNORE)
+        masked = torch.where(chosen & (action_r < 0.8), self.mask_id, ids)
+        masked = torch.where(chosen & (action_r >= 0.8) & (action_r < 0.9), random_tokens, masked)
+        return masked.to(input_ids.device), labels.to(input_ids.device)
+
+    def forward(self, batch: Batch) -> tuple[Tensor, Stats]:
+        if "labels" in batch:
+            input_ids, labels = batch["input_ids"], batch["labels"]
+        else:
+            input_ids, labels = self.mask_tokens(batch["input_ids"], batch["attention_mask"])
+        hidden, _ = self.encode(input_ids, batch["attention_mask"], batch.get("image_features"))
+        text_hidden = hidden[:, hidden.shape[1] - input_ids.shape[1]:]  # drop the prefix positions
+        where = labels != IGNORE
+        h = self.transform(text_hidden[where])  # only the predicted positions meet the big decoder
+        logits = F.linear(h, self.encoder.embeddings.word_embeddings.weight.to(h.dtype), self.decoder_bias)
+        target = labels[where]
+        loss = F.cross_entropy(logits.float(), target)
+        accuracy = (logits.argmax(-1) == target).float().mean()
+        return loss, {"loss": loss.item(), "accuracy": accuracy.item(), "masked_tokens": float(target.numel())}
+
+
+class AnswerClassification(Objective):
+    """VQA as multi-label classification over an answer vocabulary with soft scores.
+
+    Mean-pooled question (+ visual prefix) representation -> MLP (Linear-GELU-LayerNorm-Linear, as in
+    the bottom-up/LXMERT VQA heads) -> logits ``[B, A]``; binary cross-entropy against the soft
+    scores, summed over answers and averaged over questions (the VQA recipe). Accuracy: the soft
+    score of the arg-max answer. Heads: ``prefix_proj`` (with a prefix), ``classifier``.
+    """
+
+    def __init__(self, encoder: nn.Module, *, num_answers: int, image_dim: int | None = None, seed: int = 0) -> None:
+        super().__init__(encoder, image_dim, seed=seed)
+        hidden = int(encoder.config.hidden_size)
+        eps = float(getattr(encoder.config, "layer_norm_eps", 1e-12))
+        self.classifier = _seeded(seed + 5, lambda: nn.Sequential(
+            nn.Linear(hidden, 2 * hidden), nn.GELU(), nn.LayerNorm(2 * hidden, eps=eps),
+            nn.Linear(2 * hidden, num_answers)))
+
+    def forward(self, batch: Batch) -> tuple[Tensor, Stats]:
+        hidden, mask = self.encode(batch["input_ids"], batch["attention_mask"], batch.get("image_features"))
+        logits = self.classifier(mean_pool(hidden, mask)).float()
+        scores = batch["answer_scores"].to(logits.dtype)
+        loss = F.binary_cross_entropy_with_logits(logits, scores, reduction="sum") / len(scores)
+        with torch.no_grad():
+            accuracy = scores.gather(1, logits.argmax(1, keepdim=True)).mean()
+        return loss, {"loss": loss.item(), "accuracy": accuracy.item()}
+
+
+# --- image controls ------------------------------------------------------------------------------
+
+ImageSourceKind = Literal["true", "none", "shuffled"]
+
+
+def derangement(ids: Sequence[Hashable], seed: int) -> dict[Hashable, Hashable]:
+    """A uniformly random permutation of ``ids`` with no fixed point, as ``{id: id it is replaced by}``.
+
+    Depends on the set of ids and the seed only (ids are sorted first), so every epoch and every
+    process sees the same shuffle. Rejection sampling: a random permutation is a derangement with
+    probability ~1/e, so a few draws suffice.
+    """
+    keys = sorted(ids)  # type: ignore[type-var]
+    if len(set(keys)) != len(keys):
+        raise ValueError("derangement: ids must be unique")
+    if len(keys) == 1:
+        raise ValueError("derangement: a single id cannot be moved")
+    g = torch.Generator().manual_seed(seed)
+    n = len(keys)
+    while True:
+        perm = torch.randperm(n, generator=g)
+        if not (perm == torch.arange(n)).any():
+            return {keys[i]: keys[int(j)] for i, j in enumerate(perm)}
+
+
+class ImageSource:
+    """Which image's features an item sees: its own (``true``), none (``none``, text only), or
+    another image's, fixed per image for the whole run (``shuffled``: a seeded derangement over
+    ``image_ids``, so no item keeps its own image and all captions of an image share the swap)."""
+
+    def __init__(self, kind: ImageSourceKind, image_ids: Sequence[Hashable] = (), seed: int = 0) -> None:
+        if kind not in ("true", "none", "shuffled"):
+            raise ValueError(f"unknown image source {kind!r}")
+        self.kind = kind
+        self.mapping = derangement(image_ids, seed) if kind == "shuffled" else None
+
+    def __call__(self, image_id: Hashable) -> Hashable | None:
+        """The id of the image whose features stand in for ``image_id`` (``None``: no image)."""
+        if self.kind == "none":
+            return None
+        return self.mapping[image_id] if self.mapping is not None else image_id
+
+    def features(self, image_ids: Sequence[Hashable], bank: Tensor, row_of: dict[Hashable, int]) -> Tensor | None:
+        """Gather ``[B, P, D]`` from a feature bank ``[N, P, D]`` whose row of image id ``i`` is
+        ``row_of[i]``; ``None`` for ``none``."""
+        if self.kind == "none":
+            return None
+        return bank[torch.tensor([row_of[self(i)] for i in image_ids])]

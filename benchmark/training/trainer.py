@@ -1,0 +1,264 @@
+"""The one training loop every intermediate task shares.
+
+Arms differ only in the objective (:mod:`benchmark.training.objectives`) and the data they feed it;
+optimizer, schedule, precision, freezing, checkpointing and logging are the same for all, from one
+:class:`TrainConfig`. Read :func:`train` top to bottom: that is the whole loop.
+
+Determinism: the loop seeds every RNG through :func:`benchmark.determinism.seed_everything`, draws
+the data order from one seeded ``torch.Generator``, and checkpoints every RNG state with the
+weights, so a run killed at any point and resumed (automatically, from the newest complete
+checkpoint in ``out_dir``) ends bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shutil
+import time
+from collections.abc import Callable, Hashable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, Protocol
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from tqdm.auto import tqdm
+
+from benchmark.determinism import resolve_device, seed_everything
+from benchmark.io import BenchmarkError
+from benchmark.training import checkpoint
+from benchmark.training.objectives import Batch, Objective
+
+BETAS = (0.9, 0.98)  # RoBERTa/XLM-R and CLIP
+EPS = 1e-6
+LogFn = Callable[[int, dict[str, float]], None]
+
+
+class TrainConfig(BaseModel):
+    """One arm's training budget and recipe (identical across arms unless a params key says otherwise)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    steps: Annotated[int, Field(ge=1)]  # optimizer steps
+    batch_size: Annotated[int, Field(ge=2)] = 32  # rows per micro-batch (in-batch negatives for InfoNCE)
+    grad_accum: Annotated[int, Field(ge=1)] = 1  # micro-batches per optimizer step
+    lr: Annotated[float, Field(gt=0)] = 2e-5
+    warmup_steps: Annotated[int, Field(ge=0)] = 0
+    weight_decay: Annotated[float, Field(ge=0)] = 0.01
+    max_grad_norm: Annotated[float, Field(gt=0)] | None = 1.0
+    max_length: Annotated[int, Field(ge=8, le=512)] = 64  # tokens per row, visual prefix included
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast, CUDA only
+    train_top_layers: Annotated[int, Field(ge=0)] | None = None  # None: whole encoder trains
+    freeze_word_embeddings: bool = False  # the 250k x H matrix dominates optimizer time on CPU
+    checkpoint_every: Annotated[int, Field(ge=1)] = 100
+    keep_last: Annotated[int, Field(ge=1)] | None = None  # None: keep every checkpoint
+    seed: int = 0
+    log_every: Annotated[int, Field(ge=1)] = 10
+
+    @model_validator(mode="after")
+    def _warmup_fits(self) -> TrainConfig:
+        if self.warmup_steps >= self.steps:
+            raise ValueError("warmup_steps must be smaller than steps")
+        return self
+
+
+# Changing these between a checkpoint and its resumption does not change the result.
+_RESUMABLE_CHANGES = {"checkpoint_every", "keep_last"}
+
+
+class TrainData(Protocol):
+    """What the loop needs from a dataset: its size and a collate of item indices into a batch.
+
+    ``groups`` (optional attribute): a group id per item (e.g. the image of each caption). With it,
+    each epoch visits every group once through one randomly drawn member, so a batch never holds two
+    items of one group (no false negatives for InfoNCE).
+    """
+
+    def __len__(self) -> int: ...
+
+    def batch(self, indices: list[int]) -> Batch: ...
+
+
+class Sampler:
+    """Batches of item indices, epoch after epoch, drawn from ``generator``.
+
+    Each epoch is a permutation (of items, or of groups with one member each); the last incomplete
+    batch is dropped so a batch never straddles two epochs. The state (epoch order and position) is
+    checkpointed; the generator's own state is checkpointed with the other RNGs.
+    """
+
+    def __init__(self, n_items: int, batch_size: int, generator: torch.Generator,
+                 groups: Sequence[Hashable] | None = None) -> None:
+        self.n_items, self.batch_size, self.generator = n_items, batch_size, generator
+        if groups is None:
+            self.members: list[torch.Tensor] | None = None
+            units = n_items
+        else:
+            if len(groups) != n_items:
+                raise BenchmarkError(f"data.groups has {len(groups)} entries for {n_items} items")
+            by_group: dict[Hashable, list[int]] = {}
+            for i, g in enumerate(groups):
+                by_group.setdefault(g, []).append(i)
+            self.members = [torch.tensor(by_group[g]) for g in sorted(by_group)]  # type: ignore[type-var]
+            units = len(self.members)
+        self.per_epoch = units // batch_size
+        if self.per_epoch == 0:
+            raise BenchmarkError(f"{units} training units are fewer than one batch of {batch_size}")
+        self.epoch, self.position, self.order = -1, 0, torch.empty(0, dtype=torch.int64)
+
+    def _new_epoch(self) -> None:
+        g = self.generator
+        if self.members is None:
+            self.order = torch.randperm(self.n_items, generator=g)
+        else:  # groups in random order, each through one uniformly drawn member
+            perm = torch.randperm(len(self.members), generator=g)
+            pick = torch.rand(len(self.members), generator=g)
+            chosen = []
+            for k, u in zip(perm.tolist(), pick.tolist()):
+                members = self.members[k]
+                chosen.append(members[min(int(u * len(members)), len(members) - 1)])
+            self.order = torch.stack(chosen)
+        self.epoch, self.position = self.epoch + 1, 0
+
+    def next(self) -> list[int]:
+        if self.epoch < 0 or self.position == self.per_epoch:
+            self._new_epoch()
+        start = self.position * self.batch_size
+        self.position += 1
+        return self.order[start : start + self.batch_size].tolist()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "position": self.position, "order": self.order.clone()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch, self.position, self.order = int(state["epoch"]), int(state["position"]), state["order"]
+
+
+def set_trainable(encoder: torch.nn.Module, top_layers: int | None, freeze_word_embeddings: bool = False) -> None:
+    """Freeze the encoder below its top ``top_layers`` transformer layers (embeddings included);
+    ``None`` leaves all of it trainable. The objective's heads are not touched (they always train)."""
+    layers = encoder.encoder.layer
+    if top_layers is not None and top_layers > len(layers):
+        raise BenchmarkError(f"train_top_layers={top_layers} but the encoder has {len(layers)} layers")
+    for p in encoder.parameters():
+        p.requires_grad_(top_layers is None)
+    if top_layers:
+        for p in layers[len(layers) - top_layers :].parameters():
+            p.requires_grad_(True)
+    if freeze_word_embeddings:
+        encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+
+
+def make_optimizer(objective: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters; matrices decay, biases/LayerNorm/scalars do not."""
+    params = [p for p in objective.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=BETAS, eps=EPS)
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to the peak over ``warmup_steps``, then linear decay towards 0 at ``steps``."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    return max(0.0, (cfg.steps - step) / (cfg.steps - cfg.warmup_steps))
+
+
+def _tokens(batch: Batch) -> int:
+    return sum(int(batch[k].sum()) for k in ("attention_mask", "pair_attention_mask") if k in batch)
+
+
+def _to(batch: Batch, device: torch.device) -> Batch:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def train(objective: Objective, data: TrainData, cfg: TrainConfig, out_dir: Path | str, *,
+          device: str = "cpu", log: LogFn | None = None, progress: bool = True) -> Path:
+    """Train ``objective`` on ``data`` for ``cfg.steps`` optimizer steps; return the final checkpoint.
+
+    Resumes from the newest complete checkpoint in ``out_dir`` if there is one (and returns at once
+    if it is the final one). ``log(step, metrics)`` receives, every ``log_every`` steps, the means
+    over that interval of the objective's stats plus ``lr``, ``grad_norm``, ``examples_per_s`` and
+    ``tokens_per_s`` (the last two from wall time: the only non-reproducible values).
+    """
+    out_dir = Path(out_dir)
+    dev = torch.device(resolve_device(device))
+    if cfg.precision == "bf16" and dev.type != "cuda":
+        raise BenchmarkError("training.precision: bf16 autocast needs runtime.device cuda")
+    generator = seed_everything(cfg.seed, torch.get_num_threads())  # data order
+    generators = {"data": generator, **objective.generators()}
+    objective.to(dev).train()
+    set_trainable(objective.encoder, cfg.train_top_layers, cfg.freeze_word_embeddings)
+    optimizer = make_optimizer(objective, cfg)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
+    sampler = Sampler(len(data), cfg.batch_size, generator, getattr(data, "groups", None))
+    sums: dict[str, float] = {}  # stats summed over the current log interval
+    step = 0
+    checkpoint.remove_partial(out_dir)
+    if (last := checkpoint.latest(out_dir)) is not None:
+        step, loop = checkpoint.load(last, objective, optimizer, scheduler, generators)
+        _check_same_config(loop["config"], cfg, last)
+        sampler.load_state_dict(loop["sampler"])
+        sums = dict(loop["sums"])
+        if step >= cfg.steps:
+            return last
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cfg.precision == "bf16"
+                else contextlib.nullcontext())
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress)
+    seen, tokens, t0 = 0, 0, time.perf_counter()  # throughput since the last log, this process only
+    final = last
+    while step < cfg.steps:
+        lr = scheduler.get_last_lr()[0]
+        for _ in range(cfg.grad_accum):
+            batch = data.batch(sampler.next())
+            seen, tokens = seen + len(batch["input_ids"]), tokens + _tokens(batch)
+            batch = _to(batch, dev)
+            if batch["input_ids"].shape[1] + objective.prefix_length(batch) > cfg.max_length:
+                raise BenchmarkError(f"a batch is longer than training.max_length={cfg.max_length}")
+            with autocast:
+                loss, stats = objective(batch)
+            (loss / cfg.grad_accum).backward()
+            for k, v in stats.items():
+                sums[k] = sums.get(k, 0.0) + v
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm or math.inf)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(norm)
+        if not math.isfinite(stats["loss"]):
+            raise BenchmarkError(f"training loss is {stats['loss']} at step {step}")
+        bar.update(1)
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            n = (step - 1) % cfg.log_every + 1  # optimizer steps in this interval
+            metrics = {k: v / (n if k == "grad_norm" else n * cfg.grad_accum) for k, v in sums.items()}
+            dt = time.perf_counter() - t0
+            metrics |= {"lr": lr, "examples_per_s": seen / dt, "tokens_per_s": tokens / dt}
+            bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+            if log is not None:
+                log(step, metrics)
+            sums, seen, tokens, t0 = {}, 0, 0, time.perf_counter()
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            loop = {"config": cfg.model_dump(mode="json"), "sampler": sampler.state_dict(), "sums": sums}
+            final = checkpoint.save(out_dir, step, objective, optimizer, scheduler, generators, loop)
+            _prune(out_dir, cfg.keep_last)
+    bar.close()
+    assert final is not None
+    return final
+
+
+def _check_same_config(saved: dict[str, Any], cfg: TrainConfig, where: Path) -> None:
+    now = cfg.model_dump(mode="json")
+    changed = sorted(k for k in now.keys() | saved.keys() if k not in _RESUMABLE_CHANGES and now.get(k) != saved.get(k))
+    if changed:
+        raise BenchmarkError(f"{where}: was written with a different training config ({', '.join(changed)}); "
+                             "remove it or restore the config to resume")
+
+
+def _prune(out_dir: Path, keep_last: int | None) -> None:
+    if keep_last is not None:
+        for old in checkpoint.checkpoints(out_dir)[:-keep_last]:
+            shutil.rmtree(old)
