@@ -46,13 +46,13 @@ def _plot(table: pd.DataFrame, column: str, title: str, out: str, ascending: boo
     arms = list(dict.fromkeys(table["arm"]))
     first = table[table["arm"] == arms[0]].sort_values(column, ascending=ascending)
     order = first["language"].tolist()
-    height = max(4.0, 0.12 * len(order))
+    height = max(4.0, 0.15 * len(order))
     fig, ax = plt.subplots(figsize=(7, height))
     for i, arm in enumerate(arms):
         sub = table[table["arm"] == arm].set_index("language").loc[order, column]
         ax.barh([y + i / (len(arms) + 1) for y in range(len(order))], sub.to_numpy(),
                 height=1 / (len(arms) + 1), label=arm)
-    ax.set_yticks(range(len(order)), order, fontsize=max(3, min(8, 600 // max(len(order), 1))))
+    ax.set_yticks(range(len(order)), order, fontsize=max(5, min(8, 600 // max(len(order), 1))))
     ax.invert_yaxis()
     ax.set_xlabel(column)
     ax.set_title(title)
@@ -135,13 +135,15 @@ def _markdown(params: Params, retrieval: pd.DataFrame, sib: pd.DataFrame,
         _md_table(overview),
     ]
     for arm in summary:
-        r = retrieval[retrieval["arm"] == arm].sort_values(PRIMARY)
-        s = sib[sib["arm"] == arm].sort_values("accuracy", ascending=False)
+        # Ties (many languages sit at 0 error) are listed alphabetically, and counted.
+        r = retrieval[retrieval["arm"] == arm].sort_values([PRIMARY, "language"])
+        s = sib[sib["arm"] == arm].sort_values(["accuracy", "language"], ascending=[False, True])
+        perfect = int((r[PRIMARY] == 0).sum())
         parts += [
             "",
             f"## `{arm}`: best and worst languages",
             "",
-            "Retrieval, X→eng xsim margin error — best: "
+            f"Retrieval, X→eng xsim margin error ({perfect} of {len(r)} languages at 0) — best: "
             + ", ".join(f"{x.language} {getattr(x, PRIMARY):.3f}" for x in r.head(5).itertuples())
             + "; worst: "
             + ", ".join(f"{x.language} {getattr(x, PRIMARY):.3f}" for x in r.tail(5).itertuples()),
