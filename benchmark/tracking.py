@@ -51,14 +51,22 @@ def tracking_uri(params: Params) -> str:
     return f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
 
 
+# What a pipeline run itself rewrites: these never make a checkout "dirty" for provenance purposes,
+# or the first stage's dvc.lock update would split one pipeline run across two parent runs.
+_PIPELINE_OUTPUTS = ("dvc.lock", ".gitignore", "metrics/", "results/")
+
+
 def git_commit() -> str:
+    """HEAD, suffixed ``-dirty`` when tracked source files differ from it."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "")
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    changed = [line[3:] for line in status.splitlines()]
+    dirty = any(not (p.endswith(".gitignore") or p.startswith(_PIPELINE_OUTPUTS)) for p in changed)
+    return head.stdout.strip() + ("-dirty" if dirty else "")
 
 
 def cpu_flags() -> str:
@@ -135,6 +143,7 @@ def _open_parent(client: Any, experiment_id: str, params: Params, tags: Mapping[
         run_name=f"pipeline-{params.profile}-{key[:8]}",
         tags={**tags, "pipeline.key": key, "pipeline.role": "parent"},
     )
+    StageRun(client, run.info.run_id).log_params(_flatten(params.model_dump(mode="json")))
     return run.info.run_id
 
 
