@@ -33,10 +33,11 @@ def seed_everything(seed: int, threads: int) -> torch.Generator:
 
 
 def resolve_device(requested: str) -> str:
+    """``auto`` → ``cuda`` when available, else ``cpu``; a CUDA request without CUDA is an error."""
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and not torch.cuda.is_available():
+    if requested.startswith("cuda") and not torch.cuda.is_available():
         from benchmark.io import BenchmarkError
 
-        raise BenchmarkError("runtime.device: 'cuda' requested but no CUDA device is available")
+        raise BenchmarkError(f"device {requested!r} requested but no CUDA device is available")
     return requested

@@ -16,6 +16,15 @@ class BenchmarkError(Exception):
     """A user-facing error: the CLI prints its message as one line and exits non-zero."""
 
 
+def hub_error(what: str, err: Exception) -> BenchmarkError:
+    """One line for any failure to load a pinned model from the Hugging Face Hub."""
+    first = str(err).splitlines()[0] if str(err) else ""
+    return BenchmarkError(
+        f"cannot load {what} from the Hugging Face Hub: source 'hf' needs network access to the Hub "
+        f"or a populated HF cache (check HF_HUB_OFFLINE / HF_HOME): {type(err).__name__}: {first}"
+    )
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

