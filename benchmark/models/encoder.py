@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 XLMR_VOCAB = 250037  # e5-small's embedding rows (tokenizer has 250002 pieces; the rest are unused)
 
 
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over attended positions ``[B, T, H] -> [B, H]`` (e5's pooling; training uses it too)."""
+    # [B,1,T] @ [B,T,H]: the masked sum as one batched matmul instead of a broadcast product.
+    summed = torch.bmm(mask.unsqueeze(1).to(hidden.dtype), hidden).squeeze(1)
+    return summed / mask.sum(dim=1, keepdim=True).to(hidden.dtype)
+
+
 @dataclass
 class Encoder:
     """A pretrained (or random) transformer plus its tokenizer, in eval mode."""
@@ -104,10 +111,7 @@ class Encoder:
         ids_t = torch.from_numpy(input_ids).to(device)
         mask_t = torch.from_numpy(mask).to(device)
         hidden = self.model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
-        # [B,1,T] @ [B,T,H]: the masked sum as one batched matmul instead of a broadcast product.
-        summed = torch.bmm(mask_t.unsqueeze(1).to(hidden.dtype), hidden).squeeze(1)
-        pooled = summed / mask_t.sum(dim=1, keepdim=True).to(hidden.dtype)
-        return pooled.float().cpu().numpy()
+        return mean_pool(hidden, mask_t).float().cpu().numpy()
 
     def weights_sha256(self) -> str:
         """sha256 over the state dict (names, dtypes, shapes, bytes; sorted by name): a cache key."""

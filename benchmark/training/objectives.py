@@ -36,15 +36,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmark.models.encoder import mean_pool
+
 Batch = dict[str, Any]
 Stats = dict[str, float]
 IGNORE = -100  # label of a position that is not predicted (PyTorch's cross-entropy default)
-
-
-def mean_pool(hidden: Tensor, mask: Tensor) -> Tensor:
-    """Mean over attended positions ``[B, T, H] -> [B, H]``: the pooling of ``Encoder.embed``."""
-    summed = torch.bmm(mask.unsqueeze(1).to(hidden.dtype), hidden).squeeze(1)
-    return summed / mask.sum(dim=1, keepdim=True).to(hidden.dtype)
 
 
 def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int, *, reserve: int = 0) -> dict[str, Tensor]:
