@@ -1,25 +1,94 @@
 """The arms of the experiment: which intermediate task (if any) an encoder went through.
 
-Intermediate-task arms join this registry with their task specs; ``baseline`` is the pretrained
-encoder itself, evaluated with no intermediate training.
+Each arm is one declarative :class:`ArmSpec`: the objective it trains with
+(:mod:`benchmark.training.objectives`), the data it reads, and which image each item sees. Controls
+name the arm whose image they isolate, so the analysis knows the pairs without a second list.
+Budgets are not here: every trained arm gets the one ``training`` block of ``params.yaml``.
+
+A *run* is an arm trained with one seed: ``coco-contrastive`` (seed ``params.seed``) or
+``coco-contrastive.s2`` (seed ``params.seed + 2``); ``params.yaml: arms`` lists runs.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+Objective = Literal["contrastive", "mlm", "vqa"]
+TrainData = Literal["captions", "caption_pairs", "qa"]
+ImageSource = Literal["true", "none", "shuffled"]  # benchmark.training.objectives.ImageSource
 
 
 class ArmSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    kind: str  # "none" | "multimodal" | "text"
+    kind: Literal["baseline", "multimodal", "control"]
     description: str
+    objective: Objective | None = None
+    data: TrainData | None = None
+    image: ImageSource = "none"
+    control_of: str | None = None  # the multimodal arm whose image this control isolates
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ArmSpec:
+        trained = self.objective is not None
+        if (self.kind == "baseline") == trained or trained != (self.data is not None):
+            raise ValueError(f"arm {self.name}: a baseline has no objective/data; a trained arm has both")
+        if (self.kind == "multimodal") != (self.image == "true"):
+            raise ValueError(f"arm {self.name}: multimodal arms (and only they) see their true image")
+        if (self.kind == "control") != (self.control_of is not None):
+            raise ValueError(f"arm {self.name}: a control names the arm it controls (and only a control)")
+        return self
+
+    @property
+    def trained(self) -> bool:
+        return self.objective is not None
+
+    @property
+    def uses_images(self) -> bool:
+        return self.image != "none"
 
 
-ARMS: dict[str, ArmSpec] = {
-    spec.name: spec
-    for spec in [
-        ArmSpec(name="baseline", kind="none", description="pretrained encoder, no intermediate training"),
-    ]
-}
+_SPECS = [
+    ArmSpec(name="baseline", kind="baseline", description="pretrained encoder, no intermediate training"),
+    # Multimodal: the text encoder trained with COCO images.
+    ArmSpec(name="coco-contrastive", kind="multimodal", objective="contrastive", data="captions", image="true",
+            description="image-caption InfoNCE both ways; image encoder frozen"),
+    ArmSpec(name="coco-caption-mlm", kind="multimodal", objective="mlm", data="captions", image="true",
+            description="masked caption tokens predicted with the image as a visual prefix"),
+    ArmSpec(name="vqa", kind="multimodal", objective="vqa", data="qa", image="true",
+            description="answer classification (VQA soft scores) from question + visual prefix"),
+    # Controls on the same text: no pixels, or the wrong pixels.
+    ArmSpec(name="caption-contrastive", kind="control", objective="contrastive", data="caption_pairs",
+            control_of="coco-contrastive", description="caption-caption InfoNCE between two captions of one image"),
+    ArmSpec(name="coco-contrastive-shuffled", kind="control", objective="contrastive", data="captions",
+            image="shuffled", control_of="coco-contrastive",
+            description="image-caption InfoNCE with images deranged across images"),
+    ArmSpec(name="caption-mlm", kind="control", objective="mlm", data="captions", control_of="coco-caption-mlm",
+            description="caption MLM without image"),
+    ArmSpec(name="vqa-question-only", kind="control", objective="vqa", data="qa", control_of="vqa",
+            description="the VQA arm without the image"),
+    ArmSpec(name="vqa-shuffled", kind="control", objective="vqa", data="qa", image="shuffled", control_of="vqa",
+            description="the VQA arm with images deranged across images"),
+]
+ARMS: dict[str, ArmSpec] = {spec.name: spec for spec in _SPECS}
+for _spec in _SPECS:  # validated at import, like the specs themselves
+    if _spec.control_of is not None and ARMS.get(_spec.control_of, _spec).kind != "multimodal":
+        raise ValueError(f"arm {_spec.name}: control_of must name a multimodal arm")
+
+_RUN = re.compile(r"^(?P<arm>[a-z0-9-]+?)(?:\.s(?P<k>[1-9][0-9]*))?$")
+
+
+def parse_run(run: str) -> tuple[ArmSpec, int]:
+    """``"<arm>"`` or ``"<arm>.s<k>"`` -> (its spec, seed offset k); ValueError naming what is wrong."""
+    m = _RUN.match(run)
+    spec = ARMS.get(m.group("arm")) if m else None
+    if spec is None:
+        raise ValueError(f"unknown arm {run!r}; known: {', '.join(ARMS)} (extra seeds: <arm>.s1, <arm>.s2, ...)")
+    k = int(m.group("k") or 0)  # type: ignore[union-attr]
+    if k and not spec.trained:
+        raise ValueError(f"run {run!r}: {spec.name} is not trained, so it has no seeds")
+    return spec, k

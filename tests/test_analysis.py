@@ -1,0 +1,333 @@
+"""benchmark.analysis: the paired cluster bootstrap, tests across languages, Holm, language groups and
+the validated margin tables. Hand-checkable cases with exact expected values; seconds in all."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from benchmark.analysis import groups as grp
+from benchmark.analysis import margins as mg
+from benchmark.analysis.stats import holm, language_tests, paired_cluster_bootstrap, signflip_test, wilcoxon_test
+from benchmark.data.flores import load_metadata
+from benchmark.io import BenchmarkError
+
+# --- the bootstrap -------------------------------------------------------------------------------
+
+
+def test_identical_arms_give_zero_margin_and_degenerate_ci() -> None:
+    rng = np.random.default_rng(1)
+    scores = (rng.random((1, 5, 40)) < 0.3).astype(float)
+    clusters = np.repeat(np.arange(10), 4)
+    res = paired_cluster_bootstrap(scores, scores, clusters, higher_is_better=False, n_boot=300)
+    assert res.estimate == 0.0 and res.ci_low == 0.0 and res.ci_high == 0.0
+    assert np.all(res.replicates == 0.0) and np.all(res.margins == 0.0)
+    assert res.n_boot == 300 and res.seed == 0 and res.replicates.shape == (300, 5)
+    # Identical seed groups: seeds are resampled independently per arm, so replicates spread around 0.
+    seeds = (rng.random((2, 5, 40)) < 0.3).astype(float)
+    res = paired_cluster_bootstrap(seeds, seeds, clusters, higher_is_better=False, n_boot=300)
+    assert res.estimate == 0.0 and res.ci_low < 0.0 < res.ci_high
+
+
+def test_better_on_every_item_gives_positive_margin_excluding_zero() -> None:
+    rng = np.random.default_rng(2)
+    control_err = (rng.random((3, 100)) < 0.3).astype(float)  # text arm: wrong on ~30% of items
+    treatment_err = np.zeros_like(control_err)  # multimodal arm: never wrong
+    clusters = np.repeat(np.arange(25), 4)
+    res = paired_cluster_bootstrap(treatment_err, control_err, clusters, higher_is_better=False)
+    assert res.estimate == pytest.approx(control_err.mean(), abs=1e-12)
+    np.testing.assert_allclose(res.margins, control_err.mean(axis=1), atol=1e-12)
+    assert 0.0 < res.ci_low < res.estimate < res.ci_high
+    low, high = res.language_ci()
+    assert np.all(low > 0.0) and np.all(high >= low)
+    # Accuracy instead of error: same data read as correctness, sign flips with higher_is_better.
+    acc = paired_cluster_bootstrap(1 - treatment_err, 1 - control_err, clusters, higher_is_better=True)
+    np.testing.assert_allclose(acc.replicates, res.replicates, atol=1e-12)
+    flipped = paired_cluster_bootstrap(treatment_err, control_err, clusters, higher_is_better=True)
+    assert flipped.estimate == pytest.approx(-res.estimate)
+
+
+def test_ratio_estimator_on_two_clusters_by_hand() -> None:
+    # Cluster a holds items 0 and 1 (margin 1 each), cluster b item 2 (margin 0). A replicate draws
+    # two clusters: aa -> 1, ab or ba -> 2/3 (three items, two of them won), bb -> 0.
+    control = np.array([[1.0, 1.0, 0.0]])
+    treatment = np.zeros((1, 3))
+    res = paired_cluster_bootstrap(treatment, control, ["a", "a", "b"], higher_is_better=False, n_boot=4000, seed=3)
+    assert res.estimate == pytest.approx(2 / 3)
+    values, counts = np.unique(np.round(res.replicates[:, 0], 12), return_counts=True)
+    np.testing.assert_allclose(values, [0.0, round(2 / 3, 12), 1.0])
+    np.testing.assert_allclose(counts / 4000, [0.25, 0.5, 0.25], atol=0.03)
+    assert (res.ci_low, res.ci_high) == (0.0, 1.0)
+
+
+def test_seed_runs_are_resampled() -> None:
+    # Treatment seed 0 wins everything, seed 1 nothing: replicates average two resampled seeds, so
+    # the margin is 1, 1/2 or 0 with probabilities 1/4, 1/2, 1/4 whatever the clusters drawn.
+    treatment = np.stack([np.zeros((1, 6)), np.ones((1, 6))])
+    control = np.ones((1, 1, 6))
+    res = paired_cluster_bootstrap(treatment, control, np.arange(6), higher_is_better=False, n_boot=4000)
+    assert res.estimate == 0.5
+    values, counts = np.unique(res.replicates[:, 0], return_counts=True)
+    np.testing.assert_array_equal(values, [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(counts / 4000, [0.25, 0.5, 0.25], atol=0.03)
+
+
+def test_cluster_bootstrap_widens_by_sqrt_cluster_size_when_clusters_are_copies() -> None:
+    # 200 clusters of 4 identical items: the effective sample is 200, not 800. The cluster bootstrap
+    # sees that (CI width ~ 2 x the item-level one, sqrt(4)) and matches the analytic cluster SE.
+    rng = np.random.default_rng(4)
+    per_cluster = (rng.random(200) < 0.4).astype(float)
+    control = np.repeat(per_cluster, 4)[None]
+    treatment = np.zeros_like(control)
+    clustered = paired_cluster_bootstrap(treatment, control, np.repeat(np.arange(200), 4), higher_is_better=False)
+    naive = paired_cluster_bootstrap(treatment, control, np.arange(800), higher_is_better=False)
+    width_c = clustered.ci_high - clustered.ci_low
+    width_n = naive.ci_high - naive.ci_low
+    assert 1.7 < width_c / width_n < 2.3
+    analytic = 2 * 1.959964 * per_cluster.std() / np.sqrt(200)
+    assert width_c == pytest.approx(analytic, rel=0.1)
+
+
+def test_bootstrap_is_bit_reproducible_and_fast() -> None:
+    rng = np.random.default_rng(5)
+    clusters = rng.integers(0, 393, 1004)  # ~393 articles over 1004 items, as in FLORES
+    t = (rng.random((3, 205, 1004)) < 0.2).astype(float)
+    c = (rng.random((3, 205, 1004)) < 0.25).astype(float)
+    start = time.perf_counter()
+    a = paired_cluster_bootstrap(t, c, clusters, higher_is_better=False)
+    elapsed = time.perf_counter() - start
+    b = paired_cluster_bootstrap(t, c, clusters, higher_is_better=False)
+    other = paired_cluster_bootstrap(t, c, clusters, higher_is_better=False, seed=1)
+    assert np.array_equal(a.replicates, b.replicates) and a.replicates.shape == (2000, 205)
+    assert not np.array_equal(a.replicates, other.replicates)
+    assert elapsed < 20.0  # 2000 replicates x 3 seeds x 205 languages x 1004 items: seconds, not minutes
+    assert a.ci_low < a.estimate < a.ci_high
+
+
+def test_macro_over_a_subset_and_bad_inputs() -> None:
+    t = np.zeros((1, 2, 4))
+    c = np.array([[[1.0, 1, 1, 1], [0, 0, 0, 0]]])
+    res = paired_cluster_bootstrap(t, c, [0, 0, 1, 1], higher_is_better=False, n_boot=50)
+    assert res.macro([True, False]) == (1.0, 1.0, 1.0)
+    assert res.macro() == (0.5, 0.5, 0.5)
+    with pytest.raises(ValueError, match="mask"):
+        res.macro([False, False])
+    with pytest.raises(ValueError, match="share"):
+        paired_cluster_bootstrap(t, c[:, :1], [0, 0, 1, 1], higher_is_better=False)
+    with pytest.raises(ValueError, match="one id per item"):
+        paired_cluster_bootstrap(t, c, [0, 1], higher_is_better=False)
+    with pytest.raises(TypeError):
+        paired_cluster_bootstrap(t, c, [0, 0, 1, 1], higher_is_better=1)  # type: ignore[arg-type]
+
+
+# --- tests across languages and Holm ------------------------------------------------------------
+
+
+def test_holm_by_hand() -> None:
+    # Sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> running max 0.06.
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(holm([np.nan, 0.5, 0.2]), [np.nan, 0.5, 0.4])  # NaN is not counted in m
+    np.testing.assert_allclose(holm([0.6, 0.7]), [1.0, 1.0])
+    assert holm([]).shape == (0,)
+    with pytest.raises(ValueError):
+        holm([1.5])
+
+
+def test_language_tests_exact_small_cases() -> None:
+    # Four positive margins: both tests enumerate 2**4 sign patterns; only all+ and all- are as extreme.
+    res = language_tests([0.1, 0.2, 0.3, 0.4])
+    assert (res.n_languages, res.improved, res.hurt, res.tied) == (4, 4, 0, 0)
+    assert res.signflip_p == pytest.approx(2 / 16)
+    assert res.wilcoxon_p == pytest.approx(2 / 16)
+    # Two tied languages: their signs are free, so 2 (extreme patterns) x 4 / 32 = 0.25.
+    res = language_tests([0.0, 1e-15, 1.0, 2.0, 3.0])
+    assert (res.improved, res.hurt, res.tied) == (3, 0, 2)
+    assert res.signflip_p == pytest.approx(8 / 32)
+    nothing = language_tests([0.0, 0.0, 0.0])
+    assert (nothing.tied, nothing.wilcoxon_p, nothing.signflip_p) == (3, 1.0, 1.0)
+    assert language_tests([0.5]).signflip_p == 1.0
+
+
+def test_small_n_wilcoxon_matches_scipy_exact_and_permutation() -> None:
+    # Distinct nonzero margins: scipy's exact table is right, and the permutation null must agree.
+    for m in ([0.1, -0.2, 0.3, 0.4, 0.5], [0.3, -0.1, 0.25, 0.7, -0.05, 0.9, 0.11, 0.6]):
+        ref = stats.wilcoxon(m, method="exact")
+        assert wilcoxon_test(m) == pytest.approx((ref.statistic, ref.pvalue))
+    # Zeros: scipy's own (slow, unvectorized) permutation method with zsplit gives the same p.
+    m = [0.0, 0.0, 0.1, 0.2, -0.05, 0.3, 0.0, 0.01]
+    ref = stats.wilcoxon(m, zero_method="zsplit", method=stats.PermutationMethod())
+    assert wilcoxon_test(m) == pytest.approx((ref.statistic, ref.pvalue))
+
+
+def test_language_tests_large_n_are_seeded() -> None:
+    rng = np.random.default_rng(6)
+    m = np.where(rng.random(200) < 0.4, 0.0, rng.normal(0.01, 0.02, 200))
+    p1, p2 = signflip_test(m, seed=3), signflip_test(m, seed=3)
+    assert p1 == p2 and p1 < 0.01
+    stat, p = wilcoxon_test(m)
+    assert p < 0.01 and stat > 0
+    assert wilcoxon_test(-m)[1] == pytest.approx(p)
+
+
+# --- language groups -----------------------------------------------------------------------------
+
+
+def test_script_extraction() -> None:
+    assert grp.script("fra_Latn") == "Latn"
+    assert grp.script("zho_Hant") == "Hant"
+    assert grp.script("sat_Olck") == "Olck"
+    with pytest.raises(BenchmarkError, match="not a FLORES-200 language code"):
+        grp.script("french")
+
+
+def test_cc100_mapping() -> None:
+    assert len(grp.CC100_XLMR) == 100
+    assert len(grp.CC100_FLORES) == 91  # 100 minus br, fy, la, five romanized, my_zaw
+    for inside in ("eng_Latn", "arb_Arab", "nob_Latn", "zho_Hans", "zho_Hant", "swh_Latn", "kmr_Latn", "mya_Mymr"):
+        assert inside in grp.CC100_FLORES
+    for outside in ("arz_Arab", "nno_Latn", "yue_Hant", "ckb_Arab", "prs_Arab", "dzo_Tibt", "sat_Olck", "wol_Latn"):
+        assert outside not in grp.CC100_FLORES
+
+
+def test_language_groups_on_bundled_data() -> None:
+    table = grp.language_groups(["eng_Latn", "dzo_Tibt", "sat_Olck", "yue_Hant", "ace_Arab"])
+    assert list(table.columns) == ["script", "unk_rate", "covered", "in_cc100"]
+    assert table.loc["eng_Latn"].tolist() == ["Latn", 0.0, True, True]
+    for lang in ("dzo_Tibt", "sat_Olck"):  # scripts missing from XLM-R's vocabulary
+        assert not table.loc[lang, "covered"] and not table.loc[lang, "in_cc100"]
+        assert table.loc[lang, "unk_rate"] > 0.4
+    assert table.loc["yue_Hant", "covered"] and not table.loc["yue_Hant", "in_cc100"]
+    assert 0.05 < table.loc["ace_Arab", "unk_rate"] < 0.2 and not table.loc["ace_Arab", "covered"]
+    with pytest.raises(BenchmarkError, match="unknown FLORES-200 language"):
+        grp.unk_rates(["xxx_Latn"])
+
+
+# --- loading, validating, margins ----------------------------------------------------------------
+
+LANGS = ["deu_Latn", "dzo_Tibt", "fra_Latn", "rus_Cyrl"]
+GROUPS = pd.DataFrame({"script": ["Latn", "Tibt", "Latn", "Cyrl"], "unk_rate": [0.0, 0.5, 0.0, 0.0],
+                       "covered": [True, False, True, True], "in_cc100": [True, False, True, True]},
+                      index=pd.Index(LANGS, name="language"))
+
+
+@pytest.fixture(scope="module")
+def ids() -> np.ndarray:
+    return load_metadata().index.to_numpy()[:120]
+
+
+def write_retrieval(root: Path, run: str, ids: np.ndarray, error_rate: float, seed: int,
+                    langs: list[str] = LANGS) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = [pd.DataFrame({"language": lang, "direction": d, "scoring": s, "index_id": ids, "retrieved_id": ids,
+                            "correct": rng.random(len(ids)) >= error_rate})
+              for lang in langs for d in ("x2eng", "eng2x") for s in ("cosine", "margin")]
+    df = pd.concat(frames, ignore_index=True)
+    (root / "retrieval").mkdir(parents=True, exist_ok=True)
+    df.to_parquet(root / "retrieval" / f"{run}.parquet", index=False)
+    return df
+
+
+def write_sib(root: Path, run: str, ids: np.ndarray, langs: list[str], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    cats = np.array(["science", "travel", "health"])
+    gold = cats[np.arange(len(ids)) % 3]
+    frames = [pd.DataFrame({"language": lang, "index_id": ids, "label": gold,
+                            "predicted": np.where(rng.random(len(ids)) < 0.7, gold, cats[0])}) for lang in langs]
+    (root / "sib").mkdir(parents=True, exist_ok=True)
+    pd.concat(frames, ignore_index=True).to_parquet(root / "sib" / f"{run}.parquet", index=False)
+
+
+def test_run_names_and_seed_groups() -> None:
+    assert mg.parse_run("coco-contrastive.s2") == ("coco-contrastive", 2)
+    assert mg.parse_run("vqa-shuffled") == ("vqa-shuffled", 0)
+    groups = mg.seed_groups(["vqa.s2", "baseline", "vqa", "vqa.s1"])
+    assert groups == {"vqa": ["vqa", "vqa.s1", "vqa.s2"], "baseline": ["baseline"]}
+    with pytest.raises(BenchmarkError, match="listed twice"):
+        mg.seed_groups(["vqa", "vqa"])
+
+
+def test_missing_run_file_is_named(tmp_path: Path, ids: np.ndarray) -> None:
+    write_retrieval(tmp_path, "vqa", ids, 0.2, 0)
+    with pytest.raises(BenchmarkError, match=r"no retrieval predictions for run\(s\) vqa.s1, vqa-shuffled"):
+        mg.load_predictions("retrieval", ["vqa", "vqa.s1", "vqa-shuffled"], tmp_path)
+    with pytest.raises(BenchmarkError, match="no runs for arm.s. caption-mlm"):
+        mg.compute_margins([("vqa", "caption-mlm")], ["vqa"], root=tmp_path, groups=GROUPS)
+
+
+def test_missing_language_is_named(tmp_path: Path, ids: np.ndarray) -> None:
+    write_retrieval(tmp_path, "vqa", ids, 0.2, 0)
+    write_retrieval(tmp_path, "vqa-shuffled", ids, 0.2, 1, langs=["deu_Latn", "fra_Latn"])
+    with pytest.raises(BenchmarkError, match="xsim_margin_x2eng: languages differ between runs: "
+                                             "run 'vqa-shuffled' lacks dzo_Tibt, rus_Cyrl"):
+        mg.compute_margins([("vqa", "vqa-shuffled")], ["vqa", "vqa-shuffled"], root=tmp_path,
+                           targets=["xsim_margin_x2eng"], groups=GROUPS)
+
+
+def test_missing_items_are_named(tmp_path: Path, ids: np.ndarray) -> None:
+    write_retrieval(tmp_path, "vqa", ids, 0.2, 0)
+    df = write_retrieval(tmp_path, "vqa-shuffled", ids, 0.2, 1)
+    drop = (df["language"] == "fra_Latn") & df["index_id"].isin(ids[[3, 7]])
+    df[~drop].to_parquet(tmp_path / "retrieval" / "vqa-shuffled.parquet", index=False)
+    with pytest.raises(BenchmarkError, match=f"run 'vqa-shuffled' .* fra_Latn lacks index_id {ids[3]}, {ids[7]}"):
+        mg.compute_margins([("vqa", "vqa-shuffled")], ["vqa", "vqa-shuffled"], root=tmp_path,
+                           targets=["xsim_cosine_eng2x"], groups=GROUPS)
+    df[~drop].iloc[:0].to_parquet(tmp_path / "retrieval" / "vqa-shuffled.parquet", index=False)
+    with pytest.raises(BenchmarkError, match="xsim_margin_x2eng: run 'vqa-shuffled' has no retrieval predictions "
+                                             "for direction x2eng, scoring margin"):
+        mg.compute_margins([("vqa", "vqa-shuffled")], ["vqa", "vqa-shuffled"], root=tmp_path,
+                           targets=["xsim_margin_x2eng"], groups=GROUPS)
+    pd.concat([df, df.iloc[:1]]).to_parquet(tmp_path / "retrieval" / "vqa-shuffled.parquet", index=False)
+    with pytest.raises(BenchmarkError, match="1 duplicate predictions .first: deu_Latn index_id 0"):
+        mg.compute_margins([("vqa", "vqa-shuffled")], ["vqa", "vqa-shuffled"], root=tmp_path,
+                           targets=["xsim_cosine_x2eng"], groups=GROUPS)
+
+
+def test_compute_margins_tables(tmp_path: Path, ids: np.ndarray) -> None:
+    runs = ["coco-contrastive", "coco-contrastive.s1", "caption-contrastive", "vqa", "vqa-shuffled"]
+    for k, run in enumerate(runs):
+        write_retrieval(tmp_path, run, ids, 0.1 if run.startswith("coco") else 0.3, k)
+        write_sib(tmp_path, run, ids, ["eng_Latn", *LANGS], k)
+    write_retrieval(tmp_path, "vqa-shuffled", ids, 0.3, 0)
+    write_retrieval(tmp_path, "vqa", ids, 0.3, 0)  # identical predictions: margin exactly 0
+    summary, per_lang = mg.compute_margins(
+        [mg.PRIMARY_COMPARISON, ("vqa", "vqa-shuffled")], runs, root=tmp_path, groups=GROUPS, n_boot=200)
+
+    assert set(summary["target"]) == set(mg.TARGETS)
+    primary = summary[summary["role"] == "primary"]
+    assert len(primary) == 1
+    row = primary.iloc[0]
+    assert (row["comparison"], row["target"], row["grouping"], row["group"]) == (
+        "coco-contrastive vs caption-contrastive", "xsim_margin_x2eng", "overall", "covered")
+    assert (row["treatment_runs"], row["control_runs"], row["n_languages"]) == (2, 1, 3)
+    assert row["margin"] == pytest.approx(row["control_score"] - row["treatment_score"])
+    assert 0.1 < row["margin"] < 0.3 and row["ci_low"] > 0
+    assert row["wilcoxon_p_holm"] == row["wilcoxon_p"] and row["signflip_p_holm"] == row["signflip_p"]
+    secondary = summary[summary["role"] == "secondary"]
+    assert len(secondary) == 2 * 5 * 2 - 1  # comparisons x targets x {all, covered}, less the primary
+    assert (secondary["grouping"] == "overall").all()
+    assert np.all(secondary["signflip_p_holm"] >= secondary["signflip_p"])
+    smallest = secondary["wilcoxon_p"].min()  # Holm multiplies the smallest of m p-values by m
+    assert secondary["wilcoxon_p_holm"].min() == pytest.approx(min(1.0, smallest * len(secondary)))
+    exploratory = summary[summary["role"] == "exploratory"]
+    assert exploratory["wilcoxon_p_holm"].isna().all() and exploratory["signflip_p"].notna().all()
+
+    same = summary[(summary["comparison"] == "vqa vs vqa-shuffled") & summary["target"].str.startswith("xsim")]
+    assert (same[["margin", "ci_low", "ci_high"]].to_numpy() == 0).all()
+    assert (same["tied"] == same["n_languages"]).all() and (same["signflip_p"] == 1.0).all()
+
+    # eng_Latn (the SIB probe's training language) is not a transfer target: excluded by default.
+    assert "eng_Latn" not in set(per_lang["language"])
+    sib_all = summary[(summary["target"] == "sib_accuracy") & (summary["group"] == "all")]
+    assert (sib_all["n_languages"] == 4).all()
+    assert set(summary["grouping"] + ":" + summary["group"]) == {
+        "overall:all", "overall:covered", "coverage:uncovered", "cc100:in", "cc100:out",
+        "script:Cyrl", "script:Latn", "script:Tibt"}
+    lang = per_lang[(per_lang["target"] == "xsim_margin_x2eng") & (per_lang["comparison"] == "vqa vs vqa-shuffled")]
+    assert len(lang) == 4 and (lang["margin"] == 0).all()
+    first = per_lang.iloc[0]
+    assert first["ci_low"] <= first["margin"] <= first["ci_high"]
