@@ -52,3 +52,48 @@ def bottom(model: nn.Module, input_ids: Tensor, mask: Tensor, n_frozen: int) -> 
 def top(model: nn.Module, hidden: Tensor, mask: Tensor, n_frozen: int) -> Tensor:
     """The remaining layers over states that :func:`bottom` produced (plus any prefix)."""
     return run_layers(model.encoder.layer[n_frozen:], hidden, mask)
+
+
+class BottomMemo:
+    """The frozen bottom's states for a fixed set of training texts, computed once.
+
+    Training revisits the same captions and questions every epoch, and with frozen lower layers
+    their states never change, so :meth:`fill` computes them all up front (longest first, in fixed
+    batches: the same bits however training is later interrupted and resumed) and a batch made only
+    of known rows is assembled from them. Any other batch (e.g. MLM's freshly masked inputs) runs the
+    bottom as usual and is not stored, so what a step computes never depends on earlier steps.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[bytes, Tensor] = {}
+
+    @staticmethod
+    def key(ids: Tensor) -> bytes:
+        return ids.detach().cpu().to(torch.int64).numpy().tobytes()
+
+    @torch.no_grad()
+    def fill(self, model: nn.Module, rows: Sequence[Sequence[int]], n_frozen: int, pad_id: int,
+             batch_size: int = 64) -> None:
+        unique = sorted({tuple(r) for r in rows}, key=lambda r: (-len(r), r))
+        device = next(model.parameters()).device
+        for start in range(0, len(unique), batch_size):
+            chunk = unique[start : start + batch_size]
+            ids = torch.full((len(chunk), len(chunk[0])), pad_id, dtype=torch.int64)
+            mask = torch.zeros_like(ids)
+            for i, r in enumerate(chunk):
+                ids[i, : len(r)] = torch.tensor(r)
+                mask[i, : len(r)] = 1
+            hidden = bottom(model, ids.to(device), mask.to(device), n_frozen)
+            for i, r in enumerate(chunk):
+                self.rows[self.key(torch.tensor(r))] = hidden[i, : len(r)].clone()
+
+    def lookup(self, input_ids: Tensor, mask: Tensor) -> Tensor | None:
+        """``[B, T, H]`` (zeros at padding) if every row is known, else ``None``."""
+        lengths = mask.sum(dim=1).tolist()
+        found = [self.rows.get(self.key(input_ids[i, :n])) for i, n in enumerate(lengths)]
+        if not found or any(f is None for f in found):
+            return None
+        out = found[0].new_zeros(len(found), input_ids.shape[1], found[0].shape[-1])
+        for i, f in enumerate(found):
+            out[i, : len(f)] = f
+        return out

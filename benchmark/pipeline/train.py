@@ -24,6 +24,7 @@ from benchmark.config import Params
 from benchmark.data import coco
 from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import atomic_dir, write_json
+from benchmark.models import layers
 from benchmark.models.encoder import load_encoder
 from benchmark.pipeline import paths
 from benchmark.pipeline.images import load_features
@@ -95,6 +96,10 @@ def run(params: Params, run_name: str) -> None:
 
         ckpt_dir = paths.checkpoints(run_name) / _config_key(spec, cfg, params)
         t0 = time.perf_counter()
+        n_frozen = layers.frozen_layers(encoder.model, cfg.train_top_layers)
+        if n_frozen:  # the training texts' frozen states, once, instead of at every step
+            objective.memo = layers.BottomMemo()
+            objective.memo.fill(encoder.model.to(device), data.token_rows(), n_frozen, tok.pad_token_id)
         final = train(objective, data, cfg, ckpt_dir, device=device,
                       log=lambda step, m: run_.log_metrics({f"train.{k}": v for k, v in m.items()}, step=step))
         train_s = time.perf_counter() - t0

@@ -38,6 +38,11 @@ class FeatureBank:
         return source.features(list(image_ids), self.features, self.row_of)
 
 
+def _rows(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    return tokenizer(list(texts), truncation=True, max_length=max_length, return_attention_mask=False,
+                     return_token_type_ids=False)["input_ids"]
+
+
 class Captions:
     """COCO captions; each epoch shows every image once through one of its captions (``groups``).
 
@@ -65,6 +70,11 @@ class Captions:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def token_rows(self) -> list[list[int]]:
+        """Every token sequence a batch can hold (for :class:`benchmark.models.layers.BottomMemo`)."""
+        rows = _rows(self.tokenizer, self.texts, self.max_length - self.reserve)
+        return rows + (_rows(self.tokenizer, self.texts, self.max_length) if self.pairs else [])
 
     def batch(self, indices: list[int]) -> Batch:
         batch: Batch = tokenize(self.tokenizer, [self.texts[i] for i in indices], self.max_length,
@@ -106,6 +116,9 @@ class Questions:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def token_rows(self) -> list[list[int]]:
+        return _rows(self.tokenizer, self.texts, self.max_length - self.reserve)
+
     def batch(self, indices: list[int]) -> Batch:
         batch: Batch = tokenize(self.tokenizer, [self.texts[i] for i in indices], self.max_length,
                                 reserve=self.reserve)
@@ -114,4 +127,25 @@ class Questions:
             features = self.bank.gather(self.source, [self.image_ids[i] for i in indices])
             if features is not None:
                 batch["image_features"] = features
+        return batch
+
+
+class Sentences:
+    """Texts with integer class labels (SIB-200 fine-tuning), each tokenized with ``prefix``."""
+
+    def __init__(self, texts: Sequence[str], labels: Sequence[int], tokenizer: Any, max_length: int,
+                 prefix: str = "") -> None:
+        self.texts = [prefix + t for t in texts]
+        self.labels = torch.tensor(list(labels), dtype=torch.int64)
+        self.tokenizer, self.max_length = tokenizer, max_length
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def token_rows(self) -> list[list[int]]:
+        return _rows(self.tokenizer, self.texts, self.max_length)
+
+    def batch(self, indices: list[int]) -> Batch:
+        batch: Batch = tokenize(self.tokenizer, [self.texts[i] for i in indices], self.max_length)
+        batch["labels"] = self.labels[indices]
         return batch

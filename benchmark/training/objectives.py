@@ -74,6 +74,7 @@ class Objective(nn.Module):
             _seeded(seed + 1, lambda: nn.Linear(image_dim, hidden)) if image_dim is not None else None
         )
         self.frozen_layers = 0  # layers below the trained ones; the trainer sets it (models.layers)
+        self.memo: layers.BottomMemo | None = None  # frozen-bottom states of the training texts
 
     def forward(self, batch: Batch) -> tuple[Tensor, Stats]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -107,8 +108,10 @@ class Objective(nn.Module):
         """
         model, n = self.encoder, self.frozen_layers
         frozen = n > 0 and not any(p.requires_grad for p in model.embeddings.parameters())
-        with torch.no_grad() if frozen else contextlib.nullcontext():
-            hidden = layers.bottom(model, input_ids, attention_mask, n)
+        hidden = self.memo.lookup(input_ids, attention_mask) if frozen and self.memo is not None else None
+        if hidden is None:
+            with torch.no_grad() if frozen else contextlib.nullcontext():
+                hidden = layers.bottom(model, input_ids, attention_mask, n)
         mask = attention_mask
         if image_features is not None and self.prefix_proj is not None:
             b, p = image_features.shape[:2]
@@ -246,6 +249,26 @@ class AnswerClassification(Objective):
         loss = F.binary_cross_entropy_with_logits(logits, scores, reduction="sum") / len(scores)
         with torch.no_grad():
             accuracy = scores.gather(1, logits.argmax(1, keepdim=True)).mean()
+        return loss, {"loss": loss.item(), "accuracy": accuracy.item()}
+
+
+class SequenceClassification(Objective):
+    """Single-label classification of a text (SIB-200's fine-tuning protocol): mean-pooled encoder
+    output -> dropout-free linear head -> cross-entropy over ``labels [B]``. Head: ``classifier``."""
+
+    def __init__(self, encoder: nn.Module, *, num_labels: int, seed: int = 0) -> None:
+        super().__init__(encoder, seed=seed)
+        hidden = int(encoder.config.hidden_size)
+        self.classifier = _seeded(seed + 6, lambda: nn.Linear(hidden, num_labels))
+
+    def logits(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        hidden, mask = self.encode(input_ids, attention_mask)
+        return self.classifier(mean_pool(hidden, mask)).float()
+
+    def forward(self, batch: Batch) -> tuple[Tensor, Stats]:
+        logits = self.logits(batch["input_ids"], batch["attention_mask"])
+        loss = F.cross_entropy(logits, batch["labels"])
+        accuracy = (logits.argmax(1) == batch["labels"]).float().mean()
         return loss, {"loss": loss.item(), "accuracy": accuracy.item()}
 
 
