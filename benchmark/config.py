@@ -92,6 +92,7 @@ class TrainingConfig(Strict):
     batch_size: Annotated[int, Field(ge=2)] = 32
     max_length: Annotated[int, Field(ge=8, le=512)] = 48
     lr: Annotated[float, Field(gt=0)] = 1e-4
+    head_lr_scale: Annotated[float, Field(gt=0)] = 10.0  # new (random) heads learn at 10 x lr
     warmup_steps: Annotated[int, Field(ge=0)] = 10
     weight_decay: Annotated[float, Field(ge=0)] = 0.01
     train_top_layers: Annotated[int, Field(ge=1)] | None = 1

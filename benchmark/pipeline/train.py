@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -39,16 +40,34 @@ MODEL_INFO = "model.json"
 
 def train_config(params: Params, seed: int) -> TrainConfig:
     t = params.training
-    return TrainConfig(steps=t.steps, batch_size=t.batch_size, lr=t.lr, warmup_steps=t.warmup_steps,
+    return TrainConfig(steps=t.steps, batch_size=t.batch_size, lr=t.lr, head_lr_scale=t.head_lr_scale, warmup_steps=t.warmup_steps,
                        weight_decay=t.weight_decay, max_length=t.max_length, precision=params.runtime.precision,
                        train_top_layers=t.train_top_layers, checkpoint_every=t.checkpoint_every, keep_last=1,
                        seed=seed, log_every=t.log_every)
 
 
+def _code_sha256() -> str:
+    """The training code's source: a checkpoint is only resumed by the code that wrote it."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted([*root.glob("training/*.py"), *root.glob("models/*.py"), root / "arms.py", Path(__file__)]):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 def _config_key(spec: ArmSpec, cfg: TrainConfig, params: Params) -> str:
-    what = {"arm": spec.model_dump(), "train": cfg.model_dump(mode="json"),
+    what = {"arm": spec.model_dump(), "train": cfg.model_dump(mode="json"), "code": _code_sha256(),
             "encoder": params.encoder.model_dump(mode="json"), "image": params.image.model_dump(mode="json")}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _checkpoint_dir(run_name: str, key: str) -> Path:
+    """``checkpoints/<run>/<key>``; checkpoints of any other config or code are stale: removed."""
+    root = paths.checkpoints(run_name)
+    for old in root.iterdir() if root.is_dir() else []:
+        if old.name != key:
+            shutil.rmtree(old)
+    return root / key
 
 
 def _tables(spec: ArmSpec) -> dict[str, object]:
@@ -73,6 +92,7 @@ def run(params: Params, run_name: str) -> None:
     tags = {"arm": spec.name, "run": run_name, "arm.kind": spec.kind, "training.seed": str(seed)}
     with stage_run(f"train/{run_name}", params, device, tags=tags) as run_:
         if not spec.trained:
+            paths.checkpoints(run_name).mkdir(parents=True, exist_ok=True)  # the stage's (empty) output
             _export(out, {}, {}, {"run": run_name, "arm": spec.name, "steps": 0})
             budget = {"steps": 0, "examples": 0, "text_tokens": 0, "prefix_tokens": 0, "image_views": 0}
             run_.log_metrics(budget)
@@ -94,7 +114,7 @@ def run(params: Params, run_name: str) -> None:
         run_.log_params({"arm.objective": spec.objective, "arm.data": spec.data, "arm.image": spec.image,
                          "train.items": len(data), "train.images": train_table["image_id"].nunique()})
 
-        ckpt_dir = paths.checkpoints(run_name) / _config_key(spec, cfg, params)
+        ckpt_dir = _checkpoint_dir(run_name, _config_key(spec, cfg, params))
         t0 = time.perf_counter()
         n_frozen = layers.frozen_layers(encoder.model, cfg.train_top_layers)
         if n_frozen:  # the training texts' frozen states, once, instead of at every step

@@ -70,8 +70,11 @@ class Objective(nn.Module):
         self.encoder = encoder
         hidden = int(encoder.config.hidden_size)
         # Visual prefix: each patch feature becomes one extra token (MaskedLM, VQA); see encode().
-        self.prefix_proj: nn.Linear | None = (
-            _seeded(seed + 1, lambda: nn.Linear(image_dim, hidden)) if image_dim is not None else None
+        # Linear then LayerNorm: the patches join post-LayerNorm hidden states at the same scale.
+        eps = float(getattr(encoder.config, "layer_norm_eps", 1e-12))
+        self.prefix_proj: nn.Sequential | None = (
+            _seeded(seed + 1, lambda: nn.Sequential(nn.Linear(image_dim, hidden), nn.LayerNorm(hidden, eps=eps)))
+            if image_dim is not None else None
         )
         self.frozen_layers = 0  # layers below the trained ones; the trainer sets it (models.layers)
         self.memo: layers.BottomMemo | None = None  # frozen-bottom states of the training texts
@@ -115,7 +118,7 @@ class Objective(nn.Module):
         mask = attention_mask
         if image_features is not None and self.prefix_proj is not None:
             b, p = image_features.shape[:2]
-            prefix = self.prefix_proj(image_features.to(self.prefix_proj.weight.dtype)).to(hidden.dtype)
+            prefix = self.prefix_proj(image_features.to(hidden.dtype))
             hidden = torch.cat([prefix, hidden], dim=1)
             mask = torch.cat([attention_mask.new_ones(b, p), attention_mask], dim=1)
         return layers.top(model, hidden, mask, n), mask

@@ -44,6 +44,7 @@ class TrainConfig(BaseModel):
     batch_size: Annotated[int, Field(ge=2)] = 32  # rows per micro-batch (in-batch negatives for InfoNCE)
     grad_accum: Annotated[int, Field(ge=1)] = 1  # micro-batches per optimizer step
     lr: Annotated[float, Field(gt=0)] = 2e-5
+    head_lr_scale: Annotated[float, Field(gt=0)] = 1.0  # the objective's new heads learn at this x lr
     warmup_steps: Annotated[int, Field(ge=0)] = 0
     weight_decay: Annotated[float, Field(ge=0)] = 0.01
     max_grad_norm: Annotated[float, Field(gt=0)] | None = 1.0
@@ -151,13 +152,19 @@ def set_trainable(encoder: torch.nn.Module, top_layers: int | None, freeze_word_
 
 
 def make_optimizer(objective: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters; matrices decay, biases/LayerNorm/scalars do not."""
-    params = [p for p in objective.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=BETAS, eps=EPS)
+    """AdamW over the trainable parameters; matrices decay, biases/LayerNorm/scalars do not.
+
+    The objective's new heads (everything outside ``encoder.``) learn at ``head_lr_scale`` x ``lr``:
+    they start from random, the encoder from pretrained weights (the usual fine-tuning split).
+    """
+    groups = []
+    for is_head, scale in ((False, 1.0), (True, cfg.head_lr_scale)):
+        params = [p for n, p in objective.named_parameters() if p.requires_grad and (not n.startswith("encoder.")) == is_head]
+        groups += [
+            {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay, "lr": cfg.lr * scale},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, "lr": cfg.lr * scale},
+        ]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=BETAS, eps=EPS)
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
