@@ -63,6 +63,34 @@ def _sib(args: argparse.Namespace, params: Any) -> None:
     sib.run(params, args.arm)
 
 
+def _analysis(args: argparse.Namespace, params: Any) -> None:
+    from benchmark.pipeline import analysis
+
+    analysis.run(params)
+
+
+def _compare(args: argparse.Namespace, params: Any) -> None:
+    from benchmark.report.compare import compare
+    from benchmark.tracking import tracking_uri
+
+    table = compare(tracking_uri(params), params.tracking.experiment, args.runs, args.last)
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+
+
+def _check_reference(args: argparse.Namespace, params: Any) -> None:
+    from benchmark.pipeline import paths
+    from benchmark.report import reference
+
+    summary = Path(args.summary)
+    if args.write:
+        print(f"wrote {reference.write_reference(params.profile, summary, args.items)}")
+        return
+    table = reference.check(params.profile, summary, paths.DATA, paths.RESULTS)
+    reference.print_table(table)
+    if (table["status"] != "PASS").any():
+        raise SystemExit(1)
+
+
 def _report(args: argparse.Namespace, params: Any) -> None:
     from benchmark.report import results
 
@@ -116,7 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="recompute instead of reading the embedding cache")
     add("retrieval", _retrieval, "stage: FLORES-200 xsim retrieval against eng_Latn", arm=True)
     add("sib", _sib, "stage: SIB-200 zero-shot probe accuracy", arm=True)
-    add("report", _report, "stage: results tables, plots and summary")
+    add("analysis", _analysis, "stage: margins between arms with bootstrap CIs, tests and language groups")
+    add("report", _report, "stage: results tables, plots, summary and results/REPORT.md")
+    p = add("compare", _compare, "print runs side by side from MLflow (default: the last two pipeline runs)")
+    p.add_argument("runs", nargs="*", help="parent (pipeline) MLflow run ids, e.g. of two `dvc exp run`s")
+    p.add_argument("--last", type=int, default=2, help="without run ids: the last N pipeline runs")
+    p = add("check-reference", _check_reference,
+            "compare a run's results with the reference tables (tests/reference/); exit 1 on a failure",
+            profile=True)
+    p.add_argument("--summary", default="results/summary.json", help="the run's results/summary.json")
+    p.add_argument("--write", action="store_true", help="freeze --summary as the profile's reference (on purpose)")
+    p.add_argument("--items", type=int, default=204, help="with --write: items per language (tolerance 1/items)")
     add("params", _params, "print the resolved params (profile preset + params.yaml)", profile=True)
 
     p = add("eval-flores", _eval_flores,

@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from benchmark.io import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# A multimodal arm, a text control with an extra seed, and the baseline: every stage kind, fast.
+RUNS = ("baseline", "coco-contrastive", "caption-contrastive.s1")
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
@@ -35,8 +39,9 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
         if src.is_file():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, root / rel)
-    params = (root / "params.yaml").read_text().replace("profile: mini", "profile: tiny")
-    (root / "params.yaml").write_text(params)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params |= {"profile": "tiny", "arms": list(RUNS)}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     # The committed dvc.lock (for `mini`) stays tracked: every stage rewrites it, which must not split
     # one pipeline run across two MLflow parents.
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
@@ -78,7 +83,11 @@ def test_tiny_repro_end_to_end(scratch: tuple[Path, dict[str, str]]) -> None:
     parents = [r for r in runs if r.data.tags.get("pipeline.role") == "parent"]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id}
-    assert set(children) == {"prepare", "embed/baseline", "retrieval/baseline", "sib/baseline", "report"}
+    per_run = {f"{stage}/{run}" for stage in ("train", "embed", "retrieval", "sib") for run in RUNS}
+    assert set(children) == {"prepare", "images", "frozen", "report"} | per_run
+    train = children["train/coco-contrastive"]
+    assert {"train.loss", "train.lr", "train.examples_per_s", "heldout.r1_caption_to_image.true"} <= set(train.data.metrics)
+    assert json.loads((root / "metrics/train/caption-contrastive.s1.json").read_text())["budget"]["steps"] == 6
     retrieval = children["retrieval/baseline"]
     assert "xsim_margin_x2eng.fra_Latn" in retrieval.data.metrics
     for tag in ["git.commit", "profile", "seed", "device", "cpu.flags", "threads", "lib.torch"]:
@@ -116,10 +125,55 @@ def test_embeddings_bit_identical_and_seed_sensitive(scratch: tuple[Path, dict[s
         from benchmark.data.spec import materialize
 
         materialize(root / "data/bundle")
-    out = root / "artifacts/embeddings/baseline.safetensors"
-    digests = []
+    from benchmark.pipeline import frozen, images, train
+
+    out = root / "artifacts/embeddings/coco-contrastive.safetensors"
+    digests, weights = [], []
     for seed in (0, 0, 1):
-        embed.run(load_params(root / "params.yaml", {"seed": seed}), "baseline", use_cache=False)
+        params = load_params(root / "params.yaml", {"seed": seed})
+        images.run(params)
+        frozen.run(params)
+        shutil.rmtree(root / "checkpoints", ignore_errors=True)  # train afresh, not resume
+        train.run(params, "coco-contrastive")
+        embed.run(params, "coco-contrastive", use_cache=False)
         digests.append(sha256_file(out))
+        weights.append(json.loads((root / "artifacts/models/coco-contrastive/model.json").read_text())["weights_sha256"])
+    assert weights[0] == weights[1], "same params, same machine: trained weights must be bit-identical"
     assert digests[0] == digests[1], "same params, same machine: embeddings must be bit-identical"
-    assert digests[0] != digests[2], "the tiny encoder is random-init: another seed must change it"
+    assert weights[0] != weights[2] and digests[0] != digests[2], "another seed must change the run"
+
+
+def test_killed_dvc_repro_resumes_bit_identical(scratch: tuple[Path, dict[str, str]]) -> None:
+    """SIGKILL `dvc repro` itself mid-training, rerun it: the same weights as an uninterrupted run."""
+    root, env = scratch
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["training"] = {**params.get("training", {}), "steps": 400, "checkpoint_every": 20}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    stage, ckpts = "train@coco-contrastive", root / "checkpoints" / "coco-contrastive"
+    _run([str(BIN / "dvc"), "repro", "images", "frozen"], root, env)
+    shutil.rmtree(ckpts, ignore_errors=True)
+
+    proc = subprocess.Popen([str(BIN / "dvc"), "repro", "--single-item", stage], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    killed_at = None
+    deadline = time.monotonic() + 300
+    while killed_at is None and proc.poll() is None and time.monotonic() < deadline:
+        steps = [int(p.name.split("-")[1]) for p in ckpts.glob("*/step-*")]
+        if steps and 100 <= max(steps) < 400:
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed_at = max(steps)
+        time.sleep(0.05)
+    proc.wait()
+    assert killed_at is not None, "training finished (or never checkpointed) before it could be killed"
+
+    _run([str(BIN / "dvc"), "repro", "--single-item", stage], root, env)
+    resumed = json.loads((root / "artifacts/models/coco-contrastive/model.json").read_text())
+    resumed_metrics = json.loads((root / "metrics/train/coco-contrastive.json").read_text())
+
+    shutil.rmtree(ckpts)
+    _run([str(BIN / "dvc"), "repro", "--force", "--single-item", stage], root, env)
+    fresh = json.loads((root / "artifacts/models/coco-contrastive/model.json").read_text())
+    fresh_metrics = json.loads((root / "metrics/train/coco-contrastive.json").read_text())
+    assert resumed["weights_sha256"] == fresh["weights_sha256"], f"killed at step {killed_at}"
+    assert resumed_metrics["evidence"] == fresh_metrics["evidence"]
+    assert resumed_metrics["budget"] == fresh_metrics["budget"]

@@ -1,9 +1,12 @@
-"""The `smoke` profile (real e5-small, 10 languages x 50 sentences) against golden tables.
+"""The `smoke` profile (real e5-small, 10 languages x 50 sentences, every arm trained for 24 steps)
+against golden tables, through the same stage functions `dvc repro` calls.
 
 Regenerate the golden files only on purpose (`pytest tests/test_smoke_golden.py --force-regen`) and
 say why in the commit. Tolerances: the determinism promise is bit-identity on one machine and
 software stack; across machines a near-tie can flip one retrieval or one probe prediction, so each
-per-language rate may move by one item (1/50) and nothing more.
+per-language rate of the (untrained) baseline may move by one item (1/50). A trained run carries
+its machine's rounding through 24 optimizer steps, so its rates get two items, and held-out
+evidence (175 captions, 272 questions) 0.03.
 """
 
 from __future__ import annotations
@@ -14,14 +17,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmark.arms import ARMS
+
 ONE_ITEM = 1 / 50
+RUNS = list(ARMS)  # every arm, one seed
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from benchmark.config import resolve
     from benchmark.data.spec import materialize
-    from benchmark.pipeline import embed, paths, retrieval, sib
+    from benchmark.pipeline import embed, frozen, images, paths, retrieval, sib, train
 
     root = tmp_path_factory.mktemp("smoke")
     mp = pytest.MonkeyPatch()
@@ -29,26 +35,54 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlflow.db")
     mp.setenv("BENCHMARK_CACHE_DIR", str(root / "cache"))
     try:
-        params = resolve({"profile": "smoke"})
+        params = resolve({"profile": "smoke", "arms": RUNS})
         materialize(root / paths.BUNDLE)
-        embed.run(params, "baseline", use_cache=False)
-        retrieval.run(params, "baseline")
-        sib.run(params, "baseline")
+        images.run(params)
+        frozen.run(params)
+        for run in RUNS:
+            train.run(params, run)
+            embed.run(params, run, use_cache=False)
+            retrieval.run(params, run)
+            sib.run(params, run)
     finally:
         mp.undo()
     return root
 
 
+def _per_language(root: Path, target: str) -> pd.DataFrame:
+    frames = [pd.read_csv(root / f"metrics/{target}/{run}.per_language.csv").assign(run=run) for run in RUNS]
+    return pd.concat(frames, ignore_index=True).set_index(["run", "language"]).reset_index()
+
+
+def _evidence(root: Path) -> dict[str, float]:
+    out = {}
+    for run in RUNS:
+        metrics = json.loads((root / f"metrics/train/{run}.json").read_text())
+        out |= {f"{run}.{k}": v for k, v in metrics.get("evidence", {}).items()}
+        out[f"{run}.examples"] = metrics["budget"]["examples"]
+    return out
+
+
 def test_smoke_retrieval_matches_golden(smoke_run: Path, dataframe_regression) -> None:
-    table = pd.read_csv(smoke_run / "metrics/retrieval/baseline.per_language.csv")
-    assert len(table) == 9  # 10 languages minus the pivot
-    dataframe_regression.check(table, default_tolerance={"atol": ONE_ITEM + 1e-9})
+    table = _per_language(smoke_run, "retrieval")
+    assert len(table) == 9 * len(RUNS)  # 10 languages minus the pivot, per run
+    baseline = table[table["run"] == "baseline"].drop(columns="run").reset_index(drop=True)
+    dataframe_regression.check(baseline, basename="test_smoke_retrieval_matches_golden",
+                               default_tolerance={"atol": ONE_ITEM + 1e-9})
+    trained = table[table["run"] != "baseline"].reset_index(drop=True)
+    dataframe_regression.check(trained, basename="test_smoke_retrieval_trained",
+                               default_tolerance={"atol": 2 * ONE_ITEM + 1e-9})
 
 
 def test_smoke_sib_matches_golden(smoke_run: Path, dataframe_regression) -> None:
-    table = pd.read_csv(smoke_run / "metrics/sib/baseline.per_language.csv")
-    assert len(table) == 10
-    dataframe_regression.check(table, default_tolerance={"atol": ONE_ITEM + 1e-9})
+    table = _per_language(smoke_run, "sib")
+    assert len(table) == 10 * len(RUNS)
+    baseline = table[table["run"] == "baseline"].drop(columns="run").reset_index(drop=True)
+    dataframe_regression.check(baseline, basename="test_smoke_sib_matches_golden",
+                               default_tolerance={"atol": ONE_ITEM + 1e-9})
+    trained = table[table["run"] != "baseline"].reset_index(drop=True)
+    dataframe_regression.check(trained, basename="test_smoke_sib_trained",
+                               default_tolerance={"atol": 2 * ONE_ITEM + 1e-9})
 
 
 def test_smoke_summary_matches_golden(smoke_run: Path, num_regression) -> None:
@@ -57,6 +91,23 @@ def test_smoke_summary_matches_golden(smoke_run: Path, num_regression) -> None:
     summary = {k: v for k, v in retrieval.items() if k.startswith("mean_")}
     summary |= {f"sib_{k}": sib[k] for k in ("mean_accuracy", "english_dev_accuracy", "english_test_accuracy")}
     num_regression.check(summary, default_tolerance={"atol": ONE_ITEM / 9 + 1e-9})
+
+
+def test_smoke_evidence_matches_golden(smoke_run: Path, num_regression) -> None:
+    num_regression.check(_evidence(smoke_run), default_tolerance={"atol": 0.03})
+
+
+def test_smoke_images_are_used(smoke_run: Path) -> None:
+    """The check a zeros-for-features bug cannot pass: matched image-caption pairs are retrieved far
+    above chance, and far above the arm trained on deranged images (evaluated on the true pairs)."""
+    ev = _evidence(smoke_run)
+    chance = ev["coco-contrastive.heldout.r1_chance"]
+    for direction in ("r1_caption_to_image", "r1_image_to_caption"):
+        true = ev[f"coco-contrastive.heldout.{direction}.true"]
+        shuffled = ev[f"coco-contrastive-shuffled.heldout.{direction}.true"]
+        assert true > 3 * chance and true > shuffled + 3 * chance, (direction, true, shuffled, chance)
+    # Budgets are matched: every trained arm saw the same number of examples.
+    assert len({v for k, v in ev.items() if k.endswith(".examples") and not k.startswith("baseline")}) == 1
 
 
 def test_smoke_numbers_are_meaningful(smoke_run: Path) -> None:

@@ -17,7 +17,6 @@ them to the family would only spend its power; their p-values are reported unadj
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from benchmark import arms
 from benchmark.analysis.groups import language_groups
 from benchmark.analysis.stats import BOOTSTRAP_SEED, N_BOOT, N_RESAMPLES, holm, language_tests, paired_cluster_bootstrap
 from benchmark.data.flores import PIVOT, load_metadata
@@ -67,7 +67,6 @@ _COLUMNS = {
     "retrieval": ("language", "direction", "scoring", "index_id", "correct"),
     "sib": ("language", "index_id", "label", "predicted"),
 }
-_RUN = re.compile(r"^(?P<arm>.+?)(?:\.s(?P<seed>[1-9][0-9]*))?$")
 
 
 class MarginTables(NamedTuple):
@@ -80,10 +79,11 @@ class MarginTables(NamedTuple):
 
 def parse_run(run: str) -> tuple[str, int]:
     """``"coco-contrastive.s1"`` -> ``("coco-contrastive", 1)``; a bare arm name is seed run 0."""
-    match = _RUN.match(run)
-    if not match or not match.group("arm"):
-        raise BenchmarkError(f"not a run name: {run!r} (expected '<arm>' or '<arm>.s<k>')")
-    return match.group("arm"), int(match.group("seed") or 0)
+    try:
+        spec, k = arms.parse_run(run)
+    except ValueError as err:
+        raise BenchmarkError(str(err)) from None
+    return spec.name, k
 
 
 def seed_groups(runs: Iterable[str]) -> dict[str, list[str]]:

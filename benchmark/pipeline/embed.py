@@ -10,6 +10,7 @@ here, so each (encoder, text) pair is embedded once per run.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 
 import numpy as np
@@ -35,6 +36,11 @@ def load_run_encoder(run: str, params: Params, device: str, frozen_layers: int =
     if not path.exists():
         raise BenchmarkError(f"{path}: missing; run the train stage of {run!r} first")
     encoder = load_encoder(params.encoder, seed=params.seed, device=device)
+    if frozen_layers:  # the shared states must come from this very pretrained encoder
+        meta = json.loads((paths.frozen() / "meta.json").read_text(encoding="utf-8"))
+        if meta["weights_sha256"] != encoder.weights_sha256():
+            raise BenchmarkError(f"{paths.frozen()}: frozen states were computed by another encoder "
+                                 "(params changed?); rerun the frozen stage")
     tensors = load_file(str(path))
     own = dict(encoder.model.named_parameters())
     unknown = [k for k in tensors if k not in own]

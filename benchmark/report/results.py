@@ -1,7 +1,9 @@
-"""Stage ``report``: gather every arm's per-language scores into results tables, plots and a summary.
+"""Stage ``report``: gather every run's scores, budget, cost and image-use evidence into results
+tables, plots and a summary.
 
-Writes ``results/{retrieval,sib}.csv`` (per arm and language), ``results/summary.json`` (DVC metrics),
-``results/results.md`` and one PNG per target with languages sorted by score.
+Writes ``results/{retrieval,sib}.csv`` (per run and language), ``results/training.csv`` (per run:
+budget, cost, held-out evidence), ``results/summary.json`` (DVC metrics), ``results/results.md`` and
+one PNG per target (the primary pair and the baseline, languages sorted by score).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ matplotlib.use("Agg")  # headless: no display on CI or in Docker
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmark.arms import parse_run  # noqa: E402
 from benchmark.config import Params  # noqa: E402
 from benchmark.io import BenchmarkError, atomic_path, write_json, write_text  # noqa: E402
 from benchmark.pipeline import paths  # noqa: E402
@@ -72,10 +75,28 @@ def _md_table(df: pd.DataFrame, floatfmt: str = "{:.4f}") -> str:
     return "\n".join(lines)
 
 
+PLOTTED = ("baseline", "coco-contrastive", "caption-contrastive")  # the primary pair, beside the baseline
+
+
+def _training(arms: list[str]) -> pd.DataFrame:
+    """One row per run: arm, seed offset, budget (steps, examples, tokens, images), cost, evidence."""
+    rows = []
+    for arm in arms:
+        path = paths.stage_metrics("train", arm)
+        if not path.exists():
+            raise BenchmarkError(f"{path}: missing training metrics for run {arm!r}")
+        m = json.loads(path.read_text())
+        spec, k = parse_run(arm)
+        rows.append({"run": arm, "arm": spec.name, "kind": spec.kind, "seed_offset": k, **m["budget"],
+                     **m.get("cost", {}), **m.get("evidence", {})})
+    return pd.DataFrame(rows)
+
+
 def run(params: Params) -> None:
     arms = params.arms
     retrieval = _gather("retrieval", arms)
     sib = _gather("sib", arms)
+    training = _training(arms)
     summary: dict[str, dict[str, float]] = {}
     for arm in arms:
         r = retrieval[retrieval["arm"] == arm]
@@ -93,21 +114,57 @@ def run(params: Params) -> None:
         retrieval.to_csv(tmp, index=False, float_format="%.6f")
     with atomic_path(paths.RESULTS / "sib.csv") as tmp:
         sib.to_csv(tmp, index=False, float_format="%.6f")
-    _plot(retrieval, PRIMARY, "FLORES-200 X→eng xsim error (margin), lower is better",
+    with atomic_path(paths.RESULTS / "training.csv") as tmp:
+        training.to_csv(tmp, index=False, float_format="%.6f")
+    plotted = [a for a in PLOTTED if a in arms] or arms[:1]
+    _plot(retrieval[retrieval["arm"].isin(plotted)], PRIMARY, "FLORES-200 X→eng xsim error (margin), lower is better",
           str(paths.RESULTS / "retrieval.png"), ascending=True)
-    _plot(sib, "accuracy", "SIB-200 zero-shot accuracy (frozen probe), higher is better",
+    _plot(sib[sib["arm"].isin(plotted)], "accuracy", "SIB-200 zero-shot accuracy (frozen probe), higher is better",
           str(paths.RESULTS / "sib.png"), ascending=False)
 
     with stage_run("report", params, "cpu", close_parent=True) as run_:
         run_.log_metrics({f"{arm}.{k}": v for arm, vals in summary.items() for k, v in vals.items()})
-        write_text(paths.RESULTS / "results.md", _markdown(params, retrieval, sib, summary))
-        for name in ("results.md", "retrieval.csv", "sib.csv", "retrieval.png", "sib.png"):
+        write_text(paths.RESULTS / "results.md", _markdown(params, retrieval, sib, summary, training))
+        for name in ("results.md", "retrieval.csv", "sib.csv", "training.csv", "retrieval.png", "sib.png"):
             run_.log_artifact(paths.RESULTS / name, "results")
         write_json(paths.RESULTS / "summary.json", {"arms": summary, "mlflow_run_id": run_.run_id})
 
 
+EVIDENCE = {  # column of training.csv -> header in results.md
+    "heldout.r1_caption_to_image.true": "R@1 caption→image",
+    "heldout.r1_image_to_caption.true": "R@1 image→caption",
+    "heldout.caption_r1.none": "R@1 caption→caption",
+    "heldout.mlm_accuracy.true": "MLM acc, true image",
+    "heldout.mlm_accuracy.shuffled": "MLM acc, shuffled image",
+    "heldout.mlm_accuracy.none": "MLM acc, no image",
+    "heldout.vqa_accuracy.true": "VQA acc, true image",
+    "heldout.vqa_accuracy.shuffled": "VQA acc, shuffled image",
+    "heldout.vqa_accuracy.none": "VQA acc, no image",
+    "heldout.answer_prior": "answer prior",
+}
+BUDGET = {"steps": "steps", "batch_size": "batch", "max_length": "max len", "examples": "examples",
+          "text_tokens": "text tokens", "prefix_tokens": "prefix tokens", "image_views": "image views",
+          "trainable_parameters": "trainable params", "train_s": "train s", "s_per_step": "s/step"}
+
+
+def _cell(v: object) -> str:
+    if isinstance(v, float) and v != v:  # NaN: not applicable to this arm
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.0f}"
+    return str(v)
+
+
+def _table(df: pd.DataFrame, columns: dict[str, str]) -> str:
+    cols = [c for c in columns if c in df.columns]
+    lines = ["| run | " + " | ".join(columns[c] for c in cols) + " |", "|---|" + "---|" * len(cols)]
+    for _, row in df.iterrows():
+        lines.append(f"| {row['run']} | " + " | ".join(_cell(row[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
 def _markdown(params: Params, retrieval: pd.DataFrame, sib: pd.DataFrame,
-              summary: dict[str, dict[str, float]]) -> str:
+              summary: dict[str, dict[str, float]], training: pd.DataFrame) -> str:
     n_lang = retrieval["language"].nunique()
     overview = pd.DataFrame([
         {"arm": arm,
@@ -133,8 +190,27 @@ def _markdown(params: Params, retrieval: pd.DataFrame, sib: pd.DataFrame,
         "## Macro averages",
         "",
         _md_table(overview),
+        "",
+        "## Training budget and cost per run",
+        "",
+        f"Every trained run gets the same budget (`training` in params): top {params.training.train_top_layers} "
+        f"encoder layer(s) train, the rest stay pretrained. Prefix tokens are the visual prefix "
+        f"({params.image.prefix_tokens} per example), inside the same max length. Wall-clock columns are "
+        "this machine's, not part of the determinism promise.",
+        "",
+        _table(training, BUDGET),
+        "",
+        "## Image-use evidence (held-out COCO images)",
+        "",
+        f"On the {params.image.prefix_tokens}-token prefix arms and contrastive arms, evaluated on held-out "
+        "images (image_id % 5 == 0): R@1 against chance "
+        + (f"{training['heldout.r1_chance'].dropna().iloc[0]:.4f}" if "heldout.r1_chance" in training
+           and training["heldout.r1_chance"].notna().any() else "–")
+        + "; MLM/VQA accuracy with the true image, a deranged one, or none; VQA's answer prior.",
+        "",
+        _table(training[training["kind"] != "baseline"], EVIDENCE),
     ]
-    for arm in summary:
+    for arm in [a for a in summary if a == "baseline"] or list(summary)[:1]:
         # Ties (many languages sit at 0 error) are listed alphabetically, and counted.
         r = retrieval[retrieval["arm"] == arm].sort_values([PRIMARY, "language"])
         s = sib[sib["arm"] == arm].sort_values(["accuracy", "language"], ascending=[False, True])

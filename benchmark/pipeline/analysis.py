@@ -1,0 +1,56 @@
+"""Stage ``analysis``: the answer - margins between arms with cluster-bootstrap CIs, tests, groups.
+
+Which comparisons: the pre-registered primary pair (coco-contrastive vs caption-contrastive), every
+control against the multimodal arm it controls (from the arm specs), and every trained arm against
+the baseline - each only if both arms have runs in ``params.arms``. Statistics live in
+:mod:`benchmark.analysis`; this stage feeds them the saved per-item predictions and writes
+``results/margins.csv`` (one row per comparison x target x language subset),
+``results/margins_per_language.csv``, ``results/language_groups.csv`` and ``metrics/analysis.json``
+(the primary row).
+"""
+
+from __future__ import annotations
+
+from benchmark.analysis.groups import language_groups
+from benchmark.analysis.margins import PRIMARY_COMPARISON, compute_margins
+from benchmark.arms import ARMS, parse_run
+from benchmark.config import Params
+from benchmark.io import BenchmarkError, atomic_path, write_json
+from benchmark.pipeline import paths
+from benchmark.pipeline.corpus import load_corpus
+from benchmark.tracking import stage_run
+
+
+def comparisons(runs: list[str]) -> list[tuple[str, str]]:
+    arms = {parse_run(r)[0].name for r in runs}
+    pairs = [PRIMARY_COMPARISON]
+    pairs += [(spec.control_of, spec.name) for spec in ARMS.values() if spec.control_of]
+    pairs += [(spec.name, "baseline") for spec in ARMS.values() if spec.trained]
+    return [p for p in dict.fromkeys(pairs) if p[0] in arms and p[1] in arms]
+
+
+def run(params: Params) -> None:
+    pairs = comparisons(params.arms)
+    if not pairs:
+        raise BenchmarkError(f"params arms {params.arms}: no two arms to compare")
+    corpus = load_corpus(params, paths.DATA)
+    pivot = params.targets.retrieval.pivot
+    groups = language_groups([lang for lang in corpus.languages if lang != pivot], paths.BUNDLE)
+    tables = compute_margins(pairs, params.arms, root=paths.ARTIFACTS / "predictions", groups=groups,
+                             exclude_languages=(pivot,))
+    summary = tables.summary
+    primary = summary[summary["role"] == "primary"]
+    with stage_run("analysis", params, "cpu") as run_:
+        paths.RESULTS.mkdir(exist_ok=True)
+        for name, table in (("margins.csv", summary), ("margins_per_language.csv", tables.per_language),
+                            ("language_groups.csv", groups.reset_index())):
+            with atomic_path(paths.RESULTS / name) as tmp:
+                table.to_csv(tmp, index=False, float_format="%.6f")
+            run_.log_artifact(paths.RESULTS / name, "analysis")
+        overall = summary[summary["grouping"] == "overall"]
+        run_.log_metrics({f"{r.comparison}.{r.target}.{r.group}.{k}": float(getattr(r, k))
+                          for r in overall.itertuples() for k in ("margin", "ci_low", "ci_high", "signflip_p")})
+        headline = primary.iloc[0].to_dict() if len(primary) else {}
+        write_json(paths.METRICS / "analysis.json", {
+            "primary": {k: (float(v) if isinstance(v, float) else v) for k, v in headline.items()},
+            "comparisons": len(pairs), "mlflow_run_id": run_.run_id})

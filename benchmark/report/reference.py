@@ -1,0 +1,93 @@
+"""``benchmark check-reference``: a run's numbers against the reference tables in ``tests/reference/``.
+
+Three tables, each with its declared tolerance:
+
+* ``<profile>_reference.csv`` - the golden results of the default run of that profile (per run and
+  metric, from ``results/summary.json``). Tolerance ``atol``: one item per language in the macro
+  average (1 / items), the cross-machine bound of the determinism promise (near-ties may flip).
+* ``dataset_sizes.csv`` - published sizes (SIB-200 701/99/204; FLORES-200 997/1012, checked when
+  the upstream snapshot ``data/full`` is present), against the data the run used.
+* ``published.csv`` - X-STILTs vs XLM-R Large on XTREME (multilingual-t5 README), with a tolerance
+  from seed variance; checked against ``results/xtreme.json`` when a ``full`` run wrote one.
+
+Prints one pass/fail table; exit status 1 if anything failed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.io import BenchmarkError, atomic_path
+
+REFERENCE_DIR = Path("tests") / "reference"
+
+
+def _row(table: str, key: str, expected: float, actual: float | None, atol: float) -> dict[str, object]:
+    ok = actual is not None and abs(actual - expected) <= atol + 1e-12
+    status = "PASS" if ok else ("MISSING" if actual is None else "FAIL")
+    return {"table": table, "key": key, "expected": expected, "actual": actual, "atol": atol, "status": status}
+
+
+def _summary_metrics(summary: Path) -> dict[tuple[str, str], float]:
+    if not summary.exists():
+        raise BenchmarkError(f"{summary}: missing; run `dvc repro` (or pass --summary)")
+    arms = json.loads(summary.read_text())["arms"]
+    return {(run, metric): float(v) for run, metrics in arms.items() for metric, v in metrics.items()}
+
+
+def write_reference(profile: str, summary: Path, items: int, reference_dir: Path = REFERENCE_DIR) -> Path:
+    """Freeze ``summary`` as the reference of ``profile`` (do it on purpose, and say why in the commit)."""
+    rows = [{"run": run, "metric": metric, "value": value, "atol": 1.0 / items}
+            for (run, metric), value in sorted(_summary_metrics(summary).items())]
+    out = reference_dir / f"{profile}_reference.csv"
+    with atomic_path(out) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6f")
+    return out
+
+
+def check(profile: str, summary: Path, data_dir: Path, results_dir: Path,
+          reference_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
+    rows = []
+    ref_path = reference_dir / f"{profile}_reference.csv"
+    if not ref_path.exists():
+        raise BenchmarkError(f"{ref_path}: no reference table for profile {profile!r}")
+    actual = _summary_metrics(summary)
+    for r in pd.read_csv(ref_path).itertuples():
+        rows.append(_row(ref_path.name, f"{r.run} {r.metric}", float(r.value), actual.get((r.run, r.metric)),
+                         float(r.atol)))
+
+    sizes = pd.read_csv(reference_dir / "dataset_sizes.csv")
+    labels = data_dir / "bundle" / "sib200_labels.parquet"
+    counts = pd.read_parquet(labels)["split"].value_counts() if labels.exists() else pd.Series(dtype=int)
+    for r in sizes[sizes["dataset"] == "sib200"].itertuples():
+        rows.append(_row("dataset_sizes.csv", f"sib200 {r.split}", float(r.size),
+                         float(counts[r.split]) if r.split in counts else None, 0.0))
+    flores = data_dir / "full" / "flores200"
+    if flores.is_dir():
+        from benchmark.data.flores import read_official
+
+        for r in sizes[sizes["dataset"] == "flores200"].itertuples():
+            lines = read_official(flores, r.split, ["eng_Latn"])["eng_Latn"]
+            rows.append(_row("dataset_sizes.csv", f"flores200 {r.split}", float(r.size), float(len(lines)), 0.0))
+
+    xtreme = results_dir / "xtreme.json"
+    if xtreme.exists():
+        scores = json.loads(xtreme.read_text())
+        for r in pd.read_csv(reference_dir / "published.csv").itertuples():
+            got = scores.get(r.model, {}).get(r.task)
+            rows.append(_row("published.csv", f"{r.model} {r.task}", float(r.value),
+                             None if got is None else float(got), float(r.atol)))
+    return pd.DataFrame(rows)
+
+
+def print_table(table: pd.DataFrame) -> None:
+    width = max(len(k) for k in table["key"]) if len(table) else 10
+    print(f"{'table':24s} {'key':{width}s} {'expected':>10s} {'actual':>10s} {'atol':>8s}  status")
+    for r in table.itertuples():
+        actual = "-" if r.actual is None or r.actual != r.actual else f"{r.actual:.4f}"
+        print(f"{r.table:24s} {r.key:{width}s} {r.expected:10.4f} {actual:>10s} {r.atol:8.4f}  {r.status}")
+    failed = int((table["status"] != "PASS").sum())
+    print(f"\n{len(table) - failed} passed, {failed} failed")

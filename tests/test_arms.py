@@ -1,0 +1,57 @@
+"""Arm specs and run names: the registry validates itself, and bad names fail with one clear line."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmark.arms import ARMS, ArmSpec, parse_run
+from benchmark.config import resolve
+from benchmark.io import BenchmarkError
+
+
+def test_registry_holds_every_arm_of_the_design() -> None:
+    assert set(ARMS) == {"baseline", "coco-contrastive", "coco-caption-mlm", "vqa", "caption-contrastive",
+                         "caption-mlm", "coco-contrastive-shuffled", "vqa-question-only", "vqa-shuffled"}
+    controls = {name: spec.control_of for name, spec in ARMS.items() if spec.kind == "control"}
+    assert controls == {"caption-contrastive": "coco-contrastive", "coco-contrastive-shuffled": "coco-contrastive",
+                        "caption-mlm": "coco-caption-mlm", "vqa-question-only": "vqa", "vqa-shuffled": "vqa"}
+    # A control differs from its arm in the image only: same objective, same text.
+    for name, arm in controls.items():
+        assert ARMS[name].objective == ARMS[arm].objective
+        assert ARMS[name].image != ARMS[arm].image
+
+
+@pytest.mark.parametrize("run,arm,k", [("baseline", "baseline", 0), ("vqa", "vqa", 0),
+                                       ("coco-contrastive.s2", "coco-contrastive", 2)])
+def test_parse_run(run: str, arm: str, k: int) -> None:
+    spec, offset = parse_run(run)
+    assert (spec.name, offset) == (arm, k)
+
+
+@pytest.mark.parametrize("run,message", [("coco", "unknown arm 'coco'"), ("vqa.s0", "unknown arm"),
+                                         ("baseline.s1", "baseline is not trained")])
+def test_bad_runs_fail_clearly(run: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_run(run)
+    with pytest.raises(BenchmarkError, match="arms"):
+        resolve({"profile": "tiny", "arms": [run]})
+
+
+def test_inconsistent_specs_are_rejected() -> None:
+    with pytest.raises(ValueError, match="multimodal"):
+        ArmSpec(name="x", kind="multimodal", description="", objective="mlm", data="captions", image="none")
+    with pytest.raises(ValueError, match="control"):
+        ArmSpec(name="x", kind="control", description="", objective="mlm", data="captions")
+    with pytest.raises(ValueError, match="baseline"):
+        ArmSpec(name="x", kind="baseline", description="", objective="mlm", data="captions")
+
+
+@pytest.mark.parametrize("override,message", [
+    ({"training": {"steps": 5, "warmup_steps": 5}}, "training: training.warmup_steps must be smaller"),
+    ({"image": {"prefix_tokens": 8}}, "image.prefix_tokens: .*square"),
+    ({"training": {"max_length": 12}, "image": {"prefix_tokens": 9}}, "fewer than 8 text tokens"),
+    ({"training": {"stepz": 5}}, "training.stepz: unknown key"),
+])
+def test_bad_training_params_fail_clearly(override: dict, message: str) -> None:
+    with pytest.raises(BenchmarkError, match=message):
+        resolve({"profile": "tiny", **override})
