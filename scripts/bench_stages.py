@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Per-stage cost of a pipeline run, read back from MLflow (what `dvc repro` logged).
 
-For one pipeline (parent) run - the latest by default - prints each stage's wall time (from its
+For one pipeline (parent) run - by default the latest that ran the ``frozen`` stage, i.e. a cold
+or near-cold run, not a report-only rerun - prints each stage's wall time (from its
 MLflow run's start to end: the stage's own work, not the ~5-10 s of Python imports and DVC
 bookkeeping around it), its throughput figures, and totals per stage kind (train, embed, ...).
 
@@ -36,11 +37,18 @@ def main() -> None:
     parents = [r for r in runs if r.data.tags.get("pipeline.role") == "parent"]
     if not parents:
         raise SystemExit("no pipeline runs logged yet")
-    parent = next((r for r in parents if r.info.run_id == args.parent), None) if args.parent else parents[0]
-    if parent is None:
-        raise SystemExit(f"no pipeline run {args.parent}")
-    children = sorted((r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id),
+    def children_of(parent_id: str) -> list:
+        return sorted((r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent_id),
                       key=lambda r: r.info.start_time)
+
+    if args.parent:
+        parent = next((r for r in parents if r.info.run_id == args.parent), None)
+        if parent is None:
+            raise SystemExit(f"no pipeline run {args.parent}")
+    else:
+        cold = [p for p in parents if any(c.info.run_name == "frozen" for c in children_of(p.info.run_id))]
+        parent = (cold or parents)[0]
+    children = children_of(parent.info.run_id)
     print(f"pipeline run {parent.info.run_id} ({parent.info.run_name}), {len(children)} stages\n")
     print(f"{'stage':40s} {'seconds':>8s}  throughput")
     totals: dict[str, float] = defaultdict(float)

@@ -161,9 +161,12 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
         )
     parts = ["# REPORT — does multimodal intermediate training improve zero-shot cross-lingual transfer?", "",
              headline, ""]
-    parts += [f"Traceability: analysis MLflow run `{analysis['mlflow_run_id']}`; predictions in `dvc.lock`: "
-              + ", ".join(f"`{k}` md5 `{v}`" for k, v in sorted(lock.items()) if k.startswith("artifacts/predictions"))[:2000]
-              + (" …" if len(lock) > 20 else ""), ""]
+    primary_runs = [r for r in params.arms if r.split(".s")[0] in ("coco-contrastive", "caption-contrastive")]
+    parts += [f"Traceability: analysis MLflow run `{analysis['mlflow_run_id']}` (every number below, per "
+              "language, is in `results/margins*.csv` and that run). The primary pair's retrieval predictions "
+              "as recorded in `dvc.lock` (md5): "
+              + ", ".join(f"`{r}` {lock.get(f'artifacts/predictions/retrieval/{r}.parquet', '?')}" for r in primary_runs)
+              + "; every other output's md5 is in `dvc.lock`.", ""]
     ev_cols = {c: c.removeprefix("heldout.") for c in training.columns if c.startswith("heldout.")}
     parts += ["## Image-use evidence (held-out COCO)", "",
               "If the images were ignored (e.g. zeros fed as features), the true-image columns would equal the "

@@ -22,6 +22,7 @@ from benchmark.io import BenchmarkError, atomic_path, write_json, write_text  # 
 from benchmark.pipeline import paths  # noqa: E402
 from benchmark.pipeline.retrieval import COLUMNS as RETRIEVAL_COLUMNS  # noqa: E402
 from benchmark.pipeline.retrieval import PRIMARY  # noqa: E402
+from benchmark.report.answer import write_report  # noqa: E402
 from benchmark.tracking import stage_run  # noqa: E402
 
 CAVEAT = {
@@ -125,7 +126,9 @@ def run(params: Params) -> None:
     with stage_run("report", params, "cpu", close_parent=True) as run_:
         run_.log_metrics({f"{arm}.{k}": v for arm, vals in summary.items() for k, v in vals.items()})
         write_text(paths.RESULTS / "results.md", _markdown(params, retrieval, sib, summary, training))
-        for name in ("results.md", "retrieval.csv", "sib.csv", "training.csv", "retrieval.png", "sib.png"):
+        headline = write_report(params, training, summary)
+        run_.set_tags({"report.headline": headline[:4900]})
+        for name in ("results.md", "REPORT.md", "retrieval.csv", "sib.csv", "training.csv", "retrieval.png", "sib.png"):
             run_.log_artifact(paths.RESULTS / name, "results")
         write_json(paths.RESULTS / "summary.json", {"arms": summary, "mlflow_run_id": run_.run_id})
 
