@@ -84,7 +84,7 @@ def test_tiny_repro_end_to_end(scratch: tuple[Path, dict[str, str]]) -> None:
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id}
     per_run = {f"{stage}/{run}" for stage in ("train", "embed", "retrieval", "sib") for run in RUNS}
-    assert set(children) == {"prepare", "images", "frozen", "report"} | per_run
+    assert set(children) == {"prepare", "images", "frozen", "analysis", "report"} | per_run
     train = children["train/coco-contrastive"]
     assert {"train.loss", "train.lr", "train.examples_per_s", "heldout.r1_caption_to_image.true"} <= set(train.data.metrics)
     assert json.loads((root / "metrics/train/caption-contrastive.s1.json").read_text())["budget"]["steps"] == 6
