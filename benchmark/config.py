@@ -86,6 +86,8 @@ class TrainingConfig(Strict):
     ``train_top_layers``: only the top k transformer layers (plus the objective's heads) train;
     the rest, embeddings included, stay pretrained, so their output for the evaluation texts is
     computed once for every arm (stage ``frozen``). ``None``: the whole encoder trains.
+    ``mlm_vocabulary``: which pieces the masked-token decoder scores - ``captions``, those of the
+    training captions (cheap on CPU), or ``all`` 250k; the same for both MLM arms.
     """
 
     steps: Annotated[int, Field(ge=1)] = 100
@@ -96,6 +98,7 @@ class TrainingConfig(Strict):
     warmup_steps: Annotated[int, Field(ge=0)] = 10
     weight_decay: Annotated[float, Field(ge=0)] = 0.01
     train_top_layers: Annotated[int, Field(ge=1)] | None = 1
+    mlm_vocabulary: Literal["captions", "all"] = "captions"
     checkpoint_every: Annotated[int, Field(ge=1)] = 50
     log_every: Annotated[int, Field(ge=1)] = 10
 
@@ -199,7 +202,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "data": {"source": "upstream"},
         "training": {"steps": 5000, "batch_size": 128, "max_length": 128, "lr": 2e-5, "warmup_steps": 500,
-                     "train_top_layers": None, "checkpoint_every": 500, "log_every": 50},
+                     "train_top_layers": None, "mlm_vocabulary": "all", "checkpoint_every": 500,
+                     "log_every": 50},
         "image": {"source": "hf", "prefix_tokens": 49},
         "targets": {"sib": {"finetune": True}},
         "runtime": {"device": "cuda", "precision": "bf16"},

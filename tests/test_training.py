@@ -327,3 +327,57 @@ def test_text_pooling_matches_encoder_embed() -> None:
     ours = mean_pool(hidden, mask).numpy()
     ref = enc.embed(texts, batch_size=4)
     assert abs(ours - ref).max() < 1e-5
+
+
+def test_mlm_scores_only_its_candidate_pieces(tmp_path: Path) -> None:
+    """The caption vocabulary: the decoder has one row per candidate, the loss still falls, and a
+    masked token outside the candidates is a miss, never a hit."""
+    enc = _encoder()
+    data = Items(enc.tokenizer, "mlm-text")
+    candidates = sorted({t for i in range(N_ITEMS) for t in data.batch([i])["input_ids"][0].tolist()}
+                        - set(enc.tokenizer.all_special_ids))
+    obj = MaskedLM(enc.model, enc.tokenizer, vocabulary=candidates, seed=0)
+    assert obj.decoder_bias.shape == (len(candidates),) and len(candidates) < 1000
+    losses: dict[int, float] = {}
+    train(obj, data, _cfg(steps=40, lr=1e-2), tmp_path, log=lambda s, m: losses.update({s: m["loss"]}),
+          progress=False)
+    assert sum(losses[s] for s in (38, 39, 40)) < 0.8 * sum(losses[s] for s in (1, 2, 3))
+
+    batch = data.batch(list(range(N_ITEMS)))
+    outside = max(candidates) + 1  # a real piece that is not a candidate
+    labels = torch.full_like(batch["input_ids"], -100)
+    labels[0, 1], labels[1, 1] = outside, candidates[0]
+    obj.eval()
+    with torch.no_grad():
+        _, stats = obj(batch | {"labels": labels})
+    assert stats["masked_tokens"] == 2 and stats["accuracy"] <= 0.5  # the outside token can never be hit
+    with pytest.raises(ValueError, match="vocabulary"):
+        MaskedLM(enc.model, enc.tokenizer, vocabulary=[])
+
+
+def test_caption_vocabulary_is_every_non_special_piece() -> None:
+    from benchmark.data import coco
+    from benchmark.training.datasets import Captions
+    from benchmark.training.tasks import caption_vocabulary
+
+    enc = _encoder()
+    captions = coco.load_captions().head(40)
+    data = Captions(captions, enc.tokenizer, MAX_LENGTH)
+    vocab = caption_vocabulary(data, enc.tokenizer)
+    pieces = {t for row in data.token_rows() for t in row}
+    assert set(vocab) == pieces - set(enc.tokenizer.all_special_ids) and vocab == sorted(vocab)
+
+
+def test_frozen_bottom_by_length_matches_one_padded_pass() -> None:
+    from benchmark.models import layers
+
+    enc = _encoder()
+    texts = load_sentences(langs=["eng_Latn"])["eng_Latn"].tolist()[:13]
+    batch = tokenize(enc.tokenizer, [" ".join(t.split()[: 3 + 2 * i]) for i, t in enumerate(texts)], 48)
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    with torch.no_grad():
+        padded = layers.bottom(enc.model, ids, mask, 1)
+        chunked = layers.bottom_by_length(enc.model, ids, mask, 1, rows_per_chunk=4)
+    real = mask.bool()
+    torch.testing.assert_close(chunked[real], padded[real], atol=1e-5, rtol=1e-5)
+    assert chunked[~real].abs().sum() == 0  # padding comes back as zeros

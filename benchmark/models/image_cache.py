@@ -1,16 +1,9 @@
-"""A content-addressed cache of image features: each image is encoded once per encoder.
+"""The image encoder's features, each image encoded once per encoder (a :class:`~benchmark.cache.ContentCache`).
 
-The same approach as ``benchmark.pipeline.embeddings.EmbeddingCache``: append-only safetensors
-shards (never pickles), each written atomically, under a directory named by what determines the
-values, here ``root/<encoder weights sha256>/<kind>.<preprocessing>.<storage dtype>/``; within it
-each row is keyed by the sha256 of the image file's bytes. A changed encoder, preprocessing or image
-simply misses; the cache can never serve a stale value, only save time.
-
-Two differences from the text cache, because image grids are large (MobileNetV2: 49 x 1280 floats,
-250 KB per image in float32): opening a cache reads only the shards' key tables, and rows are read
-from their shard on demand; and rows may be stored as float16 (``dtype="float16"``: half the disk,
-about 3 significant digits). Values are always returned as float32 and always as read back from
-the store, so a first (computing) call and a later (cached) call return identical bytes.
+Rows live under ``root/<encoder weights sha256>/<kind>.<preprocessing>.<storage dtype>/``, keyed by
+the sha256 of the image file's bytes, so a changed encoder, preprocessing or image simply misses.
+MobileNetV2's grid is 49 x 1280 floats (250 KB per image in float32): rows are read on demand and
+may be stored as float16.
 """
 
 from __future__ import annotations
@@ -23,16 +16,13 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image
-from safetensors import safe_open
-from safetensors.numpy import save_file
 
-from benchmark.io import atomic_path
+from benchmark.cache import ContentCache, StorageDtype
 
 if TYPE_CHECKING:
     from benchmark.models.image import ImageEncoder
 
 FeatureKind = Literal["grid", "pooled"]
-StorageDtype = Literal["float32", "float16"]
 
 
 def image_key(data: bytes) -> bytes:
@@ -41,19 +31,10 @@ def image_key(data: bytes) -> bytes:
 
 
 class ImageFeatureCache:
-    """Append-only shards of (image sha256, feature array) under ``root/<encoder key>/<variant>/``."""
+    """Features by image file bytes, under ``root/<encoder key>/<variant>.<dtype>/``."""
 
     def __init__(self, root: Path, encoder_key: str, variant: str = "grid", dtype: StorageDtype = "float32") -> None:
-        if dtype not in ("float32", "float16"):
-            raise ValueError(f"storage dtype must be float32 or float16, got {dtype!r}")
-        self.dtype = dtype
-        self.dir = root / encoder_key / f"{variant}.{dtype}"
-        self._where: dict[bytes, tuple[Path, int]] = {}  # digest -> (shard, row)
-        for shard in sorted(self.dir.glob("shard-*.safetensors")):
-            with safe_open(str(shard), framework="numpy") as f:
-                keys = f.get_tensor("keys")
-            for row, digest in enumerate(keys):
-                self._where.setdefault(digest.tobytes(), (shard, row))
+        self.store = ContentCache(root / encoder_key / f"{variant}.{dtype}", dtype)
 
     @classmethod
     def for_encoder(
@@ -63,56 +44,14 @@ class ImageFeatureCache:
         return cls(root, encoder.weights_sha256(), f"{kind}.{encoder.preprocess_id}", dtype)
 
     def __len__(self) -> int:
-        return len(self._where)
+        return len(self.store)
 
     def __contains__(self, data: bytes) -> bool:
-        return image_key(data) in self._where
+        return image_key(data) in self.store
 
     def get_or_compute(self, images: Sequence[bytes], compute: Callable[[list[bytes]], np.ndarray]) -> np.ndarray:
-        """Features of each image (file bytes), float32 ``[len(images), ...]``, in input order.
-
-        ``compute`` gets each missing image once (duplicates within the call included) and returns
-        one row per image it was given.
-        """
-        keys = [image_key(b) for b in images]
-        missing: dict[bytes, bytes] = {}
-        for key, data in zip(keys, images, strict=True):
-            if key not in self._where:
-                missing.setdefault(key, data)
-        if missing:
-            fresh = np.asarray(compute(list(missing.values())))
-            if fresh.shape[0] != len(missing):
-                raise ValueError(f"compute returned {fresh.shape[0]} rows for {len(missing)} images")
-            self._store(list(missing), fresh)
-        return self._read(keys)
-
-    def _read(self, keys: list[bytes]) -> np.ndarray:
-        by_shard: dict[Path, list[tuple[int, int]]] = {}
-        for i, key in enumerate(keys):
-            shard, row = self._where[key]
-            by_shard.setdefault(shard, []).append((i, row))
-        out: np.ndarray | None = None
-        for shard, pairs in by_shard.items():
-            with safe_open(str(shard), framework="numpy") as f:
-                rows = f.get_slice("features")
-                for i, row in pairs:
-                    value = rows[row : row + 1][0]
-                    if out is None:
-                        out = np.empty((len(keys), *value.shape), dtype=np.float32)
-                    out[i] = value
-        return out if out is not None else np.zeros((0,), dtype=np.float32)
-
-    def _store(self, keys: list[bytes], features: np.ndarray) -> None:
-        name = hashlib.sha256(b"".join(keys)).hexdigest()[:16]
-        path = self.dir / f"shard-{name}.safetensors"
-        arrays = {
-            "keys": np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 32),
-            "features": np.ascontiguousarray(features, dtype=np.dtype(self.dtype)),
-        }
-        with atomic_path(path) as tmp:
-            save_file(arrays, str(tmp))
-        for row, key in enumerate(keys):
-            self._where[key] = (path, row)
+        """Features of each image (file bytes), float32 ``[len(images), ...]``, in input order."""
+        return self.store.get_or_compute([image_key(b) for b in images], images, compute)
 
 
 def encode_image_files(

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from benchmark.models import batching
+
 
 def num_layers(model: nn.Module) -> int:
     return len(model.encoder.layer)
@@ -49,6 +51,29 @@ def bottom(model: nn.Module, input_ids: Tensor, mask: Tensor, n_frozen: int) -> 
     return run_layers(model.encoder.layer[:n_frozen], hidden, mask)
 
 
+@torch.no_grad()
+def bottom_by_length(model: nn.Module, input_ids: Tensor, mask: Tensor, n_frozen: int,
+                     rows_per_chunk: int = 8) -> Tensor:
+    """:func:`bottom` over length-sorted chunks of the batch, each padded to its own longest row.
+
+    A training batch is in random order, so padding to its longest row can double the frozen
+    bottom's work (COCO captions: mean 16 tokens, batch maxima up to 39). Chunks of similar length
+    cut that; rows' states are unchanged up to kernel blocking, and padding positions come back as
+    zeros (masked everywhere downstream). Gradient-free: only for frozen layers.
+    """
+    lengths = mask.sum(dim=1)
+    out = None
+    for chunk in torch.argsort(lengths, descending=True, stable=True).split(rows_per_chunk):
+        width = int(lengths[chunk].max())
+        hidden = bottom(model, input_ids[chunk, :width], mask[chunk, :width], n_frozen)
+        hidden = hidden.masked_fill(~mask[chunk, :width, None].bool(), 0.0)
+        if out is None:
+            out = hidden.new_zeros(*input_ids.shape, hidden.shape[-1])
+        out[chunk, :width] = hidden
+    assert out is not None, "an empty batch has no states"
+    return out
+
+
 def top(model: nn.Module, hidden: Tensor, mask: Tensor, n_frozen: int) -> Tensor:
     """The remaining layers over states that :func:`bottom` produced (plus any prefix)."""
     return run_layers(model.encoder.layer[n_frozen:], hidden, mask)
@@ -78,11 +103,7 @@ class BottomMemo:
         device = next(model.parameters()).device
         for start in range(0, len(unique), batch_size):
             chunk = unique[start : start + batch_size]
-            ids = torch.full((len(chunk), len(chunk[0])), pad_id, dtype=torch.int64)
-            mask = torch.zeros_like(ids)
-            for i, r in enumerate(chunk):
-                ids[i, : len(r)] = torch.tensor(r)
-                mask[i, : len(r)] = 1
+            ids, mask = batching.pad(chunk, pad_id)
             hidden = bottom(model, ids.to(device), mask.to(device), n_frozen)
             for i, r in enumerate(chunk):
                 self.rows[self.key(torch.tensor(r))] = hidden[i, : len(r)].clone()

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from benchmark.config import Params
 from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import BenchmarkError, atomic_dir, write_json
-from benchmark.models import layers
+from benchmark.models import batching, layers
 from benchmark.models.encoder import Encoder, load_encoder, mean_pool
 from benchmark.pipeline import paths
 from benchmark.pipeline.corpus import eval_texts, load_corpus
@@ -37,22 +37,6 @@ from benchmark.pipeline.embeddings import text_key
 from benchmark.tracking import stage_run
 
 META, STATES = "meta.json", "states.safetensors"
-
-
-def _padded(rows: list[np.ndarray] | list[list[int]], pad: float | int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    first = np.asarray(rows[0])
-    out = torch.full((len(rows), width, *first.shape[1:]), pad, dtype=dtype)
-    mask = torch.zeros(len(rows), width, dtype=torch.int64)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = torch.as_tensor(np.asarray(r))
-        mask[i, : len(r)] = 1
-    return out, mask
-
-
-def _batches(n: int, batch_size: int) -> Iterator[range]:
-    for start in range(0, n, batch_size):
-        yield range(start, min(n, start + batch_size))
 
 
 def run(params: Params) -> None:
@@ -81,18 +65,18 @@ def _store(encoder: Encoder, texts: list[str], n_frozen: int, params: Params, ou
     ids: list[list[int]] = encoder.tokenizer([cfg.prefix + t for t in texts], truncation=True,
                                              max_length=encoder.max_length, return_attention_mask=False,
                                              return_token_type_ids=False)["input_ids"]
-    order = encoder._order(ids)
+    order = batching.length_order(ids)
+    lengths = [len(ids[i]) for i in order]
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(ids[i]) for i in order])
+    offsets[1:] = np.cumsum(lengths)
     hidden = np.empty((int(offsets[-1]), encoder.hidden_size), dtype=np.float32)
     pad = encoder.tokenizer.pad_token_id
     model = encoder.model.eval()
     with torch.inference_mode(), tqdm(total=len(texts), desc="frozen bottom", unit="sent") as bar:
-        for rows in _batches(len(order), cfg.batch_size):
-            input_ids, mask = _padded([ids[order[r]] for r in rows], pad, torch.int64)
+        for rows in batching.cut(range(len(order)), lengths, cfg.batch_size):
+            input_ids, mask = batching.pad([ids[order[r]] for r in rows], pad)
             h = layers.bottom(model, input_ids.to(encoder.device), mask.to(encoder.device), n_frozen).float().cpu()
-            for j, r in enumerate(rows):
-                hidden[offsets[r] : offsets[r + 1]] = h[j, : offsets[r + 1] - offsets[r]].numpy()
+            hidden[offsets[rows[0]] : offsets[rows[-1] + 1]] = h[mask.bool()].numpy()
             bar.update(len(rows))
     keys = np.frombuffer(b"".join(text_key(texts[i]) for i in order), dtype=np.uint8).reshape(len(texts), 32)
     save_file({"hidden": hidden, "offsets": offsets, "keys": keys}, str(out))
@@ -130,13 +114,19 @@ class FrozenStates:
             model.eval()
             with torch.inference_mode(), tqdm(total=len(wanted), desc=progress, unit="sent",
                                               disable=progress is None) as bar:
-                for chunk in _batches(len(wanted), batch_size):
-                    rows = [wanted[c] for c in chunk]
-                    states = [hidden[int(offsets[r]) : int(offsets[r + 1])] for r in rows]
-                    h, mask = _padded(states, 0.0, torch.float32)
+                for start in range(0, len(wanted), batch_size):
+                    rows = wanted[start : start + batch_size]
+                    h, mask = batching.pad_flat(_read_rows(hidden, offsets, rows), np.diff(offsets)[rows], 0.0)
                     mask = mask.to(device)
                     out = layers.top(model, h.to(device), mask, self.frozen_layers)
                     for r, v in zip(rows, mean_pool(out, mask).float().cpu().numpy()):
                         pooled[r] = v
                     bar.update(len(rows))
         return np.stack([pooled[row_of[text_key(t)]] for t in texts])
+
+
+def _read_rows(hidden: Any, offsets: np.ndarray, rows: list[int]) -> np.ndarray:
+    """The stored states of ``rows`` back to back: one read when they are stored consecutively."""
+    if rows[-1] - rows[0] + 1 == len(rows):
+        return hidden[int(offsets[rows[0]]) : int(offsets[rows[-1] + 1])]
+    return np.concatenate([hidden[int(offsets[r]) : int(offsets[r + 1])] for r in rows])

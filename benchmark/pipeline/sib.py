@@ -12,26 +12,30 @@ import tempfile
 
 import numpy as np
 import pandas as pd
-import torch
 
 from benchmark.config import Params
 from benchmark.io import atomic_path, write_json
 from benchmark.pipeline import paths
-from benchmark.determinism import resolve_device
 from benchmark.pipeline.corpus import Corpus, load_corpus
-from benchmark.pipeline.embed import load_run_encoder
 from benchmark.pipeline.embeddings import load_embeddings
 from benchmark.targets.sib_probe import fit_probe
 from benchmark.tracking import stage_run
-from benchmark.training.datasets import Sentences
-from benchmark.training.objectives import SequenceClassification
-from benchmark.training.trainer import TrainConfig, train
 
 
-def finetune(params: Params, arm: str, corpus: Corpus, labels: pd.Series, test_ids: np.ndarray,
-             device: str) -> dict[str, np.ndarray]:
+def finetune(params: Params, arm: str, corpus: Corpus, labels: pd.Series,
+             test_ids: np.ndarray) -> dict[str, np.ndarray]:
     """Fine-tune ``arm``'s encoder on English SIB train; predicted labels of ``test_ids`` per language."""
+    # Imported here: the probe alone needs neither torch nor transformers (seconds per stage).
+    import torch
+
+    from benchmark.determinism import resolve_device
+    from benchmark.pipeline.embed import load_run_encoder
+    from benchmark.training.datasets import Sentences
+    from benchmark.training.objectives import SequenceClassification
+    from benchmark.training.trainer import TrainConfig, train
+
     cfg, pivot = params.targets.sib, params.targets.retrieval.pivot
+    device = resolve_device(params.runtime.device)
     categories = sorted(labels.unique())
     encoder = load_run_encoder(arm, params, device)
     objective = SequenceClassification(encoder.model, num_labels=len(categories), seed=params.seed)
@@ -73,8 +77,7 @@ def run(params: Params, arm: str) -> None:
     test_mask = np.isin(ids, corpus.sib_test_ids)
     test_ids = ids[test_mask]
     gold = labels.loc[test_ids].to_numpy()
-    tuned = finetune(params, arm, corpus, labels, test_ids, resolve_device(params.runtime.device)) \
-        if cfg.finetune else {}
+    tuned = finetune(params, arm, corpus, labels, test_ids) if cfg.finetune else {}
     rows, preds = [], []
     for lang in corpus.languages:
         predicted = probe.predict(emb[f"lang/{lang}"][test_mask])
@@ -92,6 +95,7 @@ def run(params: Params, arm: str) -> None:
         "mean_accuracy": float(table["accuracy"].mean()),
         "english_test_accuracy": float(table.set_index("language").loc[pivot, "accuracy"]),
         "english_dev_accuracy": probe.dev_accuracy,
+        "english_dev_log_loss": probe.dev_log_loss,
         "english_train_accuracy": probe.train_accuracy,
         "probe_c": probe.c,
         "languages": len(table),

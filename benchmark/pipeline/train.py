@@ -32,7 +32,7 @@ from benchmark.pipeline.images import load_features
 from benchmark.tracking import stage_run
 from benchmark.training import checkpoint, evidence
 from benchmark.training.datasets import FeatureBank, Questions
-from benchmark.training.tasks import ANSWER_VOCAB, image_source, make_data, make_objective
+from benchmark.training.tasks import ANSWER_VOCAB, caption_vocabulary, image_source, make_data, make_objective
 from benchmark.training.trainer import TrainConfig, train
 
 MODEL_INFO = "model.json"
@@ -57,6 +57,7 @@ def _code_sha256() -> str:
 
 def _config_key(spec: ArmSpec, cfg: TrainConfig, params: Params) -> str:
     what = {"arm": spec.model_dump(), "train": cfg.model_dump(mode="json"), "code": _code_sha256(),
+            "training": params.training.model_dump(mode="json"),
             "encoder": params.encoder.model_dump(mode="json"), "image": params.image.model_dump(mode="json")}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -109,15 +110,19 @@ def run(params: Params, run_name: str) -> None:
         answers = Questions.vocabulary(train_table, ANSWER_VOCAB) if spec.data == "qa" else None
         source = image_source(spec, train_table["image_id"].astype(int).tolist(), seed)
         data = make_data(spec, train_table, tok, cfg.max_length, bank, source, answers)
+        vocabulary = caption_vocabulary(data, tok) \
+            if spec.objective == "mlm" and params.training.mlm_vocabulary == "captions" else None
         objective = make_objective(spec, encoder.model, tok, bank, seed=seed,
-                                   num_answers=len(answers) if answers else None)
+                                   num_answers=len(answers) if answers else None, vocabulary=vocabulary)
         run_.log_params({"arm.objective": spec.objective, "arm.data": spec.data, "arm.image": spec.image,
-                         "train.items": len(data), "train.images": train_table["image_id"].nunique()})
+                         "train.items": len(data), "train.images": train_table["image_id"].nunique(),
+                         **({"train.mlm_candidates": len(vocabulary) if vocabulary else "all"}
+                            if spec.objective == "mlm" else {})})
 
         ckpt_dir = _checkpoint_dir(run_name, _config_key(spec, cfg, params))
         t0 = time.perf_counter()
         n_frozen = layers.frozen_layers(encoder.model, cfg.train_top_layers)
-        if n_frozen:  # the training texts' frozen states, once, instead of at every step
+        if n_frozen and objective.memoizable:  # the training texts' frozen states, once, not every step
             objective.memo = layers.BottomMemo()
             objective.memo.fill(encoder.model.to(device), data.token_rows(), n_frozen, tok.pad_token_id)
         final = train(objective, data, cfg, ckpt_dir, device=device,

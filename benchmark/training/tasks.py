@@ -35,13 +35,20 @@ def make_data(spec: ArmSpec, table: pd.DataFrame, tokenizer: Any, max_length: in
                     source=source, reserve=prefix)
 
 
+def caption_vocabulary(data: TrainData, tokenizer: Any) -> list[int]:
+    """Every non-special piece of the training texts: the candidates a caption-MLM decoder scores."""
+    special = set(tokenizer.all_special_ids)
+    return sorted({t for row in data.token_rows() for t in row} - special)  # type: ignore[attr-defined]
+
+
 def make_objective(spec: ArmSpec, encoder: nn.Module, tokenizer: Any, bank: FeatureBank, *, seed: int,
-                   num_answers: int | None = None) -> Objective:
+                   num_answers: int | None = None, vocabulary: list[int] | None = None) -> Objective:
+    """The arm's objective with fresh heads; ``vocabulary``: MLM's candidate pieces (None: all)."""
     image_dim = bank.dim if spec.uses_images else None
     if spec.objective == "contrastive":
         return Contrastive(encoder, image_dim=image_dim, seed=seed)
     if spec.objective == "mlm":
-        return MaskedLM(encoder, tokenizer, image_dim=image_dim, seed=seed)
+        return MaskedLM(encoder, tokenizer, image_dim=image_dim, vocabulary=vocabulary, seed=seed)
     if spec.objective == "vqa":
         assert num_answers is not None
         return AnswerClassification(encoder, num_answers=num_answers, image_dim=image_dim, seed=seed)
