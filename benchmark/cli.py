@@ -27,6 +27,12 @@ def _prepare(args: argparse.Namespace, params: Any) -> None:
     prepare.run(params)
 
 
+def _runs(args: argparse.Namespace, params: Any) -> None:
+    from benchmark.pipeline import runs
+
+    runs.run(params)
+
+
 def _images(args: argparse.Namespace, params: Any) -> None:
     from benchmark.pipeline import images
 
@@ -137,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("prepare", _prepare, "stage: verify the bundled data and materialise it in data/")
+    add("runs", _runs, "stage: each run's arm spec and training seed, one file per run")
     add("images", _images, "stage: image-encoder features of every bundled COCO image (the visual prefix)")
     add("frozen", _frozen, "stage: hidden states of the frozen lower layers for every evaluation text")
     add("train", _train, "stage: intermediate training of one run (an arm, or <arm>.s<k> for seed k)", arm=True)

@@ -2,9 +2,10 @@
 """Per-stage cost of a pipeline run, read back from MLflow (what `dvc repro` logged).
 
 For one pipeline (parent) run - by default the latest that ran the ``frozen`` stage, i.e. a cold
-or near-cold run, not a report-only rerun - prints each stage's wall time (from its
-MLflow run's start to end: the stage's own work, not the ~5-10 s of Python imports and DVC
-bookkeeping around it), its throughput figures, and totals per stage kind (train, embed, ...).
+or near-cold run, not a report-only rerun - prints each stage's work (its MLflow run, start to
+end), the gap before it (since the previous stage's run ended: the process start, imports and
+model loading before the run opens, and DVC's bookkeeping between stages), its throughput
+figures, and totals per stage kind (train, embed, ...).
 
     python scripts/bench_stages.py [--parent RUN_ID] [--uri sqlite:///mlruns/mlflow.db]
 """
@@ -50,18 +51,25 @@ def main() -> None:
         parent = (cold or parents)[0]
     children = children_of(parent.info.run_id)
     print(f"pipeline run {parent.info.run_id} ({parent.info.run_name}), {len(children)} stages\n")
-    print(f"{'stage':40s} {'seconds':>8s}  throughput")
-    totals: dict[str, float] = defaultdict(float)
+    print(f"{'stage':40s} {'work s':>8s} {'gap s':>7s}  throughput")
+    work: dict[str, float] = defaultdict(float)
+    gaps: dict[str, float] = defaultdict(float)
+    previous_end = None
     for r in children:
         seconds = ((r.info.end_time or r.info.start_time) - r.info.start_time) / 1000
-        totals[r.info.run_name.split("/")[0]] += seconds
+        gap = (r.info.start_time - previous_end) / 1000 if previous_end is not None else float("nan")
+        previous_end = r.info.end_time or r.info.start_time
+        kind = r.info.run_name.split("/")[0]
+        work[kind] += seconds
+        gaps[kind] += gap if gap == gap else 0.0
         figures = ", ".join(f"{k}={r.data.metrics[k]:.3g}" for k in THROUGHPUT if k in r.data.metrics)
-        print(f"{r.info.run_name:40s} {seconds:8.1f}  {figures}")
-    print("\ntotals by stage kind (seconds):")
-    for kind, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
-        print(f"  {kind:12s} {seconds:8.1f}")
-    print(f"  {'all':12s} {sum(totals.values()):8.1f}")
-
+        print(f"{r.info.run_name:40s} {seconds:8.1f} {gap:7.1f}  {figures}")
+    print(f"\ntotals by stage kind (seconds):\n  {'kind':12s} {'work':>8s} {'gaps':>8s} {'both':>8s}")
+    for kind in sorted(work, key=lambda k: -(work[k] + gaps[k])):
+        print(f"  {kind:12s} {work[kind]:8.1f} {gaps[kind]:8.1f} {work[kind] + gaps[kind]:8.1f}")
+    span = (previous_end - children[0].info.start_time) / 1000
+    print(f"  {'all':12s} {sum(work.values()):8.1f} {sum(gaps.values()):8.1f} {span:8.1f}  "
+          "(first stage's run start to last stage's run end)")
 
 if __name__ == "__main__":
     main()

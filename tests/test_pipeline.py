@@ -84,7 +84,7 @@ def test_tiny_repro_end_to_end(scratch: tuple[Path, dict[str, str]]) -> None:
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id}
     per_run = {f"{stage}/{run}" for stage in ("train", "embed", "retrieval", "sib") for run in RUNS}
-    assert set(children) == {"prepare", "images", "frozen", "analysis", "report"} | per_run
+    assert set(children) == {"prepare", "runs", "images", "frozen", "analysis", "report"} | per_run
     train = children["train/coco-contrastive"]
     assert {"train.loss", "train.lr", "train.examples_per_s", "heldout.r1_caption_to_image.true"} <= set(train.data.metrics)
     assert json.loads((root / "metrics/train/caption-contrastive.s1.json").read_text())["budget"]["steps"] == 6
@@ -101,6 +101,23 @@ def test_tiny_repro_end_to_end(scratch: tuple[Path, dict[str, str]]) -> None:
     assert "didn't change" in proc.stdout or "up to date" in proc.stdout
     assert len(_runs(root)) == len(runs), "a no-op repro must not log runs"
     print(f"no-op dvc repro: {time.perf_counter() - start:.1f}s")
+
+    # Editing one arm's spec invalidates that arm's runs only, not every run that shares arms.py.
+    arms_py = root / "benchmark" / "arms.py"
+    original = arms_py.read_text()
+    edited = original.replace("caption-caption InfoNCE between two captions of one image",
+                              "caption-caption InfoNCE between two captions of one image (edited)")
+    assert edited != original
+    arms_py.write_text(edited)
+    try:
+        _run([str(BIN / "dvc"), "repro", "--single-item", "runs"], root, env)
+        status = _run([str(BIN / "dvc"), "status"], root, env).stdout
+        assert "train@caption-contrastive.s1:" in status, status
+        assert "train@coco-contrastive:" not in status and "train@baseline:" not in status, status
+    finally:
+        arms_py.write_text(original)
+        _run([str(BIN / "dvc"), "repro", "--single-item", "runs"], root, env)
+    assert "train@" not in _run([str(BIN / "dvc"), "status"], root, env).stdout
 
 
 def test_exp_run_temp_lands_in_main_database(scratch: tuple[Path, dict[str, str]]) -> None:
@@ -125,12 +142,13 @@ def test_embeddings_bit_identical_and_seed_sensitive(scratch: tuple[Path, dict[s
         from benchmark.data.spec import materialize
 
         materialize(root / "data/bundle")
-    from benchmark.pipeline import frozen, images, train
+    from benchmark.pipeline import frozen, images, runs, train
 
     out = root / "artifacts/embeddings/coco-contrastive.safetensors"
     digests, weights = [], []
     for seed in (0, 0, 1):
         params = load_params(root / "params.yaml", {"seed": seed})
+        runs.run(params)
         images.run(params)
         frozen.run(params)
         shutil.rmtree(root / "checkpoints", ignore_errors=True)  # train afresh, not resume
@@ -150,7 +168,7 @@ def test_killed_dvc_repro_resumes_bit_identical(scratch: tuple[Path, dict[str, s
     params["training"] = {**params.get("training", {}), "steps": 400, "checkpoint_every": 20}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     stage, ckpts = "train@coco-contrastive", root / "checkpoints" / "coco-contrastive"
-    _run([str(BIN / "dvc"), "repro", "images", "frozen"], root, env)
+    _run([str(BIN / "dvc"), "repro", "runs", "images", "frozen"], root, env)
     shutil.rmtree(ckpts, ignore_errors=True)
 
     proc = subprocess.Popen([str(BIN / "dvc"), "repro", "--single-item", stage], cwd=root, env=env,

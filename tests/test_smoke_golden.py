@@ -6,7 +6,9 @@ say why in the commit. Tolerances: the determinism promise is bit-identity on on
 software stack; across machines a near-tie can flip one retrieval or one probe prediction, so each
 per-language rate of the (untrained) baseline may move by one item (1/50). A trained run carries
 its machine's rounding through 24 optimizer steps, so its rates get two items, and held-out
-evidence (175 captions, 272 questions) 0.03.
+evidence (175 captions, 272 questions) 0.03. A margin is the difference of two trained runs, so it
+gets four items; p-values are discrete (a sign-flip p over 9 languages moves in steps of 1/512 and
+jumps when one language's margin changes sign), so they get 0.3, and language counts two.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ RUNS = list(ARMS)  # every arm, one seed
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from benchmark.config import resolve
     from benchmark.data.spec import materialize
-    from benchmark.pipeline import embed, frozen, images, paths, retrieval, sib, train
+    from benchmark.pipeline import analysis, embed, frozen, images, paths, retrieval, runs, sib, train
 
     root = tmp_path_factory.mktemp("smoke")
     mp = pytest.MonkeyPatch()
@@ -37,6 +39,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         params = resolve({"profile": "smoke", "arms": RUNS})
         materialize(root / paths.BUNDLE)
+        runs.run(params)
         images.run(params)
         frozen.run(params)
         for run in RUNS:
@@ -44,6 +47,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             embed.run(params, run, use_cache=False)
             retrieval.run(params, run)
             sib.run(params, run)
+        analysis.run(params)
     finally:
         mp.undo()
     return root
@@ -63,26 +67,27 @@ def _evidence(root: Path) -> dict[str, float]:
     return out
 
 
+def _check_runs(table: pd.DataFrame, golden: str, dataframe_regression) -> None:
+    """The untrained baseline against ``golden`` within one item per rate; trained runs against
+    ``trained_golden`` within two (they carry the machine's rounding through 24 steps)."""
+    baseline = table[table["run"] == "baseline"].drop(columns="run").reset_index(drop=True)
+    dataframe_regression.check(baseline, basename=f"test_smoke_{golden}_matches_golden",
+                               default_tolerance={"atol": ONE_ITEM + 1e-9})
+    trained = table[table["run"] != "baseline"].reset_index(drop=True)
+    dataframe_regression.check(trained, basename=f"test_smoke_{golden}_trained",
+                               default_tolerance={"atol": 2 * ONE_ITEM + 1e-9})
+
+
 def test_smoke_retrieval_matches_golden(smoke_run: Path, dataframe_regression) -> None:
     table = _per_language(smoke_run, "retrieval")
     assert len(table) == 9 * len(RUNS)  # 10 languages minus the pivot, per run
-    baseline = table[table["run"] == "baseline"].drop(columns="run").reset_index(drop=True)
-    dataframe_regression.check(baseline, basename="test_smoke_retrieval_matches_golden",
-                               default_tolerance={"atol": ONE_ITEM + 1e-9})
-    trained = table[table["run"] != "baseline"].reset_index(drop=True)
-    dataframe_regression.check(trained, basename="test_smoke_retrieval_trained",
-                               default_tolerance={"atol": 2 * ONE_ITEM + 1e-9})
+    _check_runs(table, "retrieval", dataframe_regression)
 
 
 def test_smoke_sib_matches_golden(smoke_run: Path, dataframe_regression) -> None:
     table = _per_language(smoke_run, "sib")
     assert len(table) == 10 * len(RUNS)
-    baseline = table[table["run"] == "baseline"].drop(columns="run").reset_index(drop=True)
-    dataframe_regression.check(baseline, basename="test_smoke_sib_matches_golden",
-                               default_tolerance={"atol": ONE_ITEM + 1e-9})
-    trained = table[table["run"] != "baseline"].reset_index(drop=True)
-    dataframe_regression.check(trained, basename="test_smoke_sib_trained",
-                               default_tolerance={"atol": 2 * ONE_ITEM + 1e-9})
+    _check_runs(table, "sib", dataframe_regression)
 
 
 def test_smoke_summary_matches_golden(smoke_run: Path, num_regression) -> None:
@@ -117,3 +122,20 @@ def test_smoke_numbers_are_meaningful(smoke_run: Path) -> None:
     assert table.loc["deu_Latn", "xsim_margin_x2eng"] <= 0.04
     sib = json.loads((smoke_run / "metrics/sib/baseline.json").read_text())
     assert sib["english_test_accuracy"] > 0.6  # 7 classes: chance is ~0.14
+
+
+MARGIN_COLUMNS = ["treatment_score", "control_score", "margin", "ci_low", "ci_high"]
+
+
+def test_smoke_analysis_matches_golden(smoke_run: Path, dataframe_regression) -> None:
+    """The analysis stage's margins, CIs and tests for every comparison of the smoke run."""
+    table = pd.read_csv(smoke_run / "results/margins.csv")
+    assert (table["role"] == "primary").sum() == 1
+    assert set(table["comparison"]) >= {"coco-contrastive vs caption-contrastive", "coco-caption-mlm vs caption-mlm",
+                                        "coco-contrastive vs coco-contrastive-shuffled", "vqa vs vqa-question-only"}
+    keys = ["comparison", "target", "grouping", "group", "role"]
+    checked = table[keys + ["n_languages", *MARGIN_COLUMNS, "improved", "hurt", "tied", "signflip_p", "wilcoxon_p"]]
+    tolerances = {c: {"atol": 4 * ONE_ITEM + 1e-9} for c in MARGIN_COLUMNS}
+    tolerances |= {c: {"atol": 2} for c in ("improved", "hurt", "tied")}
+    tolerances |= {c: {"atol": 0.3} for c in ("signflip_p", "wilcoxon_p")}
+    dataframe_regression.check(checked.sort_values(keys).reset_index(drop=True), tolerances=tolerances)

@@ -35,7 +35,8 @@ def run(params: Params) -> None:
         raise BenchmarkError(f"params arms {params.arms}: no two arms to compare")
     corpus = load_corpus(params, paths.DATA)
     pivot = params.targets.retrieval.pivot
-    groups = language_groups([lang for lang in corpus.languages if lang != pivot], paths.BUNDLE)
+    groups = language_groups([lang for lang in corpus.languages if lang != pivot], paths.BUNDLE,
+                             workers=params.runtime.threads)
     tables = compute_margins(pairs, params.arms, root=paths.ARTIFACTS / "predictions", groups=groups,
                              exclude_languages=(pivot,))
     summary = tables.summary

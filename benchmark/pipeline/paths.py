@@ -16,6 +16,11 @@ PARAMS = Path("params.yaml")
 CHECKPOINTS = Path("checkpoints")
 
 
+def runs() -> Path:
+    """One JSON per run: its arm spec and training seed (stage ``runs``)."""
+    return ARTIFACTS / "runs"
+
+
 def image_features() -> Path:
     return ARTIFACTS / "image_features.safetensors"
 

@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from benchmark.arms import ArmSpec, parse_run
+from benchmark.arms import ArmSpec
 from benchmark.config import Params
 from benchmark.data import coco
 from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import atomic_dir, write_json
 from benchmark.models import layers
 from benchmark.models.encoder import load_encoder
-from benchmark.pipeline import paths
+from benchmark.pipeline import paths, runs
 from benchmark.pipeline.images import load_features
 from benchmark.tracking import stage_run
 from benchmark.training import checkpoint, evidence
@@ -47,10 +47,11 @@ def train_config(params: Params, seed: int) -> TrainConfig:
 
 
 def _code_sha256() -> str:
-    """The training code's source: a checkpoint is only resumed by the code that wrote it."""
+    """The training code's source: a checkpoint is only resumed by the code that wrote it (the arm's
+    spec is keyed on its own, so an edit to another arm leaves this run's checkpoints valid)."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
-    for path in sorted([*root.glob("training/*.py"), *root.glob("models/*.py"), root / "arms.py", Path(__file__)]):
+    for path in sorted([*root.glob("training/*.py"), *root.glob("models/*.py"), Path(__file__)]):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
@@ -85,8 +86,7 @@ def _export(out: Path, encoder: dict[str, np.ndarray], heads: dict[str, np.ndarr
 
 
 def run(params: Params, run_name: str) -> None:
-    spec, k = parse_run(run_name)
-    seed = params.seed + k
+    spec, seed = runs.load(run_name)
     seed_everything(seed, params.runtime.threads)
     device = resolve_device(params.runtime.device)
     out = paths.model(run_name)
@@ -133,6 +133,7 @@ def run(params: Params, run_name: str) -> None:
                                              train_table=train_table, answers=answers)
         budget = {"steps": cfg.steps, "batch_size": cfg.batch_size, "max_length": cfg.max_length,
                   "train_top_layers": cfg.train_top_layers or 0, **{k: int(v) for k, v in totals.items()},
+                  **({"decoder_candidates": len(vocabulary)} if vocabulary else {}),
                   "image_views": int(totals["examples"]) if spec.uses_images else 0,
                   "trainable_parameters": sum(p.numel() for p in objective.parameters() if p.requires_grad)}
         cost = {"train_s": train_s, "s_per_step": train_s / cfg.steps,

@@ -8,17 +8,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import yaml
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-
-from benchmark.config import Params  # noqa: E402
-from benchmark.io import BenchmarkError, atomic_path  # noqa: E402
-from benchmark.pipeline import paths  # noqa: E402
+from benchmark.config import Params
+from benchmark.io import BenchmarkError, atomic_path
+from benchmark.pipeline import paths
+from benchmark.report import markdown
+from benchmark.report.figures import plt, save_png
 
 CAVEATS = {
     "mini": ("`mini` is a demonstration on a small, already-aligned encoder (multilingual-e5-small) with a few "
@@ -61,10 +59,7 @@ def _plot_primary(per_lang: pd.DataFrame, out: Path) -> None:
     ax.set_yticks(y, d["language"], fontsize=max(4, min(8, 600 // max(len(d), 1))))
     ax.set_xlabel("margin (text-arm error − multimodal-arm error; > 0: images helped)")
     ax.set_title("Primary: coco-contrastive vs caption-contrastive, xsim margin X→eng, 95% CI")
-    fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_png(fig, out)
 
 
 def _plot_heatmap(overall: pd.DataFrame, out: Path) -> None:
@@ -78,10 +73,7 @@ def _plot_heatmap(overall: pd.DataFrame, out: Path) -> None:
         ax.text(j, i, f"{v:+.3f}", ha="center", va="center", fontsize=6)
     fig.colorbar(im, label="margin (> 0: treatment better)")
     ax.set_title("Margins, all languages (treatment vs control)")
-    fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_png(fig, out)
 
 
 def _plot_groups(rows: pd.DataFrame, out: Path) -> None:
@@ -93,21 +85,7 @@ def _plot_groups(rows: pd.DataFrame, out: Path) -> None:
     ax.set_yticks(y, [f"{g}: {v} (n={n})" for g, v, n in zip(rows["grouping"], rows["group"], rows["n_languages"])],
                   fontsize=7)
     ax.set_title("Primary comparison by language group (exploratory), 95% CI")
-    fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-
-
-def _table(df: pd.DataFrame, cols: dict[str, str]) -> str:
-    lines = ["| " + " | ".join(cols.values()) + " |", "|" + "---|" * len(cols)]
-    for _, r in df.iterrows():
-        cells = []
-        for c in cols:
-            v = r[c]
-            cells.append(f"{v:.4f}" if isinstance(v, float) else str(v))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    save_png(fig, out)
 
 
 def _drift(summary: dict[str, dict[str, float]]) -> pd.DataFrame:
@@ -125,6 +103,43 @@ def _drift(summary: dict[str, dict[str, float]]) -> pd.DataFrame:
                      "Δ xsim margin X→eng (all)": m["retrieval.mean_xsim_margin_x2eng"]
                      - base["retrieval.mean_xsim_margin_x2eng"]})
     return pd.DataFrame(rows)
+
+
+def _choices(params: Params, training: pd.DataFrame) -> list[str]:
+    """The budget and every engineering choice, each applied to all arms alike (from params and the
+    runs' own training metrics, so the text cannot drift from what ran)."""
+    t, enc = params.training, params.encoder
+    trained = training[training["kind"] != "baseline"]
+    top = (f"only the top {t.train_top_layers} transformer layer(s) train; the layers below are the pretrained "
+           "encoder's for every arm, so their states for the evaluation texts are computed once (stage `frozen`) "
+           "and each run's embedding pass runs only its own top layers over them"
+           if t.train_top_layers else "the whole encoder trains")
+    lines = [
+        "## How every arm was trained and evaluated (the same for all arms)", "",
+        f"- **Budget** (one `training` block, no per-arm knobs): {t.steps} optimizer steps × batch {t.batch_size}, "
+        f"max length {t.max_length} tokens with the {params.image.prefix_tokens}-token visual prefix counted inside "
+        f"it, AdamW lr {t.lr:g} (new heads × {t.head_lr_scale:g}), {t.warmup_steps} warm-up steps then linear decay, "
+        f"weight decay {t.weight_decay:g}; {top}. Spent budgets per run: `results/training.csv`"
+        + (f" (examples: {', '.join(sorted({str(int(v)) for v in trained['examples']}))})." if len(trained) else "."),
+    ]
+    if "decoder_candidates" in training and training["decoder_candidates"].notna().any():
+        n = ", ".join(sorted({str(int(v)) for v in training["decoder_candidates"].dropna()}))
+        lines.append(f"- **Masked-token decoder** (`training.mlm_vocabulary: {t.mlm_vocabulary}`): it scores the "
+                     f"{n} word pieces of the training captions, not all of XLM-R's 250k (the step's largest cost on "
+                     "CPU); a held-out masked token outside them counts as a miss. Both MLM arms alike.")
+    lines += [
+        f"- **Embeddings**: mean-pooled last layer, prefix `{enc.prefix!r}`, fp32 "
+        f"({params.runtime.precision}); gradient-free CPU passes run their linear layers through oneDNN "
+        "(same values up to ~1e-6 as PyTorch's default kernel, ≈ 1.1× faster).",
+        f"- **Targets**: xsim error (LASER) with cosine and ratio-margin scoring (k={params.targets.retrieval.margin_k}) "
+        f"against `{params.targets.retrieval.pivot}`; SIB-200 logistic-regression probe on frozen embeddings, trained "
+        f"on English train only, C from {list(params.targets.sib.c_grid)} chosen by English dev log-loss"
+        + ("; SIB-200's fine-tuning protocol beside it." if params.targets.sib.finetune
+           else "; SIB-200's fine-tuning protocol is off in this profile (`targets.sib.finetune`)."),
+        f"- **Model selection**: `{params.profile}` evaluates each run's final checkpoint; there is no checkpoint "
+        "choice, so English-dev and oracle-target-dev selection coincide.", "",
+    ]
+    return lines
 
 
 def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[str, dict[str, float]]) -> str:
@@ -167,21 +182,22 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
               "as recorded in `dvc.lock` (md5): "
               + ", ".join(f"`{r}` {lock.get(f'artifacts/predictions/retrieval/{r}.parquet', '?')}" for r in primary_runs)
               + "; every other output's md5 is in `dvc.lock`.", ""]
+    parts += _choices(params, training)
     ev_cols = {c: c.removeprefix("heldout.") for c in training.columns if c.startswith("heldout.")}
     parts += ["## Image-use evidence (held-out COCO)", "",
               "If the images were ignored (e.g. zeros fed as features), the true-image columns would equal the "
               "shuffled/no-image ones.", "",
-              _table(training[training["kind"] != "baseline"].fillna("–"), {"run": "run", **ev_cols}), ""]
+              markdown.table(training[training["kind"] != "baseline"], {"run": "run", **ev_cols}), ""]
     drift = _drift(summary_by_run)
     if len(drift):
         parts += ["## Drift: the change on English itself beside the cross-lingual change (vs baseline)", "",
                   "English retrieval has no English-to-English task, so English SIB accuracy (dev and test) is "
                   "the in-language yardstick; xsim error falls when retrieval improves.", "",
-                  _table(drift, {c: c for c in drift.columns}), ""]
+                  markdown.table(drift), ""]
     secondary = summary[summary["grouping"] == "overall"].copy()
     secondary["margin [95% CI]"] = secondary.apply(_fmt_ci, axis=1)
     parts += ["## All comparisons (secondary, Holm-corrected across this table except the primary row)", "",
-              _table(secondary, {"comparison": "comparison", "target": "target", "group": "languages",
+              markdown.table(secondary, {"comparison": "comparison", "target": "target", "group": "languages",
                                  "n_languages": "n", "margin [95% CI]": "margin [95% CI]",
                                  "signflip_p": "p (sign-flip)", "signflip_p_holm": "p Holm",
                                  "improved": "improved", "hurt": "hurt", "tied": "tied", "role": "role"}), ""]
@@ -193,9 +209,7 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
                       paths.RESULTS / "report_primary.png")
     _plot_heatmap(summary[summary["grouping"] == "overall"], paths.RESULTS / "report_heatmap.png")
     parts += ["## Plots", "", "![primary margin per language](report_primary.png)", "",
-              "![arms x targets](report_heatmap.png)", "", "![by language group](report_groups.png)", "",
-              "Model selection: `" + params.profile + "` evaluates each run's final checkpoint (no checkpoint "
-              "selection, so English-dev and oracle-target-dev selection coincide).", ""]
+              "![arms x targets](report_heatmap.png)", "", "![by language group](report_groups.png)", ""]
     with atomic_path(paths.RESULTS / "REPORT.md") as tmp:
         tmp.write_text("\n".join(parts), encoding="utf-8")
     return headline

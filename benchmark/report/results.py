@@ -10,30 +10,18 @@ from __future__ import annotations
 
 import json
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")  # headless: no display on CI or in Docker
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from benchmark.arms import parse_run  # noqa: E402
-from benchmark.config import Params  # noqa: E402
-from benchmark.io import BenchmarkError, atomic_path, write_json, write_text  # noqa: E402
-from benchmark.pipeline import paths  # noqa: E402
-from benchmark.pipeline.retrieval import COLUMNS as RETRIEVAL_COLUMNS  # noqa: E402
-from benchmark.pipeline.retrieval import PRIMARY  # noqa: E402
-from benchmark.report.answer import write_report  # noqa: E402
-from benchmark.tracking import stage_run  # noqa: E402
-
-CAVEAT = {
-    "mini": ("`mini` is a demonstration on a small, already-aligned encoder (multilingual-e5-small, "
-             "4-bit weights dequantised to fp32) over the 204 SIB-200 test sentences per language; "
-             "it shows the pipeline with real numbers, not the full study's answer."),
-    "smoke": "`smoke` is a CI check on 10 languages x 50 sentences: the numbers test the code, not the hypothesis.",
-    "tiny": "`tiny` uses a random-init encoder: its numbers are near chance by construction and mean nothing.",
-    "full": "`full`: XLM-R Large, all FLORES-200 devtest lines, upstream data at pinned revisions.",
-}
-
+from benchmark.arms import parse_run
+from benchmark.config import Params
+from benchmark.io import BenchmarkError, atomic_path, write_json, write_text
+from benchmark.pipeline import paths
+from benchmark.pipeline.retrieval import COLUMNS as RETRIEVAL_COLUMNS
+from benchmark.pipeline.retrieval import PRIMARY
+from benchmark.report import markdown
+from benchmark.report.answer import CAVEATS, write_report
+from benchmark.report.figures import plt, save_png
+from benchmark.tracking import stage_run
 
 def _gather(target: str, arms: list[str]) -> pd.DataFrame:
     frames = []
@@ -61,19 +49,7 @@ def _plot(table: pd.DataFrame, column: str, title: str, out: str, ascending: boo
     ax.set_xlabel(column)
     ax.set_title(title)
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})  # no version stamp: stable bytes
-    plt.close(fig)
-
-
-def _md_table(df: pd.DataFrame, floatfmt: str = "{:.4f}") -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        cells = [floatfmt.format(v) if isinstance(v, float) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    save_png(fig, out)
 
 
 PLOTTED = ("baseline", "coco-contrastive", "caption-contrastive")  # the primary pair, beside the baseline
@@ -147,23 +123,8 @@ EVIDENCE = {  # column of training.csv -> header in results.md
 }
 BUDGET = {"steps": "steps", "batch_size": "batch", "max_length": "max len", "examples": "examples",
           "text_tokens": "text tokens", "prefix_tokens": "prefix tokens", "image_views": "image views",
-          "trainable_parameters": "trainable params", "train_s": "train s", "s_per_step": "s/step"}
-
-
-def _cell(v: object) -> str:
-    if isinstance(v, float) and v != v:  # NaN: not applicable to this arm
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.4f}" if abs(v) < 10 else f"{v:.0f}"
-    return str(v)
-
-
-def _table(df: pd.DataFrame, columns: dict[str, str]) -> str:
-    cols = [c for c in columns if c in df.columns]
-    lines = ["| run | " + " | ".join(columns[c] for c in cols) + " |", "|---|" + "---|" * len(cols)]
-    for _, row in df.iterrows():
-        lines.append(f"| {row['run']} | " + " | ".join(_cell(row[c]) for c in cols) + " |")
-    return "\n".join(lines)
+          "trainable_parameters": "trainable params", "decoder_candidates": "MLM decoder pieces",
+          "train_s": "train s", "s_per_step": "s/step"}
 
 
 def _markdown(params: Params, retrieval: pd.DataFrame, sib: pd.DataFrame,
@@ -182,7 +143,7 @@ def _markdown(params: Params, retrieval: pd.DataFrame, sib: pd.DataFrame,
     parts = [
         f"# Results — profile `{params.profile}`",
         "",
-        CAVEAT[params.profile],
+        CAVEATS[params.profile],
         "",
         f"Encoder: `{params.encoder.name}` ({params.encoder.source}); prefix `{params.encoder.prefix!r}`; "
         f"seed {params.seed}; {n_lang} languages against `{params.targets.retrieval.pivot}`. "
@@ -192,7 +153,7 @@ def _markdown(params: Params, retrieval: pd.DataFrame, sib: pd.DataFrame,
         "",
         "## Macro averages",
         "",
-        _md_table(overview),
+        markdown.table(overview),
         "",
         "## Training budget and cost per run",
         "",
@@ -201,7 +162,7 @@ def _markdown(params: Params, retrieval: pd.DataFrame, sib: pd.DataFrame,
         f"({params.image.prefix_tokens} per example), inside the same max length. Wall-clock columns are "
         "this machine's, not part of the determinism promise.",
         "",
-        _table(training, BUDGET),
+        markdown.table(training, {"run": "run", **BUDGET}),
         "",
         "## Image-use evidence (held-out COCO images)",
         "",
@@ -211,7 +172,7 @@ def _markdown(params: Params, retrieval: pd.DataFrame, sib: pd.DataFrame,
            and training["heldout.r1_chance"].notna().any() else "–")
         + "; MLM/VQA accuracy with the true image, a deranged one, or none; VQA's answer prior.",
         "",
-        _table(training[training["kind"] != "baseline"], EVIDENCE),
+        markdown.table(training[training["kind"] != "baseline"], {"run": "run", **EVIDENCE}),
     ]
     for arm in [a for a in summary if a == "baseline"] or list(summary)[:1]:
         # Ties (many languages sit at 0 error) are listed alphabetically, and counted.
