@@ -44,7 +44,9 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     # The committed dvc.lock (for `mini`) stays tracked: every stage rewrites it, which must not split
     # one pipeline run across two MLflow parents.
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    # PYTHONPATH: the stages run the clone's own package, not the editable install they were copied
+    # from, so an edit inside the clone (see the arm-spec check) is what the stages execute.
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(root),
            "BENCHMARK_CACHE_DIR": str(root.parent / "embcache"), "HF_HUB_OFFLINE": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]

@@ -123,13 +123,15 @@ def _choices(params: Params, training: pd.DataFrame) -> list[str]:
         + (f" (examples: {', '.join(sorted({str(int(v)) for v in trained['examples']}))})." if len(trained) else "."),
     ]
     if "decoder_candidates" in training and training["decoder_candidates"].notna().any():
-        n = ", ".join(sorted({str(int(v)) for v in training["decoder_candidates"].dropna()}))
+        counts = sorted({int(v) for v in training["decoder_candidates"].dropna()})
+        n = f"{counts[0]:,}" if len(counts) == 1 else f"{counts[0]:,}–{counts[-1]:,}"
         lines.append(f"- **Masked-token decoder** (`training.mlm_vocabulary: {t.mlm_vocabulary}`): it scores the "
-                     f"{n} word pieces of the training captions, not all of XLM-R's 250k (the step's largest cost on "
-                     "CPU); a held-out masked token outside them counts as a miss. Both MLM arms alike.")
+                     f"{n} word pieces of the training captions (as truncated for each arm's input), not all of "
+                     "XLM-R's 250k (the step's largest cost on CPU); a held-out masked token outside them counts "
+                     "as a miss. Both MLM arms alike.")
     lines += [
-        f"- **Embeddings**: mean-pooled last layer, prefix `{enc.prefix!r}`, fp32 "
-        f"({params.runtime.precision}); gradient-free CPU passes run their linear layers through oneDNN "
+        f"- **Embeddings**: mean-pooled last layer, prefix `{enc.prefix!r}`, {params.runtime.precision}; "
+        "gradient-free CPU passes run their linear layers through oneDNN "
         "(same values up to ~1e-6 as PyTorch's default kernel, ≈ 1.1× faster).",
         f"- **Targets**: xsim error (LASER) with cosine and ratio-margin scoring (k={params.targets.retrieval.margin_k}) "
         f"against `{params.targets.retrieval.pivot}`; SIB-200 logistic-regression probe on frozen embeddings, trained "
