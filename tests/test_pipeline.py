@@ -125,10 +125,13 @@ def test_tiny_repro_end_to_end(scratch: tuple[Path, dict[str, str]]) -> None:
 def test_exp_run_temp_lands_in_main_database(scratch: tuple[Path, dict[str, str]]) -> None:
     root, env = scratch
     before = len(_runs(root))
-    _run([str(BIN / "dvc"), "exp", "run", "--temp", "-S", "seed=1"], root, env)
+    # Another seed of the primary arm, added the way the README says: by overriding `arms`.
+    arms = f"arms=[{','.join(RUNS)},coco-contrastive.s1]"
+    _run([str(BIN / "dvc"), "exp", "run", "--temp", "-S", "seed=1", "-S", arms], root, env)
     runs = _runs(root)
     assert len(runs) > before
     assert any(r.data.tags.get("seed") == "1" for r in runs)
+    assert any(r.info.run_name == "train/coco-contrastive.s1" for r in runs[: len(runs) - before])
     assert not list((root / ".dvc" / "tmp").rglob("mlflow.db")), "a temp copy must not keep its own database"
 
 

@@ -139,3 +139,37 @@ def test_smoke_analysis_matches_golden(smoke_run: Path, dataframe_regression) ->
     tolerances |= {c: {"atol": 2} for c in ("improved", "hurt", "tied")}
     tolerances |= {c: {"atol": 0.3} for c in ("signflip_p", "wilcoxon_p")}
     dataframe_regression.check(checked.sort_values(keys).reset_index(drop=True), tolerances=tolerances)
+
+
+def _declared(stage: str) -> list[str]:
+    """The files ``dvc.yaml`` declares for ``stage`` (outs, metrics and plots)."""
+    import yaml
+
+    spec = yaml.safe_load((Path(__file__).resolve().parents[1] / "dvc.yaml").read_text())["stages"][stage]
+    entries = [e for key in ("outs", "metrics", "plots") for e in spec.get(key, [])]
+    return [Path(next(iter(e)) if isinstance(e, dict) else e).name for e in entries]
+
+
+def test_report_without_primary_pair(smoke_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A subset of arms without the primary pair still gets every output `dvc.yaml` declares for the
+    analysis and the report (DVC fails a stage that leaves one out), and the report says why it has no
+    headline. (With the primary pair, the `tiny` pipeline test runs the report through real DVC.)"""
+    import shutil
+
+    from benchmark.config import resolve
+    from benchmark.pipeline import analysis
+    from benchmark.report import results
+
+    root = tmp_path / "run"
+    shutil.copytree(smoke_run, root, ignore=shutil.ignore_patterns("cache", "mlflow.db", "results"))
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    params = resolve({"profile": "smoke", "arms": ["baseline", "coco-caption-mlm", "caption-mlm"]})
+    analysis.run(params)
+    results.run(params)
+    written = sorted(p.name for p in (root / "results").iterdir())
+    assert written == sorted(_declared("report") + [n for n in _declared("analysis") if n.endswith(".csv")])
+    headline = (root / "results/REPORT.md").read_text().split("\n")[2]
+    assert headline.startswith("No primary comparison") and "coco-contrastive or caption-contrastive" in headline
+    assert set(pd.read_csv(root / "results/margins.csv")["comparison"]) == {
+        "coco-caption-mlm vs caption-mlm", "coco-caption-mlm vs baseline", "caption-mlm vs baseline"}

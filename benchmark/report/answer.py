@@ -16,7 +16,7 @@ from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path
 from benchmark.pipeline import paths
 from benchmark.report import markdown
-from benchmark.report.figures import plt, save_png
+from benchmark.report.figures import plt, save_note, save_png
 
 CAVEATS = {
     "mini": ("`mini` is a demonstration on a small, already-aligned encoder (multilingual-e5-small) with a few "
@@ -155,7 +155,10 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
     primary = summary[summary["role"] == "primary"]
     lock = _lock_hashes()
     pair = "coco-contrastive vs caption-contrastive"
-    headline = "No primary comparison: the run lacks coco-contrastive or caption-contrastive."
+    missing = [a for a in ("coco-contrastive", "caption-contrastive")
+               if not any(r.split(".s")[0] == a for r in params.arms)]
+    headline = (f"No primary comparison: params `arms` ({', '.join(params.arms)}) have no run of "
+                f"{' or '.join(missing)}, so this report has only the comparisons below.")
     if len(primary):
         p = primary.iloc[0]
         all_langs = summary[(summary["comparison"] == pair) & (summary["target"] == p["target"])
@@ -209,6 +212,9 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
         _plot_groups(groups, paths.RESULTS / "report_groups.png")
         _plot_primary(per_lang[(per_lang["comparison"] == pair) & (per_lang["target"] == "xsim_margin_x2eng")],
                       paths.RESULTS / "report_primary.png")
+    else:
+        for name in ("report_groups.png", "report_primary.png"):
+            save_note(f"No primary comparison ({pair}) in this run: see REPORT.md.", paths.RESULTS / name)
     _plot_heatmap(summary[summary["grouping"] == "overall"], paths.RESULTS / "report_heatmap.png")
     parts += ["## Plots", "", "![primary margin per language](report_primary.png)", "",
               "![arms x targets](report_heatmap.png)", "", "![by language group](report_groups.png)", ""]
