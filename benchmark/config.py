@@ -100,6 +100,10 @@ class TrainingConfig(Strict):
     train_top_layers: Annotated[int, Field(ge=1)] | None = 1
     mlm_vocabulary: Literal["captions", "all"] = "captions"
     checkpoint_every: Annotated[int, Field(ge=1)] = 50
+    # Model selection (benchmark/pipeline/selection.py): `final`, or every checkpoint a candidate,
+    # chosen by English SIB dev (`english_dev`, zero-shot) or by target-language FLORES dev lines
+    # (`oracle_dev`, an upper bound); both protocols' scores are recorded either way.
+    selection: Literal["final", "english_dev", "oracle_dev"] = "final"
     log_every: Annotated[int, Field(ge=1)] = 10
 
     @model_validator(mode="after")
@@ -203,7 +207,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "data": {"source": "upstream"},
         "training": {"steps": 5000, "batch_size": 128, "max_length": 128, "lr": 2e-5, "warmup_steps": 500,
                      "train_top_layers": None, "mlm_vocabulary": "all", "checkpoint_every": 500,
-                     "log_every": 50},
+                     "selection": "english_dev", "log_every": 50},
         "image": {"source": "hf", "prefix_tokens": 49},
         "targets": {"sib": {"finetune": True}},
         "runtime": {"device": "cuda", "precision": "bf16"},

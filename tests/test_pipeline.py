@@ -166,6 +166,57 @@ def test_embeddings_bit_identical_and_seed_sensitive(scratch: tuple[Path, dict[s
     assert weights[0] != weights[2] and digests[0] != digests[2], "another seed must change the run"
 
 
+def test_model_selection_by_both_protocols(scratch: tuple[Path, dict[str, str]],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """With training.selection set, every checkpoint is a candidate scored by both protocols, the
+    chosen one is exported, and switching protocol reuses the kept checkpoints instead of retraining."""
+    from benchmark.config import load_params
+    from benchmark.pipeline import frozen, images, runs, train
+    from benchmark.training import checkpoint
+
+    root, env = scratch
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlruns/mlflow.db")
+    if not (root / "data/bundle").is_dir():
+        from benchmark.data.spec import materialize
+
+        materialize(root / "data/bundle")
+    model, ckpts = root / "artifacts/models/coco-contrastive", root / "checkpoints/coco-contrastive"
+    picked = {}
+    for protocol in ("english_dev", "oracle_dev"):
+        params = load_params(root / "params.yaml", {"training": {"checkpoint_every": 2, "selection": protocol}})
+        runs.run(params)
+        images.run(params)
+        frozen.run(params)
+        if protocol == "english_dev":
+            shutil.rmtree(ckpts, ignore_errors=True)
+        train.run(params, "coco-contrastive")
+        picked[protocol] = json.loads((root / "metrics/train/coco-contrastive.json").read_text())["selection"]
+        (key,) = [p for p in ckpts.iterdir() if p.is_dir()]
+        kept = checkpoint.checkpoints(key)
+        assert [p.name for p in kept] == ["step-00000002", "step-00000004", "step-00000006"]
+        assert [(p / checkpoint.STATE_FILE).exists() for p in kept] == [False, False, True]  # weights only
+        step = picked[protocol]["chosen_step"][protocol]
+        assert json.loads((model / "model.json").read_text())["weights_sha256"] == \
+            checkpoint.weights_sha256(checkpoint.step_dir(key, step))
+    a, b = picked["english_dev"], picked["oracle_dev"]
+    assert a["candidates"] == b["candidates"], "same checkpoints, same scores (no retraining in between)"
+    assert [c["step"] for c in a["candidates"]] == [2, 4, 6] and a["chosen_step"] == b["chosen_step"]
+    losses = [c["english_dev_log_loss"] for c in a["candidates"]]
+    assert len(set(losses)) == 3, "each candidate's own weights must be scored"
+    for protocol, step in a["chosen_step"].items():
+        best = max(c[protocol] for c in a["candidates"])
+        assert step == min(c["step"] for c in a["candidates"] if c[protocol] == best)
+        assert all(0 <= c[protocol] <= 1 for c in a["candidates"])
+
+    from benchmark.report import answer
+
+    assert "training.selection: oracle_dev" in answer._selection_line(params)
+    table = "\n".join(answer._selection_table(params))
+    step = a["chosen_step"]["english_dev"]
+    assert f"| coco-contrastive | 3 | {step} ({a['candidates'][step // 2 - 1]['english_dev']:.4f})" in table, table
+
+
 def test_killed_dvc_repro_resumes_bit_identical(scratch: tuple[Path, dict[str, str]]) -> None:
     """SIGKILL `dvc repro` itself mid-training, rerun it: the same weights as an uninterrupted run."""
     root, env = scratch

@@ -24,6 +24,8 @@ class Corpus:
     languages: list[str]
     retrieval_ids: list[int]
     sib_test_ids: list[int]
+    # Lines for oracle model selection (benchmark/pipeline/selection.py), disjoint from the evaluated ones.
+    selection_ids: list[int]
 
     @property
     def eval_ids(self) -> list[int]:
@@ -56,7 +58,9 @@ def load_corpus(params: Params, data_dir: Path) -> Corpus:
         sentences = flores.load_sentences(data_dir / "bundle", langs)
         test_ids = labels.loc[labels["split"] == "test", "index_id"].astype(int).tolist()
         test_ids = test_ids[: params.data.max_sentences]
-        return Corpus(sentences, labels, langs, retrieval_ids=test_ids, sib_test_ids=test_ids)
+        dev_ids = labels.loc[labels["split"] == "dev", "index_id"].astype(int).tolist()
+        return Corpus(sentences, labels, langs, retrieval_ids=test_ids, sib_test_ids=test_ids,
+                      selection_ids=dev_ids[: params.data.max_sentences])
 
     root = data_dir / "full"
     if not (root / "flores200").is_dir():
@@ -70,7 +74,8 @@ def load_corpus(params: Params, data_dir: Path) -> Corpus:
     n_dev = flores.SPLIT_SIZES["dev"]
     retrieval = list(range(n_dev, n_dev + flores.SPLIT_SIZES["devtest"]))[: params.data.max_sentences]
     test_ids = labels.loc[labels["split"] == "test", "index_id"].astype(int).tolist()
-    return Corpus(sentences, labels, langs, retrieval_ids=retrieval, sib_test_ids=test_ids)
+    return Corpus(sentences, labels, langs, retrieval_ids=retrieval, sib_test_ids=test_ids,
+                  selection_ids=list(range(n_dev))[: params.data.max_sentences])
 
 
 def eval_texts(corpus: Corpus, pivot: str) -> dict[str, list[str]]:

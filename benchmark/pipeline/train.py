@@ -5,6 +5,9 @@ Writes ``artifacts/models/<run>/`` (the trained tensors: top layers and heads, s
 Checkpoints go to ``checkpoints/<run>/<config key>/``, a DVC ``persist`` output: a killed
 ``dvc repro`` resumes from the newest one, bit-identically; a changed config starts afresh beside it.
 
+With ``training.selection`` other than ``final`` every checkpoint's weights are kept and scored by
+both model-selection protocols (:mod:`benchmark.pipeline.selection`); the chosen one is exported.
+
 ``baseline`` trains for 0 steps: its model directory holds no tensors, i.e. the pretrained encoder,
 so every run reaches the targets through the same code.
 """
@@ -17,8 +20,12 @@ import shutil
 import time
 from pathlib import Path
 
+from collections.abc import Callable
+
 import numpy as np
+import torch
 from safetensors.numpy import load_file, save_file
+from tqdm import tqdm
 
 from benchmark.arms import ArmSpec
 from benchmark.config import Params
@@ -26,8 +33,9 @@ from benchmark.data import coco
 from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import atomic_dir, write_json
 from benchmark.models import layers
-from benchmark.models.encoder import load_encoder
-from benchmark.pipeline import paths, runs
+from benchmark.models.encoder import Encoder, load_encoder
+from benchmark.pipeline import paths, runs, selection
+from benchmark.pipeline.corpus import load_corpus
 from benchmark.pipeline.images import load_features
 from benchmark.tracking import stage_run
 from benchmark.training import checkpoint, evidence
@@ -43,7 +51,7 @@ def train_config(params: Params, seed: int) -> TrainConfig:
     return TrainConfig(steps=t.steps, batch_size=t.batch_size, lr=t.lr, head_lr_scale=t.head_lr_scale, warmup_steps=t.warmup_steps,
                        weight_decay=t.weight_decay, max_length=t.max_length, precision=params.runtime.precision,
                        train_top_layers=t.train_top_layers, checkpoint_every=t.checkpoint_every, keep_last=1,
-                       seed=seed, log_every=t.log_every)
+                       keep_weights=t.selection != "final", seed=seed, log_every=t.log_every)
 
 
 def _code_sha256() -> str:
@@ -57,8 +65,9 @@ def _code_sha256() -> str:
 
 
 def _config_key(spec: ArmSpec, cfg: TrainConfig, params: Params) -> str:
+    # Not the selection protocol: switching it reuses the kept checkpoints (keep_weights is in cfg).
     what = {"arm": spec.model_dump(), "train": cfg.model_dump(mode="json"), "code": _code_sha256(),
-            "training": params.training.model_dump(mode="json"),
+            "training": params.training.model_dump(mode="json", exclude={"selection"}),
             "encoder": params.encoder.model_dump(mode="json"), "image": params.image.model_dump(mode="json")}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -76,6 +85,23 @@ def _tables(spec: ArmSpec) -> dict[str, object]:
     table = coco.load_qa(paths.BUNDLE) if spec.data == "qa" else coco.load_captions(paths.BUNDLE)
     split = np.array([coco.split_of(int(i)) for i in table["image_id"]])
     return {s: table[split == s].reset_index(drop=True) for s in coco.SPLITS}
+
+
+def _select(params: Params, encoder: Encoder, objective: torch.nn.Module, root: Path,
+            log: Callable[[dict[str, float], int], None]) -> tuple[Path, dict]:
+    """Score every kept checkpoint by both protocols; load and return the one params choose."""
+    corpus = load_corpus(params, paths.DATA)
+    candidates = []
+    for ckpt in tqdm(checkpoint.checkpoints(root), desc="select", unit="checkpoint"):
+        checkpoint.load_weights(ckpt, objective)
+        scores = selection.dev_scores(encoder, params, corpus)
+        step = int(ckpt.name.removeprefix("step-"))
+        log({f"select.{k}": v for k, v in scores.items()}, step)
+        candidates.append({"step": step, **scores})
+    chosen = {p: selection.choose(candidates, p) for p in selection.PROTOCOLS}
+    ckpt = checkpoint.step_dir(root, chosen[params.training.selection])
+    checkpoint.load_weights(ckpt, objective)
+    return ckpt, {"protocol": params.training.selection, "chosen_step": chosen, "candidates": candidates}
 
 
 def _export(out: Path, encoder: dict[str, np.ndarray], heads: dict[str, np.ndarray], info: dict) -> None:
@@ -128,6 +154,11 @@ def run(params: Params, run_name: str) -> None:
         final = train(objective, data, cfg, ckpt_dir, device=device,
                       log=lambda step, m: run_.log_metrics({f"train.{k}": v for k, v in m.items()}, step=step))
         train_s = time.perf_counter() - t0
+        chosen, picked = final, {}
+        if params.training.selection != "final":
+            chosen, picked = _select(params, encoder, objective, ckpt_dir,
+                                     lambda m, step: run_.log_metrics(m, step=step))
+            run_.log_metrics({f"select.chosen_step.{p}": s for p, s in picked["chosen_step"].items()})
         totals = checkpoint.loop_state(final)["totals"]
         evidence_metrics = evidence.evaluate(spec, objective.cpu(), heldout, tok, cfg.max_length, bank,
                                              train_table=train_table, answers=answers)
@@ -138,10 +169,14 @@ def run(params: Params, run_name: str) -> None:
                   "trainable_parameters": sum(p.numel() for p in objective.parameters() if p.requires_grad)}
         cost = {"train_s": train_s, "s_per_step": train_s / cfg.steps,
                 "examples_per_s": totals["examples"] / train_s if train_s > 0 else 0.0}
-        _export(out, load_file(str(final / checkpoint.ENCODER_FILE)), load_file(str(final / checkpoint.HEADS_FILE)),
-                {"run": run_name, "arm": spec.name, "seed": seed, "steps": cfg.steps,
-                 "train_top_layers": cfg.train_top_layers, "weights_sha256": checkpoint.weights_sha256(final)})
+        info = {"run": run_name, "arm": spec.name, "seed": seed, "steps": cfg.steps,
+                "train_top_layers": cfg.train_top_layers, "weights_sha256": checkpoint.weights_sha256(chosen)}
+        if picked:
+            info["selected_step"] = picked["chosen_step"][picked["protocol"]]
+        _export(out, load_file(str(chosen / checkpoint.ENCODER_FILE)), load_file(str(chosen / checkpoint.HEADS_FILE)),
+                info)
         run_.log_metrics({**{f"budget.{k}": v for k, v in budget.items()}, **cost, **evidence_metrics})
-        run_.set_tags({"checkpoint": str(final), "weights_sha256": checkpoint.weights_sha256(final)})
+        run_.set_tags({"checkpoint": str(chosen), "weights_sha256": checkpoint.weights_sha256(chosen)})
         write_json(paths.stage_metrics("train", run_name),
-                   {"budget": budget, "evidence": evidence_metrics, "cost": cost, "mlflow_run_id": run_.run_id})
+                   {"budget": budget, "evidence": evidence_metrics, "cost": cost,
+                    **({"selection": picked} if picked else {}), "mlflow_run_id": run_.run_id})

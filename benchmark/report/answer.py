@@ -138,10 +138,39 @@ def _choices(params: Params, training: pd.DataFrame) -> list[str]:
         f"on English train only, C from {list(params.targets.sib.c_grid)} chosen by English dev log-loss"
         + ("; SIB-200's fine-tuning protocol beside it." if params.targets.sib.finetune
            else "; SIB-200's fine-tuning protocol is off in this profile (`targets.sib.finetune`)."),
-        f"- **Model selection**: `{params.profile}` evaluates each run's final checkpoint; there is no checkpoint "
-        "choice, so English-dev and oracle-target-dev selection coincide.", "",
+        _selection_line(params), "",
     ]
-    return lines
+    return lines + _selection_table(params)
+
+
+PROTOCOL_NAMES = {"english_dev": "English SIB-200 dev accuracy (zero-shot)",
+                  "oracle_dev": "X→eng xsim on target-language FLORES dev lines (oracle)"}
+
+
+def _selection_line(params: Params) -> str:
+    t = params.training
+    if t.selection == "final":
+        return (f"- **Model selection** (`training.selection: final`): `{params.profile}` evaluates each run's final "
+                "checkpoint; there is no checkpoint choice, so English-dev and oracle-target-dev selection coincide.")
+    other = next(p for p in PROTOCOL_NAMES if p != t.selection)
+    return (f"- **Model selection** (`training.selection: {t.selection}`): every checkpoint (each {t.checkpoint_every} "
+            f"steps) is a candidate; this report's test numbers are of the one chosen by {PROTOCOL_NAMES[t.selection]}. "
+            "Both protocols' choices are in the table below; the other's test numbers: "
+            f"`dvc exp run -S training.selection={other}` (it reuses the kept checkpoints).")
+
+
+def _selection_table(params: Params) -> list[str]:
+    rows = []
+    for run in params.arms:
+        path = paths.stage_metrics("train", run)
+        picked = json.loads(path.read_text()).get("selection") if path.exists() else None
+        if picked:
+            scores = {c["step"]: c for c in picked["candidates"]}
+            rows.append({"run": run, "candidates": len(scores), **{
+                f"{p} step (score)": f"{s} ({scores[s][p]:.4f})" for p, s in picked["chosen_step"].items()}})
+    if not rows:
+        return []
+    return ["### Model selection by both protocols", "", markdown.table(pd.DataFrame(rows)), ""]
 
 
 def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[str, dict[str, float]]) -> str:

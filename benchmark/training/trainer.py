@@ -54,6 +54,9 @@ class TrainConfig(BaseModel):
     freeze_word_embeddings: bool = False  # the 250k x H matrix dominates optimizer time on CPU
     checkpoint_every: Annotated[int, Field(ge=1)] = 100
     keep_last: Annotated[int, Field(ge=1)] | None = None  # None: keep every checkpoint
+    # Older checkpoints keep their weights (candidates for model selection); keep_last then bounds
+    # only the optimizer states, which are 2x the weights and needed only to resume.
+    keep_weights: bool = False
     seed: int = 0
     log_every: Annotated[int, Field(ge=1)] = 10
 
@@ -260,7 +263,7 @@ def train(objective: Objective, data: TrainData, cfg: TrainConfig, out_dir: Path
             loop = {"config": cfg.model_dump(mode="json"), "sampler": sampler.state_dict(), "sums": sums,
                     "totals": totals}
             final = checkpoint.save(out_dir, step, objective, optimizer, scheduler, generators, loop)
-            _prune(out_dir, cfg.keep_last)
+            _prune(out_dir, cfg.keep_last, cfg.keep_weights)
     bar.close()
     assert final is not None
     return final
@@ -274,7 +277,10 @@ def _check_same_config(saved: dict[str, Any], cfg: TrainConfig, where: Path) -> 
                              "remove it or restore the config to resume")
 
 
-def _prune(out_dir: Path, keep_last: int | None) -> None:
+def _prune(out_dir: Path, keep_last: int | None, keep_weights: bool) -> None:
     if keep_last is not None:
         for old in checkpoint.checkpoints(out_dir)[:-keep_last]:
-            shutil.rmtree(old)
+            if keep_weights:
+                (old / checkpoint.STATE_FILE).unlink(missing_ok=True)
+            else:
+                shutil.rmtree(old)
