@@ -78,11 +78,14 @@ def load_corpus(params: Params, data_dir: Path) -> Corpus:
                   selection_ids=list(range(n_dev))[: params.data.max_sentences])
 
 
+def probe_texts(corpus: Corpus, pivot: str) -> dict[str, list[str]]:
+    """The SIB probe's training and model-choice texts: ``probe/{train,dev}``, the pivot's SIB lines."""
+    return {f"probe/{split}": corpus.sentences.loc[corpus.ids(split), pivot].tolist() for split in ("train", "dev")}
+
+
 def eval_texts(corpus: Corpus, pivot: str) -> dict[str, list[str]]:
     """Every text the targets embed, by group: ``lang/<code>`` (the evaluation items in each
-    language, in ``eval_ids`` order) and ``probe/{train,dev}`` (the pivot's SIB train/dev lines)."""
+    language, in ``eval_ids`` order) and the :func:`probe_texts`."""
     ids = corpus.eval_ids
     groups = {f"lang/{lang}": corpus.sentences.loc[ids, lang].tolist() for lang in corpus.languages}
-    for split in ("train", "dev"):
-        groups[f"probe/{split}"] = corpus.sentences.loc[corpus.ids(split), pivot].tolist()
-    return groups
+    return groups | probe_texts(corpus, pivot)

@@ -23,7 +23,7 @@ from benchmark.io import BenchmarkError, sha256_file, write_json
 from benchmark.models.encoder import Encoder, load_encoder
 from benchmark.pipeline import paths
 from benchmark.pipeline.corpus import eval_texts, load_corpus
-from benchmark.pipeline.embeddings import EmbeddingCache, save_embeddings
+from benchmark.pipeline.embeddings import EmbeddingCache, save_embeddings, split_rows
 from benchmark.pipeline.frozen import FrozenStates
 from benchmark.tracking import stage_run
 from benchmark.training.checkpoint import ENCODER_FILE
@@ -88,11 +88,7 @@ def run(params: Params, run_name: str, use_cache: bool = True) -> None:
             flat = EmbeddingCache(paths.cache_dir(), key).get_or_compute(texts, compute) if use_cache else compute(texts)
         embed_s = time.perf_counter() - t1
 
-        tensors: dict[str, np.ndarray] = {"ids": np.asarray(corpus.eval_ids, dtype=np.int64)}
-        start = 0
-        for name, group in groups.items():
-            tensors[name] = flat[start : start + len(group)]
-            start += len(group)
+        tensors = {"ids": np.asarray(corpus.eval_ids, dtype=np.int64), **split_rows(flat, groups)}
         out = paths.embeddings(run_name)
         save_embeddings(out, tensors)
         metrics = {"texts": len(texts), "embedded": fresh, "languages": len(corpus.languages),

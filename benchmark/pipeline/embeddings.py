@@ -25,6 +25,14 @@ def save_embeddings(path: Path, tensors: dict[str, np.ndarray]) -> None:
         save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp))
 
 
+def split_rows(flat: np.ndarray, groups: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """The rows of ``flat`` (embedded texts of ``groups``, back to back in their order) by group."""
+    out, start = {}, 0
+    for name, texts in groups.items():
+        out[name], start = flat[start : start + len(texts)], start + len(texts)
+    return out
+
+
 def load_embeddings(path: Path) -> dict[str, np.ndarray]:
     if not path.exists():
         raise BenchmarkError(f"{path}: embeddings missing; run the embed stage first")

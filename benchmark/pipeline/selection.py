@@ -21,9 +21,10 @@ import numpy as np
 
 from benchmark.config import Params
 from benchmark.models.encoder import Encoder
-from benchmark.pipeline.corpus import Corpus
+from benchmark.pipeline.corpus import Corpus, probe_texts
+from benchmark.pipeline.embeddings import split_rows
+from benchmark.pipeline.sib import english_probe
 from benchmark.targets.retrieval import retrieve, xsim_error
-from benchmark.targets.sib_probe import fit_probe
 
 PROTOCOLS = ("english_dev", "oracle_dev")
 
@@ -32,17 +33,12 @@ def dev_scores(encoder: Encoder, params: Params, corpus: Corpus) -> dict[str, fl
     """Both protocols' scores of ``encoder`` as it is now (higher is better for both), and the
     English dev log-loss of the probe."""
     pivot, cfg = params.targets.retrieval.pivot, params.encoder
-    groups = {f"probe/{split}": corpus.sentences.loc[corpus.ids(split), pivot].tolist() for split in ("train", "dev")}
+    groups = probe_texts(corpus, pivot)
     groups |= {lang: corpus.sentences.loc[corpus.selection_ids, lang].tolist() for lang in corpus.languages}
     flat = encoder.embed([t for g in groups.values() for t in g], prefix=cfg.prefix, batch_size=cfg.batch_size,
                          batch_tokens=cfg.batch_tokens)
-    emb, start = {}, 0
-    for name, texts in groups.items():
-        emb[name], start = flat[start : start + len(texts)], start + len(texts)
-    labels = corpus.labels.set_index("index_id")["category"]
-    sib = params.targets.sib
-    probe = fit_probe(emb["probe/train"], labels.loc[corpus.ids("train")].to_numpy(), emb["probe/dev"],
-                      labels.loc[corpus.ids("dev")].to_numpy(), sib.c_grid, sib.max_iter, params.seed)
+    emb = split_rows(flat, groups)
+    probe = english_probe(params, corpus, emb)
     k = params.targets.retrieval.margin_k
     errors = [xsim_error(retrieve(emb[lang], emb[pivot], "margin", k)) for lang in corpus.languages if lang != pivot]
     # The log-loss rides along: continuous, it shows candidates apart when their accuracies tie.

@@ -18,7 +18,7 @@ from benchmark.io import atomic_path, write_json
 from benchmark.pipeline import paths
 from benchmark.pipeline.corpus import Corpus, load_corpus
 from benchmark.pipeline.embeddings import load_embeddings
-from benchmark.targets.sib_probe import fit_probe
+from benchmark.targets.sib_probe import Probe, fit_probe
 from benchmark.tracking import stage_run
 
 
@@ -64,14 +64,21 @@ def finetune(params: Params, arm: str, corpus: Corpus, labels: pd.Series,
     return out
 
 
+def english_probe(params: Params, corpus: Corpus, emb: dict[str, np.ndarray]) -> Probe:
+    """The probe on the embedded :func:`~benchmark.pipeline.corpus.probe_texts`: fit on English
+    train, C chosen on English dev."""
+    labels = corpus.labels.set_index("index_id")["category"]
+    y = {split: labels.loc[corpus.ids(split)].to_numpy() for split in ("train", "dev")}
+    cfg = params.targets.sib
+    return fit_probe(emb["probe/train"], y["train"], emb["probe/dev"], y["dev"], cfg.c_grid, cfg.max_iter, params.seed)
+
+
 def run(params: Params, arm: str) -> None:
     emb = load_embeddings(paths.embeddings(arm))
     corpus = load_corpus(params, paths.DATA)
     labels = corpus.labels.set_index("index_id")["category"]
-    y = {split: labels.loc[corpus.ids(split)].to_numpy() for split in ("train", "dev")}
     cfg = params.targets.sib
-    probe = fit_probe(emb["probe/train"], y["train"], emb["probe/dev"], y["dev"],
-                      cfg.c_grid, cfg.max_iter, params.seed)
+    probe = english_probe(params, corpus, emb)
 
     ids = emb["ids"]
     test_mask = np.isin(ids, corpus.sib_test_ids)

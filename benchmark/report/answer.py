@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from benchmark.analysis.margins import PRIMARY_COMPARISON
+from benchmark.arms import parse_run
 from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path
 from benchmark.pipeline import paths
@@ -183,9 +185,9 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
     analysis = json.loads((paths.METRICS / "analysis.json").read_text())
     primary = summary[summary["role"] == "primary"]
     lock = _lock_hashes()
-    pair = "coco-contrastive vs caption-contrastive"
-    missing = [a for a in ("coco-contrastive", "caption-contrastive")
-               if not any(r.split(".s")[0] == a for r in params.arms)]
+    pair = " vs ".join(PRIMARY_COMPARISON)
+    arm_of = {r: parse_run(r)[0].name for r in params.arms}
+    missing = [a for a in PRIMARY_COMPARISON if a not in arm_of.values()]
     headline = (f"No primary comparison: params `arms` ({', '.join(params.arms)}) have no run of "
                 f"{' or '.join(missing)}, so this report has only the comparisons below.")
     if len(primary):
@@ -210,7 +212,7 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
         )
     parts = ["# REPORT — does multimodal intermediate training improve zero-shot cross-lingual transfer?", "",
              headline, ""]
-    primary_runs = [r for r in params.arms if r.split(".s")[0] in ("coco-contrastive", "caption-contrastive")]
+    primary_runs = [r for r in params.arms if arm_of[r] in PRIMARY_COMPARISON]
     parts += [f"Traceability: analysis MLflow run `{analysis['mlflow_run_id']}` (every number below, per "
               "language, is in `results/margins*.csv` and that run). The primary pair's retrieval predictions "
               "as recorded in `dvc.lock` (md5): "
