@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,20 @@ def setup(description: str, argv: list[str] | None) -> tuple[argparse.Namespace,
     return args, texts, n_langs, enc
 
 
+def alternate(fns: dict[str, Callable[[], np.ndarray]], runs: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Run ``fns`` in turn ``runs`` times (a, b, a, b, ...: drift hits all alike), printing each round;
+    the median seconds of each and its last output."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    outputs: dict[str, np.ndarray] = {}
+    for run in range(runs):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            outputs[name] = fn()
+            times[name].append(time.perf_counter() - t)
+        print(f"run {run + 1}: " + "  ".join(f"{name} {t[-1]:.2f}s" for name, t in times.items()), flush=True)
+    return {name: statistics.median(t) for name, t in times.items()}, outputs
+
+
 def main(argv: list[str] | None = None) -> int:
     args, texts, n_langs, enc = setup(__doc__, argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,19 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     enc.embed(warm, prefix=args.prefix, batch_size=args.batch_size)
     st.encode([args.prefix + t for t in warm], batch_size=args.batch_size, show_progress_bar=False)
 
-    times: dict[str, list[float]] = {"ours": [], "st": []}
-    outputs: dict[str, np.ndarray] = {}
-    for run in range(args.runs):
-        for name, fn in (("ours", ours), ("st", theirs)):
-            t = time.perf_counter()
-            outputs[name] = fn()
-            times[name].append(time.perf_counter() - t)
-        print(f"run {run + 1}: ours {times['ours'][-1]:.2f}s  st {times['st'][-1]:.2f}s", flush=True)
-
+    med, outputs = alternate({"ours": ours, "st": theirs}, args.runs)
     a, b = outputs["ours"], outputs["st"]
     cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
     print(f"agreement: max |ours - st| = {np.abs(a - b).max():.2e}, min cosine = {cos.min():.8f}")
-    med = {k: statistics.median(v) for k, v in times.items()}
     rate = {k: len(texts) / v for k, v in med.items()}
     print(f"ours: {rate['ours']:.1f} sent/s (median {med['ours']:.2f}s of {args.runs})")
     print(f"st:   {rate['st']:.1f} sent/s (median {med['st']:.2f}s of {args.runs})")

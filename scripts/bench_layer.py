@@ -10,9 +10,7 @@ sampled evenly across every FLORES-200 language (see ``bench_encode.py``).
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
-from bench_encode import setup  # noqa: E402
+from bench_encode import alternate, setup  # noqa: E402
 
 from benchmark.models import fast_linear  # noqa: E402
 
@@ -41,15 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             return embed()
 
     embed(), aten()  # warm-up: first-call allocations and kernel selection are not throughput
-    times: dict[str, list[float]] = {"onednn": [], "aten": []}
-    out: dict[str, np.ndarray] = {}
-    for run in range(args.runs):
-        for name, fn in (("onednn", embed), ("aten", aten)):
-            t = time.perf_counter()
-            out[name] = fn()
-            times[name].append(time.perf_counter() - t)
-        print(f"run {run + 1}: onednn {times['onednn'][-1]:.2f}s  aten {times['aten'][-1]:.2f}s", flush=True)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med, out = alternate({"onednn": embed, "aten": aten}, args.runs)
     for name, seconds in med.items():
         print(f"{name}: {len(texts) / seconds:.1f} sent/s, {12 * tokens / seconds:,.0f} layer-tokens/s "
               f"(median {seconds:.2f}s of {args.runs})")
