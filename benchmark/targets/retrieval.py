@@ -1,9 +1,18 @@
 """FLORES-200 bitext retrieval scored as LASER's xsim: error rate of nearest-neighbour retrieval.
 
-Two scorings (Artetxe & Schwenk 2019): plain cosine, and the margin *ratio*
-``cos(x, y) / (mean_k cos(x, NN_k(x)) / 2 + mean_k cos(y, NN_k(y)) / 2)`` with k = 4, which
-discounts "hub" sentences that are close to everything. Item i in one language is the translation of
-item i in the other; a query is an error when its top candidate is not its translation.
+Two scorings, as in LASER's ``source/xsim.py`` (facebookresearch/LASER; Artetxe & Schwenk 2019):
+
+* ``cosine`` ("absolute" in LASER): the candidate with the highest cosine.
+* ``margin`` (LASER's default, ``ratio``): each query's k nearest candidates by cosine are rescored by
+  ``cos(x, y) / (mean_k cos(x, NN_k(x)) / 2 + mean_k cos(y, NN_k(y)) / 2)`` and the best of *those k*
+  is retrieved. A candidate outside the query's k cosine neighbours is never retrieved, however high
+  its margin: LASER searches the k-NN (faiss) first and takes the argmax over that short list only.
+  Taking the argmax of the margin over all candidates is a different metric (it can pick a hub-averse
+  candidate that cosine ranks far down); tests/test_retrieval.py holds a case where the two disagree.
+
+Item i in one language is the translation of item i in the other; a query is an error when the
+candidate it retrieves is not its translation. Ties (exact, in float64) go to the lower index, where
+faiss leaves them unspecified.
 """
 
 from __future__ import annotations
@@ -22,27 +31,23 @@ def _normalize(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
-def score_matrix(queries: np.ndarray, candidates: np.ndarray, scoring: Scoring, k: int = 4) -> np.ndarray:
-    """Scores [n_queries, n_candidates]; float64 so that near-ties are not decided by rounding."""
-    sim = _normalize(queries) @ _normalize(candidates).T
-    if scoring == "cosine":
-        return sim
-    if scoring != "margin":
-        raise ValueError(f"unknown scoring {scoring!r}")
-    kq = min(k, sim.shape[1])
-    kc = min(k, sim.shape[0])
-    # Mean similarity of each query to its k nearest candidates, and of each candidate to its k
-    # nearest queries (np.partition: order within the top k is irrelevant for a mean).
-    knn_q = -np.partition(-sim, kq - 1, axis=1)[:, :kq].mean(axis=1)
-    knn_c = -np.partition(-sim, kc - 1, axis=0)[:kc, :].mean(axis=0)
-    return sim / ((knn_q[:, None] + knn_c[None, :]) / 2.0)
-
-
 def retrieve(queries: np.ndarray, candidates: np.ndarray, scoring: Scoring, k: int = 4) -> np.ndarray:
-    """Index of the best candidate for every query (first index on exact ties)."""
+    """Index of the candidate each query retrieves under ``scoring`` (LASER's xsim rule, see module doc)."""
     if len(queries) != len(candidates):
         raise ValueError(f"xsim needs aligned sets, got {len(queries)} queries and {len(candidates)} candidates")
-    return np.argmax(score_matrix(queries, candidates, scoring, k), axis=1)
+    if scoring not in SCORINGS:
+        raise ValueError(f"unknown scoring {scoring!r}")
+    sim = _normalize(queries) @ _normalize(candidates).T  # float64: near-ties are not decided by rounding
+    order = np.argsort(-sim, axis=1, kind="stable")  # by cosine, ties to the lower index
+    if scoring == "cosine":
+        return order[:, 0]
+    kq, kc = min(k, sim.shape[1]), min(k, sim.shape[0])
+    nearest = order[:, :kq]  # each query's k nearest candidates: the only ones margin may retrieve
+    near_sim = np.take_along_axis(sim, nearest, axis=1)
+    fwd = near_sim.mean(axis=1)  # query -> its k nearest candidates
+    bwd = -np.partition(-sim, kc - 1, axis=0)[:kc, :].mean(axis=0)  # candidate -> its k nearest queries
+    margin = near_sim / ((fwd[:, None] + bwd[nearest]) / 2.0)
+    return nearest[np.arange(len(nearest)), np.argmax(margin, axis=1)]
 
 
 def xsim_error(retrieved: np.ndarray) -> float:
