@@ -1,9 +1,8 @@
-"""benchmark.analysis: the paired cluster bootstrap, tests across languages, Holm, language groups and
-the validated margin tables. Hand-checkable cases with exact expected values; seconds in all."""
+"""benchmark.analysis: the paired cluster bootstrap, the run-level test, Holm, language groups and the
+validated margin tables. Hand-checkable cases with exact expected values; seconds in all."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,8 @@ from scipy import stats
 
 from benchmark.analysis import groups as grp
 from benchmark.analysis import margins as mg
-from benchmark.analysis.stats import holm, language_tests, paired_cluster_bootstrap, signflip_test, wilcoxon_test
+from benchmark.analysis.declaration import DECLARATION
+from benchmark.analysis.stats import holm, language_counts, paired_cluster_bootstrap, run_level_test
 from benchmark.data.flores import load_metadata
 from benchmark.io import BenchmarkError
 
@@ -28,10 +28,10 @@ def test_identical_arms_give_zero_margin_and_degenerate_ci() -> None:
     assert res.estimate == 0.0 and res.ci_low == 0.0 and res.ci_high == 0.0
     assert np.all(res.replicates == 0.0) and np.all(res.margins == 0.0)
     assert res.n_boot == 300 and res.seed == 0 and res.replicates.shape == (300, 5)
-    # Identical seed groups: seeds are resampled independently per arm, so replicates spread around 0.
+    # Identical seed groups: seeds are averaged, not resampled, so the margin is 0 in every replicate.
     seeds = (rng.random((2, 5, 40)) < 0.3).astype(float)
     res = paired_cluster_bootstrap(seeds, seeds, clusters, higher_is_better=False, n_boot=300)
-    assert res.estimate == 0.0 and res.ci_low < 0.0 < res.ci_high
+    assert res.estimate == 0.0 and np.all(res.replicates == 0.0)
 
 
 def test_better_on_every_item_gives_positive_margin_excluding_zero() -> None:
@@ -65,16 +65,28 @@ def test_ratio_estimator_on_two_clusters_by_hand() -> None:
     assert (res.ci_low, res.ci_high) == (0.0, 1.0)
 
 
-def test_seed_runs_are_resampled() -> None:
-    # Treatment seed 0 wins everything, seed 1 nothing: replicates average two resampled seeds, so
-    # the margin is 1, 1/2 or 0 with probabilities 1/4, 1/2, 1/4 whatever the clusters drawn.
+def test_seed_runs_are_averaged_not_resampled() -> None:
+    # Treatment seed 0 wins everything, seed 1 nothing: every item's seed-averaged margin is 1/2, so
+    # every replicate is 1/2 whatever the clusters drawn (a seed bootstrap would spread 0, 1/2, 1: the
+    # seeds' variance belongs to the run-level test, not to a resampling of 2 or 3 of them).
     treatment = np.stack([np.zeros((1, 6)), np.ones((1, 6))])
     control = np.ones((1, 1, 6))
     res = paired_cluster_bootstrap(treatment, control, np.arange(6), higher_is_better=False, n_boot=4000)
-    assert res.estimate == 0.5
-    values, counts = np.unique(res.replicates[:, 0], return_counts=True)
-    np.testing.assert_array_equal(values, [0.0, 0.5, 1.0])
-    np.testing.assert_allclose(counts / 4000, [0.25, 0.5, 0.25], atol=0.03)
+    assert res.estimate == 0.5 and np.all(res.replicates == 0.5)
+
+
+def test_languages_resampled_by_hand() -> None:
+    # Two languages, margins exactly 1 and 0 on every item: with the languages fixed every replicate is
+    # 1/2; resampling the two languages gives 1, 1/2, 0 with probabilities 1/4, 1/2, 1/4.
+    control = np.array([[1.0] * 6, [0.0] * 6])
+    res = paired_cluster_bootstrap(np.zeros((2, 6)), control, np.arange(6), higher_is_better=False, n_boot=4000)
+    assert res.macro() == (0.5, 0.5, 0.5)
+    estimate, low, high = res.macro(resample_languages=True)
+    assert (estimate, low, high) == (0.5, 0.0, 1.0)
+    draws = np.random.default_rng([0, 1]).integers(0, 2, size=(4000, 2))
+    np.testing.assert_allclose(np.bincount((draws == 0).sum(axis=1)) / 4000, [0.25, 0.5, 0.25], atol=0.03)
+    # A subset of one language has nothing to resample: the same as fixed.
+    assert res.macro([True, False], resample_languages=True) == (1.0, 1.0, 1.0)
 
 
 def test_cluster_bootstrap_widens_by_sqrt_cluster_size_when_clusters_are_copies() -> None:
@@ -98,14 +110,11 @@ def test_bootstrap_is_bit_reproducible_and_fast() -> None:
     clusters = rng.integers(0, 393, 1004)  # ~393 articles over 1004 items, as in FLORES
     t = (rng.random((3, 205, 1004)) < 0.2).astype(float)
     c = (rng.random((3, 205, 1004)) < 0.25).astype(float)
-    start = time.perf_counter()
     a = paired_cluster_bootstrap(t, c, clusters, higher_is_better=False)
-    elapsed = time.perf_counter() - start
     b = paired_cluster_bootstrap(t, c, clusters, higher_is_better=False)
     other = paired_cluster_bootstrap(t, c, clusters, higher_is_better=False, seed=1)
     assert np.array_equal(a.replicates, b.replicates) and a.replicates.shape == (2000, 205)
     assert not np.array_equal(a.replicates, other.replicates)
-    assert elapsed < 20.0  # 2000 replicates x 3 seeds x 205 languages x 1004 items: seconds, not minutes
     assert a.ci_low < a.estimate < a.ci_high
 
 
@@ -138,40 +147,56 @@ def test_holm_by_hand() -> None:
         holm([1.5])
 
 
-def test_language_tests_exact_small_cases() -> None:
-    # Four positive margins: both tests enumerate 2**4 sign patterns; only all+ and all- are as extreme.
-    res = language_tests([0.1, 0.2, 0.3, 0.4])
-    assert (res.n_languages, res.improved, res.hurt, res.tied) == (4, 4, 0, 0)
-    assert res.signflip_p == pytest.approx(2 / 16)
-    assert res.wilcoxon_p == pytest.approx(2 / 16)
-    # Two tied languages: their signs are free, so 2 (extreme patterns) x 4 / 32 = 0.25.
-    res = language_tests([0.0, 1e-15, 1.0, 2.0, 3.0])
-    assert (res.improved, res.hurt, res.tied) == (3, 0, 2)
-    assert res.signflip_p == pytest.approx(8 / 32)
-    nothing = language_tests([0.0, 0.0, 0.0])
-    assert (nothing.tied, nothing.wilcoxon_p, nothing.signflip_p) == (3, 1.0, 1.0)
-    assert language_tests([0.5]).signflip_p == 1.0
+def test_holm_differs_from_bonferroni_and_hochberg() -> None:
+    # Step-down: the second smallest is multiplied by m - 1, not m (Bonferroni: 0.04 -> 0.08); and the
+    # running max over the sorted p-values (Hochberg's step-up would take a running min: 0.03 -> 0.03).
+    p = [0.01, 0.02, 0.03]
+    np.testing.assert_allclose(holm(p), [0.03, 0.04, 0.04])
+    assert not np.allclose(holm(p), np.minimum(1, np.array(p) * 3))
 
 
-def test_small_n_wilcoxon_matches_scipy_exact_and_permutation() -> None:
-    # Distinct nonzero margins: scipy's exact table is right, and the permutation null must agree.
-    for m in ([0.1, -0.2, 0.3, 0.4, 0.5], [0.3, -0.1, 0.25, 0.7, -0.05, 0.9, 0.11, 0.6]):
-        ref = stats.wilcoxon(m, method="exact")
-        assert wilcoxon_test(m) == pytest.approx((ref.statistic, ref.pvalue))
-    # Zeros: scipy's own (slow, unvectorized) permutation method with zsplit gives the same p.
-    m = [0.0, 0.0, 0.1, 0.2, -0.05, 0.3, 0.0, 0.01]
-    ref = stats.wilcoxon(m, zero_method="zsplit", method=stats.PermutationMethod())
-    assert wilcoxon_test(m) == pytest.approx((ref.statistic, ref.pvalue))
+def test_language_counts() -> None:
+    assert language_counts([0.1, -0.2, 0.0, 1e-15, 0.3]) == (2, 1, 2)
+    with pytest.raises(ValueError, match="finite"):
+        language_counts([np.nan])
 
 
-def test_language_tests_large_n_are_seeded() -> None:
-    rng = np.random.default_rng(6)
-    m = np.where(rng.random(200) < 0.4, 0.0, rng.normal(0.01, 0.02, 200))
-    p1, p2 = signflip_test(m, seed=3), signflip_test(m, seed=3)
-    assert p1 == p2 and p1 < 0.01
-    stat, p = wilcoxon_test(m)
-    assert p < 0.01 and stat > 0
-    assert wilcoxon_test(-m)[1] == pytest.approx(p)
+# --- the run-level test ---------------------------------------------------------------------------
+
+
+def test_run_level_test_is_students_t_not_welchs() -> None:
+    # Unequal sizes and variances: Student's pooled t and Welch's t give different p; ours is Student's.
+    t, c = [0.10, 0.11, 0.13, 0.12, 0.10], [0.20, 0.14, 0.26]
+    res = run_level_test(t, c, higher_is_better=False, sesoi=0.05)
+    student = stats.ttest_ind(c, t, equal_var=True)
+    welch = stats.ttest_ind(c, t, equal_var=False)
+    assert res.p == pytest.approx(student.pvalue, rel=1e-12) and res.df == 6
+    assert abs(student.pvalue - welch.pvalue) > 0.01
+    assert res.margin == pytest.approx(np.mean(c) - np.mean(t))  # error: control - treatment
+    ci = student.confidence_interval(0.95)
+    assert (res.ci_low, res.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    # MDE: (t_.975 + t_.80) x SE with df = 6.
+    assert res.mde == pytest.approx((stats.t(6).ppf(0.975) + stats.t(6).ppf(0.8)) * res.se)
+
+
+def test_tost_by_hand() -> None:
+    # margin 0.01, SE from 3 vs 3 runs; TOST p = max(P(T > (m + d)/se), P(T < (m - d)/se)).
+    t, c = [0.20, 0.21, 0.19], [0.21, 0.22, 0.20]
+    res = run_level_test(t, c, higher_is_better=False, sesoi=0.05)
+    se = np.sqrt(0.0001 * (2 / 3))
+    assert res.se == pytest.approx(se) and res.margin == pytest.approx(0.01)
+    assert res.tost_p == pytest.approx(stats.t(4).cdf((0.01 - 0.05) / se))
+    assert res.tost_p < 0.05  # the 90% CI (0.01 +- 2.13 x 0.0082) lies inside +-0.05
+    narrow = run_level_test(t, c, higher_is_better=False, sesoi=0.015)
+    assert narrow.tost_p > 0.05  # ... but not inside +-0.015
+    assert np.isnan(run_level_test(t, c, higher_is_better=False).tost_p)  # no SESOI, no TOST
+
+
+def test_run_level_test_refuses_what_it_cannot_test() -> None:
+    with pytest.raises(ValueError, match=">= 2 runs"):
+        run_level_test([0.1], [0.2, 0.3], higher_is_better=True)
+    with pytest.raises(ValueError, match="do not vary"):
+        run_level_test([0.1, 0.1], [0.2, 0.2], higher_is_better=True)
 
 
 # --- language groups -----------------------------------------------------------------------------
@@ -288,14 +313,17 @@ def test_missing_items_are_named(tmp_path: Path, ids: np.ndarray) -> None:
 
 
 def test_compute_margins_tables(tmp_path: Path, ids: np.ndarray) -> None:
-    runs = ["coco-contrastive", "coco-contrastive.s1", "caption-contrastive", "vqa", "vqa-shuffled"]
+    primary_runs = ["coco-contrastive", "coco-contrastive.s1", "coco-contrastive.s2",
+                    "caption-contrastive", "caption-contrastive.s1", "caption-contrastive.s2"]
+    runs = [*primary_runs, "vqa", "vqa-shuffled"]
     for k, run in enumerate(runs):
         write_retrieval(tmp_path, run, ids, 0.1 if run.startswith("coco") else 0.3, k)
         write_sib(tmp_path, run, ids, ["eng_Latn", *LANGS], k)
     write_retrieval(tmp_path, "vqa-shuffled", ids, 0.3, 0)
     write_retrieval(tmp_path, "vqa", ids, 0.3, 0)  # identical predictions: margin exactly 0
+    plan = DECLARATION.model_copy(update={"n_boot": 200})
     summary, per_lang = mg.compute_margins(
-        [mg.PRIMARY_COMPARISON, ("vqa", "vqa-shuffled")], runs, root=tmp_path, groups=GROUPS, n_boot=200)
+        [mg.PRIMARY_COMPARISON, ("vqa", "vqa-shuffled")], runs, root=tmp_path, groups=GROUPS, declaration=plan)
 
     assert set(summary["target"]) == set(mg.TARGETS)
     primary = summary[summary["role"] == "primary"]
@@ -303,22 +331,35 @@ def test_compute_margins_tables(tmp_path: Path, ids: np.ndarray) -> None:
     row = primary.iloc[0]
     assert (row["comparison"], row["target"], row["grouping"], row["group"]) == (
         "coco-contrastive vs caption-contrastive", "xsim_margin_x2eng", "overall", "covered")
-    assert (row["treatment_runs"], row["control_runs"], row["n_languages"]) == (2, 1, 3)
+    assert (row["treatment_runs"], row["control_runs"], row["n_languages"]) == (3, 3, 3)
     assert row["margin"] == pytest.approx(row["control_score"] - row["treatment_score"])
-    assert 0.1 < row["margin"] < 0.3 and row["ci_low"] > 0
-    assert row["wilcoxon_p_holm"] == row["wilcoxon_p"] and row["signflip_p_holm"] == row["signflip_p"]
-    secondary = summary[summary["role"] == "secondary"]
-    assert len(secondary) == 2 * 5 * 2 - 1  # comparisons x targets x {all, covered}, less the primary
-    assert (secondary["grouping"] == "overall").all()
-    assert np.all(secondary["signflip_p_holm"] >= secondary["signflip_p"])
-    smallest = secondary["wilcoxon_p"].min()  # Holm multiplies the smallest of m p-values by m
-    assert secondary["wilcoxon_p_holm"].min() == pytest.approx(min(1.0, smallest * len(secondary)))
-    exploratory = summary[summary["role"] == "exploratory"]
-    assert exploratory["wilcoxon_p_holm"].isna().all() and exploratory["signflip_p"].notna().all()
+    assert 0.1 < row["margin"] < 0.3 and row["ci_low"] > 0 and row["seed_ci_low"] > 0
+    assert row["test"] == "run-level t (df=4)" and row["p"] < 0.001 and row["p_holm"] == row["p"]
+    assert row["sesoi"] == DECLARATION.primary.sesoi and row["tost_p"] > 0.5  # a 0.2 effect is not within 0.005
+    assert 0 < row["mde"] < row["margin"]
 
-    same = summary[(summary["comparison"] == "vqa vs vqa-shuffled") & summary["target"].str.startswith("xsim")]
-    assert (same[["margin", "ci_low", "ci_high"]].to_numpy() == 0).all()
-    assert (same["tied"] == same["n_languages"]).all() and (same["signflip_p"] == 1.0).all()
+    # The secondary family present here: the primary pair on eng->X retrieval and on SIB (the shuffled
+    # control has no runs). Holm over exactly those two p-values, by hand.
+    secondary = summary[summary["role"] == "secondary"].sort_values("target")
+    assert list(secondary["target"]) == ["sib_accuracy", "xsim_margin_eng2x"]
+    assert (secondary["group"] == "covered").all() and secondary["p"].notna().all()
+    p1, p2 = sorted(secondary["p"])
+    expected = {p1: min(1, 2 * p1), p2: min(1, max(2 * p1, p2))}
+    for p, adjusted in zip(secondary["p"], secondary["p_holm"]):
+        assert adjusted == pytest.approx(expected[p])
+
+    # No p-value anywhere else: single-seed pairs, undeclared targets and subsets, language groups.
+    others = summary[~summary["role"].isin(["primary", "secondary"])]
+    assert others["p"].isna().all() and others["p_holm"].isna().all() and others["tost_p"].isna().all()
+    assert set(others["role"]) == {"descriptive", "exploratory"}
+    multi = others[others["comparison"] == "coco-contrastive vs caption-contrastive"]
+    assert multi["seed_ci_low"].notna().all()  # 3 vs 3 seeds: the seed interval is shown, untested
+    single = summary[summary["comparison"] == "vqa vs vqa-shuffled"]
+    assert single["seed_ci_low"].isna().all() and single["p"].isna().all()
+
+    same = single[single["target"].str.startswith("xsim")]
+    assert (same[["margin", "ci_low", "ci_high", "ci_low_languages", "ci_high_languages"]].to_numpy() == 0).all()
+    assert (same["tied"] == same["n_languages"]).all()
 
     # eng_Latn (the SIB probe's training language) is not a transfer target: excluded by default.
     assert "eng_Latn" not in set(per_lang["language"])

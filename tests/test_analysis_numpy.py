@@ -1,16 +1,15 @@
-"""An independent recomputation of the primary margin and its bootstrap CI, in plain numpy with loops.
+"""An independent recomputation of the primary margin, its bootstrap CIs and its run-level test, in
+plain numpy with loops.
 
 Nothing from benchmark.analysis.stats is used here: predictions are read back from the parquet files,
-replicates are built by literally concatenating the items of the drawn articles, and seeds are
-averaged one draw at a time. Only the RNG protocol is shared (it has to be, for the numbers to agree),
-as documented in benchmark/analysis/stats.py:
+replicates are built by literally concatenating the items of the drawn articles, and the t-test is
+written out from its textbook formulas. Only the RNG protocol is shared (it has to be, for the numbers
+to agree), as documented in benchmark/analysis/stats.py:
 
-    rng = np.random.default_rng(seed)
-    1. rng.integers(0, n_clusters, size=(n_boot, n_clusters))  # clusters = sorted unique article URLs
-    2. rng.integers(0, k_t, size=(n_boot, k_t))   # only if the treatment has k_t > 1 seed runs
-    3. rng.integers(0, k_c, size=(n_boot, k_c))   # only if the control has k_c > 1 seed runs
-
-with seed runs in seed order (<arm>, <arm>.s1, <arm>.s2, ...).
+    1. np.random.default_rng(seed).integers(0, n_clusters, size=(n_boot, n_clusters))
+       # clusters = sorted unique article URLs; every arm's scores averaged over its seed runs
+    2. np.random.default_rng([seed, 1]).integers(0, m, size=(n_boot, m))
+       # languages resampled: positions within the subset's m languages, in their sorted order
 """
 
 from __future__ import annotations
@@ -21,13 +20,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scipy import stats
+
+from benchmark.analysis.declaration import DECLARATION
 from benchmark.analysis.margins import PRIMARY_COMPARISON, compute_margins
 from benchmark.data.flores import load_metadata
 
 LANGS = ["deu_Latn", "dzo_Tibt", "fra_Latn", "sat_Olck", "swh_Latn", "zho_Hans"]
 COVERED = ["deu_Latn", "fra_Latn", "swh_Latn", "zho_Hans"]  # dzo_Tibt, sat_Olck: ~50% <unk>
 TREATMENT = ["coco-contrastive", "coco-contrastive.s1", "coco-contrastive.s2"]
-CONTROL = ["caption-contrastive", "caption-contrastive.s1"]
+CONTROL = ["caption-contrastive", "caption-contrastive.s1", "caption-contrastive.s2"]
 SEED, N_BOOT = 11, 2000
 
 
@@ -50,8 +52,10 @@ def write_predictions(root: Path) -> None:
         df.to_parquet(root / "retrieval" / f"{run}.parquet", index=False)
 
 
-def plain_bootstrap(root: Path, langs: list[str]) -> tuple[float, float, float, dict[str, float]]:
-    """(macro margin, ci_low, ci_high, per-language margins), text error - multimodal error."""
+def plain_bootstrap(root: Path, langs: list[str]) -> tuple[float, float, float, dict[str, float], tuple[float, float],
+                                                          dict[str, list[float]]]:
+    """(macro margin, ci_low, ci_high, per-language margins, (ci_low, ci_high) with languages
+    resampled, each arm's run-level scores), text error - multimodal error."""
     urls = load_metadata()["url"]
     errors: dict[str, dict[str, np.ndarray]] = {}
     for run in TREATMENT + CONTROL:
@@ -76,29 +80,32 @@ def plain_bootstrap(root: Path, langs: list[str]) -> tuple[float, float, float, 
         per_lang[lang] = c - t
     point = float(np.mean([per_lang[lang] for lang in langs]))
 
-    rng = np.random.default_rng(SEED)
-    cluster_draws = rng.integers(0, len(articles), size=(N_BOOT, len(articles)))
-    treatment_draws = rng.integers(0, len(TREATMENT), size=(N_BOOT, len(TREATMENT)))
-    control_draws = rng.integers(0, len(CONTROL), size=(N_BOOT, len(CONTROL)))
-    replicates = []
+    cluster_draws = np.random.default_rng(SEED).integers(0, len(articles), size=(N_BOOT, len(articles)))
+    language_draws = np.random.default_rng([SEED, 1]).integers(0, len(langs), size=(N_BOOT, len(langs)))
+    replicates, replicates_langs = [], []
     for r in range(N_BOOT):
         items = np.concatenate([cluster_items[c] for c in cluster_draws[r]])
         margins = []
         for lang in langs:
-            t = np.mean([errors[TREATMENT[s]][lang][items].mean() for s in treatment_draws[r]])
-            c = np.mean([errors[CONTROL[s]][lang][items].mean() for s in control_draws[r]])
+            t = np.mean([errors[run][lang][items].mean() for run in TREATMENT])
+            c = np.mean([errors[run][lang][items].mean() for run in CONTROL])
             margins.append(c - t)
         replicates.append(np.mean(margins))
+        replicates_langs.append(np.mean([margins[j] for j in language_draws[r]]))
     low, high = np.percentile(replicates, [2.5, 97.5])
-    return point, float(low), float(high), per_lang
+    lang_low, lang_high = np.percentile(replicates_langs, [2.5, 97.5])
+    runs = {arm: [float(np.mean([errors[run][lang].mean() for lang in langs])) for run in members_]
+            for arm, members_ in (("treatment", TREATMENT), ("control", CONTROL))}
+    return point, float(low), float(high), per_lang, (float(lang_low), float(lang_high)), runs
 
 
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
     root = tmp_path_factory.mktemp("predictions")
     write_predictions(root)
+    plan = DECLARATION.model_copy(update={"n_boot": N_BOOT, "bootstrap_seed": SEED})
     summary, per_lang = compute_margins([PRIMARY_COMPARISON], TREATMENT + CONTROL, root=root,
-                                        targets=["xsim_margin_x2eng"], n_boot=N_BOOT, seed=SEED)
+                                        targets=["xsim_margin_x2eng"], declaration=plan)
     return root, summary, per_lang
 
 
@@ -108,18 +115,26 @@ def test_primary_margin_and_ci_match_plain_numpy(tables: tuple[Path, pd.DataFram
     assert sorted(per_lang.loc[per_lang["covered"], "language"]) == COVERED
     row = summary[summary["role"] == "primary"].iloc[0]
     assert (row["grouping"], row["group"], row["n_languages"]) == ("overall", "covered", 4)
-    assert (row["treatment_runs"], row["control_runs"]) == (3, 2)
-    point, low, high, by_lang = plain_bootstrap(root, COVERED)
+    assert (row["treatment_runs"], row["control_runs"]) == (3, 3)
+    point, low, high, by_lang, (lang_low, lang_high), runs = plain_bootstrap(root, COVERED)
     assert row["margin"] == pytest.approx(point, abs=1e-6)
     assert row["ci_low"] == pytest.approx(low, abs=1e-6)
     assert row["ci_high"] == pytest.approx(high, abs=1e-6)
+    assert (row["ci_low_languages"], row["ci_high_languages"]) == pytest.approx((lang_low, lang_high), abs=1e-6)
+    assert lang_low < low  # four languages of different difficulty: resampling them widens the interval
     assert low < point < high and point > 0.03  # the coco runs err ~6 points less, by construction
     for lang, margin in by_lang.items():
         assert per_lang.set_index("language").loc[lang, "margin"] == pytest.approx(margin, abs=1e-12)
+    # The run-level t-test from its formulas: pooled variance, df = 3 + 3 - 2, two-sided p.
+    t, c = np.array(runs["treatment"]), np.array(runs["control"])
+    se = np.sqrt((t.var(ddof=1) + c.var(ddof=1)) / 2 * (1 / 3 + 1 / 3))
+    assert row["se"] == pytest.approx(se, rel=1e-9) and row["df"] == 4
+    assert row["p"] == pytest.approx(2 * stats.t(4).sf(abs(c.mean() - t.mean()) / se), rel=1e-9)
+    assert row["seed_ci_high"] - row["margin"] == pytest.approx(stats.t(4).ppf(0.975) * se, rel=1e-9)
 
 
 def test_all_languages_macro_matches_plain_numpy(tables: tuple[Path, pd.DataFrame, pd.DataFrame]) -> None:
     root, summary, _ = tables
     row = summary[summary["group"] == "all"].iloc[0]
-    point, low, high, _ = plain_bootstrap(root, LANGS)
+    point, low, high, *_ = plain_bootstrap(root, LANGS)
     assert (row["margin"], row["ci_low"], row["ci_high"]) == pytest.approx((point, low, high), abs=1e-6)

@@ -7,12 +7,12 @@ run, a language one run lacks, or an item one language lacks is an error naming 
 smaller average. Languages are the targets of transfer: the pivot (eng_Latn: the retrieval pivot and
 the SIB probe's training language) is left out by default.
 
-Roles: the pre-registered *primary* test is coco-contrastive vs caption-contrastive, xsim margin
-x2eng, over the tokenizer-covered languages, reported unadjusted. Every other comparison x target over
-all languages and over the covered ones is *secondary*: Holm's correction runs over that family. The
-breakdowns by language group (uncovered, CC-100 in/out, each script) are *exploratory*: they locate an
-effect, many hold a handful of languages (a sign-flip p can never drop below 2 / 2**n), and adding
-them to the family would only spend its power; their p-values are reported unadjusted, Holm left NaN.
+Roles, from :data:`benchmark.analysis.declaration.DECLARATION`: the *primary* comparison (unadjusted)
+and the *secondary* family (Holm-adjusted) get the designated run-level test when each arm has at least
+``min_seeds`` runs; every other comparison x target over all and over covered languages is
+*descriptive* (estimate and intervals, no p-value), and the breakdowns by language group (uncovered,
+CC-100 in/out, each script) are *exploratory* locations of an effect, also without p-values. Every row
+carries the cluster-bootstrap interval over items with the languages fixed and with them resampled.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import pandas as pd
 
 from benchmark import arms
 from benchmark.analysis.groups import language_groups
-from benchmark.analysis.stats import BOOTSTRAP_SEED, N_BOOT, N_RESAMPLES, holm, language_tests, paired_cluster_bootstrap
+from benchmark.analysis.declaration import DECLARATION, Comparison, Declaration
+from benchmark.analysis.stats import holm, language_counts, paired_cluster_bootstrap, run_level_test, run_scores
 from benchmark.data.flores import PIVOT, load_metadata
 from benchmark.io import BenchmarkError
 
@@ -50,18 +51,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("xsim_cosine_eng2x", "retrieval", False, "eng2x", "cosine"),
     Target("sib_accuracy", "sib", True),
 ]}
-PRIMARY_COMPARISON = ("coco-contrastive", "caption-contrastive")
-PRIMARY_TARGET = "xsim_margin_x2eng"
-PRIMARY_SUBSET = ("overall", "covered")  # (grouping, group)
-
-# Each multimodal arm against its text-only twin, and the real images against their controls.
-DEFAULT_COMPARISONS: tuple[tuple[str, str], ...] = (
-    PRIMARY_COMPARISON,
-    ("coco-caption-mlm", "caption-mlm"),
-    ("coco-contrastive", "coco-contrastive-shuffled"),
-    ("vqa", "vqa-question-only"),
-    ("vqa", "vqa-shuffled"),
-)
+PRIMARY_COMPARISON = DECLARATION.primary.pair
 
 _COLUMNS = {
     "retrieval": ("language", "direction", "scoring", "index_id", "correct"),
@@ -210,6 +200,23 @@ def _resolve(comparisons: Sequence[tuple[str, str]], runs: Sequence[str]) -> dic
     return by_arm
 
 
+def _run_test(t_runs: np.ndarray, c_runs: np.ndarray, target: Target,
+              declared: tuple[str, Comparison] | None, d: Declaration) -> dict[str, object]:
+    """The run-level columns of one row: seed CI for every row with enough seeds; the designated test,
+    TOST and MDE for declared rows only."""
+    try:
+        res = run_level_test(t_runs, c_runs, higher_is_better=target.higher_is_better,
+                             sesoi=declared[1].sesoi if declared else None, alpha=d.alpha, power=d.power,
+                             confidence=d.confidence)
+    except ValueError as err:  # e.g. runs that do not vary at all
+        return {"test": f"none: {err}"} if declared else {}
+    out: dict[str, object] = {"seed_ci_low": res.ci_low, "seed_ci_high": res.ci_high, "se": res.se, "df": res.df}
+    if declared:
+        out |= {"test": f"run-level t (df={res.df})", "p": res.p, "sesoi": res.sesoi, "tost_p": res.tost_p,
+                "mde": res.mde}
+    return out
+
+
 def compute_margins(
     comparisons: Sequence[tuple[str, str]],
     runs: Sequence[str],
@@ -219,16 +226,14 @@ def compute_margins(
     groups: pd.DataFrame | None = None,
     metadata: pd.DataFrame | None = None,
     exclude_languages: Sequence[str] = (PIVOT,),
-    n_boot: int = N_BOOT,
-    seed: int = BOOTSTRAP_SEED,
-    n_resamples: int = N_RESAMPLES,
+    declaration: Declaration = DECLARATION,
 ) -> MarginTables:
-    """Margins with cluster-bootstrap CIs, tests across languages and Holm-adjusted p-values.
+    """Margins with cluster-bootstrap CIs, and the declared comparisons' run-level tests.
 
     ``comparisons``: (treatment, control) arm names; ``runs``: the runs whose predictions exist (seed
     runs ``<arm>.s<k>`` join their arm's group). ``groups``: :func:`language_groups`'s table, computed
-    from the tokenizer when None. Every (comparison, target) is bootstrapped once with ``seed``; all
-    subsets of languages are macro-averages of that one joint resampling.
+    from the tokenizer when None. Every (comparison, target) is bootstrapped once with the
+    declaration's seed; all subsets of languages are macro-averages of that one joint resampling.
     """
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
@@ -248,6 +253,7 @@ def compute_margins(
     if lacking:
         raise BenchmarkError(f"language groups lack {', '.join(lacking)}")
 
+    d = declaration
     rows, lang_rows = [], []
     for target in chosen:
         languages, ids, scores = grids[target.name]
@@ -261,7 +267,7 @@ def compute_margins(
             t = np.stack([scores[run][keep] for run in by_arm[treatment]])
             c = np.stack([scores[run][keep] for run in by_arm[control]])
             boot = paired_cluster_bootstrap(t, c, clusters, higher_is_better=target.higher_is_better,
-                                            n_boot=n_boot, seed=seed)
+                                            n_boot=d.n_boot, seed=d.bootstrap_seed, confidence=d.confidence)
             t_score, c_score = t.mean(axis=2).mean(axis=0), c.mean(axis=2).mean(axis=0)
             low, high = boot.language_ci()
             head = {"comparison": f"{treatment} vs {control}", "treatment": treatment, "control": control,
@@ -271,29 +277,32 @@ def compute_margins(
                 "in_cc100": g["in_cc100"].to_numpy(), "treatment_score": t_score, "control_score": c_score,
                 "margin": boot.margins, "ci_low": low, "ci_high": high,
             }))
+            seeded = min(len(t), len(c)) >= d.min_seeds
             for grouping, group, mask in subsets(g):
                 estimate, lo, hi = boot.macro(mask)
-                tests = language_tests(boot.margins[mask], seed=seed, n_resamples=n_resamples)
-                primary = ((treatment, control) == PRIMARY_COMPARISON and target.name == PRIMARY_TARGET
-                           and (grouping, group) == PRIMARY_SUBSET)
-                role = "primary" if primary else "secondary" if grouping == "overall" else "exploratory"
-                rows.append({
+                _, lang_lo, lang_hi = boot.macro(mask, resample_languages=True)
+                improved, hurt, tied = language_counts(boot.margins[mask])
+                declared = d.find((treatment, control), target.name, group) if grouping == "overall" else None
+                role = declared[0] if declared else "descriptive" if grouping == "overall" else "exploratory"
+                row = {
                     **head, "higher_is_better": target.higher_is_better,
-                    "treatment_runs": len(by_arm[treatment]), "control_runs": len(by_arm[control]),
-                    "grouping": grouping, "group": group, "n_languages": tests.n_languages,
+                    "treatment_runs": len(t), "control_runs": len(c),
+                    "grouping": grouping, "group": group, "n_languages": int(mask.sum()),
                     "treatment_score": float(t_score[mask].mean()), "control_score": float(c_score[mask].mean()),
-                    "margin": estimate, "ci_low": lo, "ci_high": hi,
-                    "improved": tests.improved, "hurt": tests.hurt, "tied": tests.tied,
-                    "wilcoxon_p": tests.wilcoxon_p, "signflip_p": tests.signflip_p,
-                    "role": role, "n_boot": n_boot, "seed": seed,
-                })
+                    "margin": estimate, "ci_low": lo, "ci_high": hi, "ci_low_languages": lang_lo,
+                    "ci_high_languages": lang_hi, "improved": improved, "hurt": hurt, "tied": tied, "role": role,
+                    "test": "", "seed_ci_low": np.nan, "seed_ci_high": np.nan, "se": np.nan, "df": np.nan,
+                    "p": np.nan, "sesoi": np.nan, "tost_p": np.nan, "mde": np.nan,
+                    "n_boot": d.n_boot, "bootstrap_seed": d.bootstrap_seed,
+                }
+                if seeded:  # the runs' own spread: the interval that carries seed variance
+                    row |= _run_test(run_scores(t, mask), run_scores(c, mask), target, declared, d)
+                elif declared:
+                    row["test"] = f"none: {len(t)} and {len(c)} seeds, fewer than {d.min_seeds} (descriptive)"
+                rows.append(row)
     summary = pd.DataFrame(rows)
+    adjusted = summary["p"].to_numpy(dtype=np.float64).copy()  # the primary is one hypothesis: unadjusted
     secondary = (summary["role"] == "secondary").to_numpy()
-    primary = (summary["role"] == "primary").to_numpy()
-    for col in ("wilcoxon_p", "signflip_p"):
-        raw = summary[col].to_numpy(dtype=np.float64)
-        adjusted = np.full(len(raw), np.nan)
-        adjusted[primary] = raw[primary]  # one pre-registered hypothesis: no family to adjust for
-        adjusted[secondary] = holm(raw[secondary])
-        summary[f"{col}_holm"] = adjusted
+    adjusted[secondary] = holm(adjusted[secondary])
+    summary["p_holm"] = adjusted
     return MarginTables(summary=summary, per_language=pd.concat(lang_rows, ignore_index=True))

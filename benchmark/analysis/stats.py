@@ -1,30 +1,33 @@
-"""Paired statistics for comparing two arms: a cluster bootstrap over FLORES articles, tests across
-languages, and Holm's correction.
+"""Statistics for comparing two arms: the designated run-level test, and cluster-bootstrap intervals.
 
-Why a *cluster* bootstrap: FLORES sentences come in articles (393 source URLs over the 1004 bundled
-items) whose sentences share topic and vocabulary, so their errors are correlated; resampling items
-one by one would understate the uncertainty. Why *paired*: every arm is scored on the same items, so
-each replicate resamples the same items for both arms and all languages, and item difficulty cancels
-out of the margin. Where an arm has several seed runs, seeds are resampled too, so the interval also
-carries training-seed variance.
+Two questions, two tools (the plan that says which is which: :mod:`benchmark.analysis.declaration`):
 
-RNG protocol (``rng = numpy.random.default_rng(seed)``); tests/test_analysis_numpy.py replays it with
-plain loops, so any change here must change there too. Draws happen in this order, in these blocks:
+* **Would another training seed give the same answer?** The trained run is the unit: each run's
+  score is macro-averaged over the languages, and :func:`run_level_test` compares the two arms' runs
+  with a two-sample t-test, its TOST equivalence test and minimum detectable effect. This is the only
+  source of p-values in the report.
+* **How much do the numbers depend on which sentences and languages were tested?**
+  :func:`paired_cluster_bootstrap` resamples FLORES articles (393 source URLs over the 1004 bundled
+  items; sentences of one article share topic and vocabulary, so their errors correlate and resampling
+  items one by one would understate the uncertainty) jointly for both arms and every language, on
+  seed-averaged scores. :meth:`BootstrapResult.macro` gives its interval with the languages fixed
+  (inference to these languages) or resampled too (inference to languages like these). Seeds are not
+  resampled: a bootstrap over 3 seeds shrinks their variance by a third, and the seeds have their test.
+
+Bootstrap RNG protocol (``rng = numpy.random.default_rng(seed)``); tests/test_analysis_numpy.py replays
+it with plain loops, so any change here must change there too:
 
 1. ``rng.integers(0, n_clusters, size=(n_boot, n_clusters))``: row r lists the clusters replicate r
    draws, with replacement. Clusters are numbered in the sorted order of their ids (``np.unique``).
    The one draw serves every language and both arms.
-2. only if the treatment has k > 1 seed runs: ``rng.integers(0, k, size=(n_boot, k))``: the seed runs
-   (positions in the order given) that replicate r averages, with replacement.
-3. the same for the control.
+2. For languages resampled, separately per language subset of size m:
+   ``default_rng([seed, 1]).integers(0, m, size=(n_boot, m))``: the positions (within the subset, in
+   its order) that replicate r averages.
 
-Cluster draws come first and do not depend on the seed counts, so every comparison bootstrapped with
-one seed over one item set sees the same resampled articles. A replicate's score for a language is the
-mean over its resampled items (the item count varies with the clusters drawn), averaged over its
-resampled seeds; computed as cluster-count-weighted sums of per-cluster sums (the counts are a
-multinomial draw), never by materialising the resampled items. With 0/1 scores those sums are exact
-integers in float64, so the result does not depend on BLAS threading. Intervals are percentiles of
-the replicates (``np.percentile``, its default linear interpolation).
+A replicate's score for a language is the mean over its resampled items (the item count varies with
+the clusters drawn), computed as cluster-count-weighted sums of per-cluster sums, never by
+materialising the resampled items. Intervals are percentiles of the replicates (``np.percentile``,
+its default linear interpolation).
 """
 
 from __future__ import annotations
@@ -35,18 +38,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-N_BOOT = 2000
-BOOTSTRAP_SEED = 0
-N_RESAMPLES = 9999  # permutation tests: exact while 2**n_languages <= this (n <= 13), else Monte Carlo
 TIE_TOL = 1e-12  # |margin| below this is a tie (seed-averaged margins carry rounding noise)
-
-# Many languages tie at a margin of exactly 0 (both arms at 0 xsim error on high-resource languages).
-# "wilcox" (scipy's default) would drop them and test only the languages that moved, overstating the
-# evidence "across languages"; "zsplit" keeps every language and splits the tied ranks evenly between
-# the signs, so ties count as evidence for neither arm, as they do (a 0 contribution) in the macro
-# average the test accompanies. ("pratt" also ranks the zeros but then drops them from the statistic.)
-WILCOXON_ZERO_METHOD = "zsplit"
-WILCOXON_EXACT_MAX_N = 50  # up to here a permutation null (zeros and ties make scipy's "exact" wrong)
 
 
 @dataclass(frozen=True)
@@ -64,16 +56,25 @@ class BootstrapResult:
         low, high = np.percentile(x, [100.0 * alpha, 100.0 * (1.0 - alpha)], axis=0)
         return low, high
 
-    def macro(self, mask: ArrayLike | None = None) -> tuple[float, float, float]:
+    def macro(self, mask: ArrayLike | None = None, *, resample_languages: bool = False) -> tuple[float, float, float]:
         """(estimate, ci_low, ci_high) of the margin macro-averaged over ``mask``'s languages (all if None).
 
-        Each replicate averages its own per-language margins, so any subset of languages shares the
-        one joint resampling.
+        Languages fixed: each replicate averages its own per-language margins over the subset, so every
+        subset shares the one joint resampling of items. Languages resampled: each replicate also draws
+        the subset's languages with replacement (protocol step 2), so the interval covers the choice of
+        languages as well.
         """
         keep = np.ones(len(self.margins), bool) if mask is None else np.asarray(mask, bool)
         if keep.shape != self.margins.shape or not keep.any():
             raise ValueError(f"mask must select some of the {len(self.margins)} languages")
-        low, high = self._percentiles(self.replicates[:, keep].mean(axis=1))
+        reps = self.replicates[:, keep]
+        if resample_languages:
+            m = reps.shape[1]
+            draws = np.random.default_rng([self.seed, 1]).integers(0, m, size=(self.n_boot, m))
+            per_rep = np.take_along_axis(reps, draws, axis=1).mean(axis=1)
+        else:
+            per_rep = reps.mean(axis=1)
+        low, high = self._percentiles(per_rep)
         return float(self.margins[keep].mean()), float(low), float(high)
 
     @property
@@ -111,39 +112,24 @@ def _counts(draws: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(np.float64)
 
 
-def _seed_weights(rng: np.random.Generator, k: int, n_boot: int) -> np.ndarray:
-    """[n_boot, k] weights averaging each replicate's resampled seeds (protocol steps 2 and 3)."""
-    if k == 1:
-        return np.ones((n_boot, 1))
-    return _counts(rng.integers(0, k, size=(n_boot, k)), k) / k
-
-
-def _replicate_means(sums: np.ndarray, cluster_w: np.ndarray, n_items: np.ndarray, seed_w: np.ndarray) -> np.ndarray:
-    """[n_boot, n_languages] seed-averaged item means, from per-cluster sums [k, L, C]."""
-    k, n_lang, n_clu = sums.shape
-    per_seed = (cluster_w @ sums.reshape(k * n_lang, n_clu).T).reshape(-1, k, n_lang)
-    per_seed /= n_items[:, None, None]
-    return np.einsum("rk,rkl->rl", seed_w, per_seed)
-
-
 def paired_cluster_bootstrap(
     treatment: ArrayLike,
     control: ArrayLike,
     clusters: ArrayLike,
     *,
     higher_is_better: bool,
-    n_boot: int = N_BOOT,
-    seed: int = BOOTSTRAP_SEED,
+    n_boot: int = 2000,
+    seed: int = 0,
     confidence: float = 0.95,
 ) -> BootstrapResult:
-    """Margin of ``treatment`` over ``control`` per language, with a paired cluster bootstrap.
+    """Margin of ``treatment`` over ``control`` per language, with a paired cluster bootstrap over items.
 
     ``treatment``/``control``: per-item scores [n_seeds, n_languages, n_items] (a 2-D array is one
-    seed), items aligned between them; ``clusters``: one id per item (the FLORES article URL). A
-    language's score is its mean over items, averaged over seeds. ``higher_is_better`` fixes the sign
-    so that a positive margin always means the treatment did better: ``treatment - control`` for an
-    accuracy, ``control - treatment`` for an error rate (text-arm error - multimodal-arm error).
-    Bit-reproducible for a given ``seed``; see the module docstring for the draw order.
+    seed), items aligned between them; each arm's scores are averaged over its seeds first.
+    ``clusters``: one id per item (the FLORES article URL). ``higher_is_better`` fixes the sign so that
+    a positive margin always means the treatment did better: ``treatment - control`` for an accuracy,
+    ``control - treatment`` for an error rate (text-arm error - multimodal-arm error). The interval
+    covers item sampling only. Bit-reproducible for a given ``seed``; see the module docstring.
     """
     t = _as_runs(treatment, "treatment")
     c = _as_runs(control, "control")
@@ -162,98 +148,84 @@ def paired_cluster_bootstrap(
     n_clu = int(codes.max()) + 1
     onehot = np.zeros((len(codes), n_clu))
     onehot[np.arange(len(codes)), codes] = 1.0
-    size = onehot.sum(axis=0)
 
     rng = np.random.default_rng(seed)
     cluster_w = _counts(rng.integers(0, n_clu, size=(n_boot, n_clu)), n_clu)  # step 1
-    n_items = cluster_w @ size
-    t_w = _seed_weights(rng, t.shape[0], n_boot)  # step 2
-    c_w = _seed_weights(rng, c.shape[0], n_boot)  # step 3
+    n_items = cluster_w @ onehot.sum(axis=0)
 
+    # Seed-averaged item differences scaled by k_t * k_c: with 0/1 scores every sum below is an exact
+    # integer in float64, so the replicates do not depend on BLAS blocking or threads.
     sign = 1.0 if higher_is_better else -1.0  # "+ 0.0" below: no -0.0 in the tables
-    margins = sign * (t.mean(axis=2).mean(axis=0) - c.mean(axis=2).mean(axis=0)) + 0.0
-    reps = sign * (_replicate_means(t @ onehot, cluster_w, n_items, t_w)
-                   - _replicate_means(c @ onehot, cluster_w, n_items, c_w)) + 0.0
+    scale = float(t.shape[0] * c.shape[0])
+    diff = sign * (c.shape[0] * t.sum(axis=0) - t.shape[0] * c.sum(axis=0))  # [n_languages, n_items]
+    margins = diff.sum(axis=1) / (scale * diff.shape[1]) + 0.0
+    reps = (cluster_w @ (diff @ onehot).T) / (scale * n_items[:, None]) + 0.0
     return BootstrapResult(margins=margins, replicates=reps, n_boot=n_boot, seed=seed, confidence=confidence)
 
 
-# --- tests across languages ----------------------------------------------------------------------
+# --- the designated test: runs as the unit ---------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class LanguageTests:
-    """Paired tests of per-language margins against 0, and how many languages moved which way."""
+class RunTest:
+    """Two-sample t-test on run-level scores; margin > 0 means the treatment did better."""
 
-    n_languages: int
-    improved: int
-    hurt: int
-    tied: int
-    wilcoxon_statistic: float
-    wilcoxon_p: float
-    signflip_p: float
+    margin: float
+    se: float
+    df: int
+    ci_low: float
+    ci_high: float
+    p: float  # two-sided, H0: margin = 0
+    sesoi: float | None
+    tost_p: float  # max of the two one-sided p-values, H0: |margin| >= sesoi (NaN without a sesoi)
+    mde: float  # smallest |margin| detected with probability `power` at two-sided `alpha`
 
 
-def _clean(margins: ArrayLike) -> np.ndarray:
+def run_level_test(treatment: ArrayLike, control: ArrayLike, *, higher_is_better: bool, sesoi: float | None = None,
+                   alpha: float = 0.05, power: float = 0.8, confidence: float = 0.95) -> RunTest:
+    """Student's two-sample t-test (pooled variance, df = n_t + n_c - 2) on one score per run.
+
+    ``treatment``/``control``: each run's score (e.g. macro xsim error over the declared languages).
+    The confidence interval, the TOST p (two one-sided tests against +-``sesoi`` at ``alpha``) and
+    the minimum detectable effect ``(t_{1-alpha/2} + t_{power}) * se`` all use the same SE and df.
+    Needs at least 2 runs per arm (df >= 2) and some run-to-run variance.
+    """
+    t = np.asarray(treatment, dtype=np.float64).ravel()
+    c = np.asarray(control, dtype=np.float64).ravel()
+    if len(t) < 2 or len(c) < 2:
+        raise ValueError(f"a run-level test needs >= 2 runs per arm, got {len(t)} and {len(c)}")
+    if not (np.isfinite(t).all() and np.isfinite(c).all()):
+        raise ValueError("run scores must be finite")
+    if sesoi is not None and sesoi <= 0:
+        raise ValueError("sesoi must be > 0")
+    df = len(t) + len(c) - 2
+    pooled = ((len(t) - 1) * t.var(ddof=1) + (len(c) - 1) * c.var(ddof=1)) / df
+    se = float(np.sqrt(pooled * (1.0 / len(t) + 1.0 / len(c))))
+    if se == 0.0:
+        raise ValueError("run scores do not vary between runs: no run-level variance to test against")
+    sign = 1.0 if higher_is_better else -1.0
+    margin = sign * (t.mean() - c.mean()) + 0.0
+    dist = stats.t(df)
+    half = dist.ppf(0.5 + confidence / 2.0) * se
+    p = float(2.0 * dist.sf(abs(margin) / se))
+    tost_p = (float(max(dist.sf((margin + sesoi) / se), dist.cdf((margin - sesoi) / se)))
+              if sesoi is not None else float("nan"))
+    mde = float((dist.ppf(1.0 - alpha / 2.0) + dist.ppf(power)) * se)
+    return RunTest(margin=margin, se=se, df=df, ci_low=margin - half, ci_high=margin + half, p=min(1.0, p),
+                   sesoi=sesoi, tost_p=tost_p, mde=mde)
+
+
+# --- descriptive counts and Holm -----------------------------------------------------------------
+
+
+def language_counts(margins: ArrayLike) -> tuple[int, int, int]:
+    """(improved, hurt, tied) languages; |margin| < ``TIE_TOL`` is a tie. Descriptive only: languages
+    share sentences, candidates and the trained run, so they are not independent units for a test."""
     m = np.asarray(margins, dtype=np.float64).ravel()
     if not np.isfinite(m).all():
         raise ValueError("margins must be finite")
-    return np.where(np.abs(m) < TIE_TOL, 0.0, m)
-
-
-def wilcoxon_test(margins: ArrayLike, *, seed: int = BOOTSTRAP_SEED,
-                  n_resamples: int = N_RESAMPLES) -> tuple[float, float]:
-    """(statistic, p) of a two-sided Wilcoxon signed-rank test, zero_method ``WILCOXON_ZERO_METHOD``.
-
-    The statistic is ``scipy.stats.wilcoxon``'s. Beyond ``WILCOXON_EXACT_MAX_N`` languages its p is
-    scipy's normal approximation (with the tie and zsplit variance adjustments). Up to that, scipy's
-    "exact" table would be wrong with zeros and ties, and its permutation fallback re-ranks every
-    resample one at a time (minutes); the p there comes from ``scipy.stats.permutation_test`` on the
-    zsplit positive-rank sum instead: sign flips leave the ranks of ``|margin|`` unchanged, so the
-    null is vectorized; exact when 2**n <= n_resamples, else Monte Carlo from ``default_rng(seed)``.
-    No language moved (or fewer than 2 languages): p = 1.
-    """
-    m = _clean(margins)
-    if len(m) < 2 or not m.any():
-        return float("nan"), 1.0
-    res = stats.wilcoxon(m, zero_method=WILCOXON_ZERO_METHOD, method="asymptotic")
-    if len(m) > WILCOXON_EXACT_MAX_N:
-        return float(res.statistic), float(res.pvalue)
-    ranks = stats.rankdata(np.abs(m))
-
-    def positive_rank_sum(x: np.ndarray, axis: int) -> np.ndarray:
-        return np.sum(ranks * ((x > 0) + 0.5 * (x == 0)), axis=axis)  # zsplit: a zero's rank counts half
-
-    null = stats.permutation_test(
-        (m,), positive_rank_sum, permutation_type="samples", vectorized=True, n_resamples=n_resamples,
-        alternative="two-sided", rng=np.random.default_rng(seed),
-    )
-    return float(res.statistic), float(min(1.0, null.pvalue))
-
-
-def signflip_test(margins: ArrayLike, *, seed: int = BOOTSTRAP_SEED, n_resamples: int = N_RESAMPLES) -> float:
-    """Two-sided p of the mean margin under random sign flips (languages as the paired units).
-
-    ``scipy.stats.permutation_test`` with one sample flips signs; it enumerates all 2**n flips when
-    that is at most ``n_resamples``, else draws them from ``default_rng(seed)``.
-    """
-    m = _clean(margins)
-    if len(m) < 2 or not m.any():
-        return 1.0
-    res = stats.permutation_test(
-        (m,), lambda x, axis: np.mean(x, axis=axis), permutation_type="samples", vectorized=True,
-        n_resamples=n_resamples, alternative="two-sided", rng=np.random.default_rng(seed),
-    )
-    return float(min(1.0, res.pvalue))
-
-
-def language_tests(margins: ArrayLike, *, seed: int = BOOTSTRAP_SEED, n_resamples: int = N_RESAMPLES) -> LanguageTests:
-    """Both paired tests over per-language margins, plus counts improved (> 0) / hurt (< 0) / tied."""
-    m = _clean(margins)
-    stat, p = wilcoxon_test(m, seed=seed, n_resamples=n_resamples)
-    return LanguageTests(
-        n_languages=len(m), improved=int((m > 0).sum()), hurt=int((m < 0).sum()), tied=int((m == 0).sum()),
-        wilcoxon_statistic=stat, wilcoxon_p=p, signflip_p=signflip_test(m, seed=seed, n_resamples=n_resamples),
-    )
+    tied = np.abs(m) < TIE_TOL
+    return int((m > 0)[~tied].sum()), int((m < 0)[~tied].sum()), int(tied.sum())
 
 
 def holm(pvalues: ArrayLike) -> np.ndarray:
@@ -274,3 +246,13 @@ def holm(pvalues: ArrayLike) -> np.ndarray:
     res[order] = adjusted
     out[ok] = res
     return out
+
+
+def run_scores(scores: ArrayLike, mask: ArrayLike | None = None) -> np.ndarray:
+    """One score per run: per-item scores [n_runs, n_languages, n_items] averaged over items, then
+    macro-averaged over ``mask``'s languages (all if None) - the unit :func:`run_level_test` compares."""
+    arr = _as_runs(scores, "scores")
+    keep = np.ones(arr.shape[1], bool) if mask is None else np.asarray(mask, bool)
+    if keep.shape != (arr.shape[1],) or not keep.any():
+        raise ValueError(f"mask must select some of the {arr.shape[1]} languages")
+    return arr[:, keep].mean(axis=2).mean(axis=1)

@@ -1,8 +1,8 @@
 """Stage ``analysis``: the answer - margins between arms with cluster-bootstrap CIs, tests, groups.
 
-Which comparisons: the pre-registered primary pair (coco-contrastive vs caption-contrastive), every
-control against the multimodal arm it controls (from the arm specs), and every trained arm against
-the baseline - each only if both arms have runs in ``params.arms``. Statistics live in
+Which comparisons: the declared ones (:mod:`benchmark.analysis.declaration`: the primary pair and the
+secondary family), every control against the multimodal arm it controls (from the arm specs), and
+every trained arm against the baseline - each only if both arms have runs in ``params.arms``. Statistics live in
 :mod:`benchmark.analysis`; this stage feeds them the saved per-item predictions and writes
 ``results/margins.csv`` (one row per comparison x target x language subset),
 ``results/margins_per_language.csv``, ``results/language_groups.csv`` and ``metrics/analysis.json``
@@ -12,7 +12,8 @@ the baseline - each only if both arms have runs in ``params.arms``. Statistics l
 from __future__ import annotations
 
 from benchmark.analysis.groups import language_groups
-from benchmark.analysis.margins import PRIMARY_COMPARISON, compute_margins
+from benchmark.analysis.declaration import DECLARATION
+from benchmark.analysis.margins import compute_margins
 from benchmark.arms import ARMS, parse_run
 from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path, write_json
@@ -23,7 +24,7 @@ from benchmark.tracking import stage_run
 
 def comparisons(runs: list[str]) -> list[tuple[str, str]]:
     arms = {parse_run(r)[0].name for r in runs}
-    pairs = [PRIMARY_COMPARISON]
+    pairs = DECLARATION.pairs
     pairs += [(spec.control_of, spec.name) for spec in ARMS.values() if spec.control_of]
     pairs += [(spec.name, "baseline") for spec in ARMS.values() if spec.trained]
     return [p for p in dict.fromkeys(pairs) if p[0] in arms and p[1] in arms]
@@ -50,8 +51,12 @@ def run(params: Params) -> None:
             run_.log_artifact(paths.RESULTS / name, "analysis")
         overall = summary[summary["grouping"] == "overall"]
         run_.log_metrics({f"{r.comparison}.{r.target}.{r.group}.{k}": float(getattr(r, k))
-                          for r in overall.itertuples() for k in ("margin", "ci_low", "ci_high", "signflip_p")})
+                          for r in overall.itertuples()
+                          for k in ("margin", "ci_low", "ci_high", "ci_low_languages", "ci_high_languages",
+                                    "seed_ci_low", "seed_ci_high", "p", "p_holm", "tost_p", "mde")
+                          if getattr(r, k) == getattr(r, k)})  # NaN (no test for this row) is not logged
         headline = primary.iloc[0].to_dict() if len(primary) else {}
         write_json(paths.METRICS / "analysis.json", {
-            "primary": {k: (float(v) if isinstance(v, float) else v) for k, v in headline.items()},
+            "primary": {k: ((None if v != v else float(v)) if isinstance(v, float) else v)  # NaN: not JSON
+                        for k, v in headline.items()},
             "comparisons": len(pairs), "mlflow_run_id": run_.run_id})

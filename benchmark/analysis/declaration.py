@@ -1,0 +1,143 @@
+"""The analysis plan, declared before results: which comparisons are tested, how, and what effect matters.
+
+One typed spec, validated at import and printed in ``results/REPORT.md`` with the commit that first
+declared it (``git log`` of this file), so a reader can check it predates the numbers it judges.
+
+Rules it encodes (DESIGN.md, "Inference rules"):
+
+* **The trained run (seed) is the unit of replication.** A declared comparison is *tested* only when
+  each arm has at least ``min_seeds`` runs; otherwise it is reported as descriptive (estimate and an
+  item-variance interval, no p-value).
+* **One designated test**: a two-sample Student t-test on run-level scores (each run's score
+  macro-averaged over the declared languages), pooled variance, df = n_t + n_c - 2. Why this test:
+  with 3 seeds per arm an exact permutation of run labels has 20 relabellings, so its p cannot go
+  below 0.1 and it can never reject at 0.05; a bootstrap over 3 seeds shrinks their variance by a
+  third ((n - 1) / n) and its percentiles are too narrow for df = 4. The t-test uses the runs' own
+  variance with the right small-sample quantiles. Unpaired, because seed k of one arm and seed k of
+  another share nothing that makes them a pair. It infers to new training seeds on these test items
+  and these languages; item and language sampling are shown beside it by the cluster bootstrap.
+* **Equivalence** by two one-sided t-tests (TOST) at the same alpha against ``sesoi``, and the
+  minimum detectable effect at ``power``: (t_{1-alpha/2, df} + t_{power, df}) x SE.
+* The primary comparison is unadjusted; the secondary family is Holm-adjusted; everything else
+  (undeclared pairs, single-seed arms, language groups, per-language margins) is descriptive.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from benchmark.arms import ARMS
+
+TargetName = Literal["xsim_margin_x2eng", "xsim_margin_eng2x", "xsim_cosine_x2eng", "xsim_cosine_eng2x",
+                     "sib_accuracy"]
+LanguageSet = Literal["all", "covered"]  # covered: < 5% <unk> in the language's sentences (analysis.groups)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Comparison(Strict):
+    """``treatment`` vs ``control`` on ``target`` over ``languages``; positive margin = treatment better."""
+
+    treatment: str
+    control: str
+    target: TargetName
+    languages: LanguageSet
+    sesoi: Annotated[float, Field(gt=0)]  # smallest effect size of interest, in the target's units
+    sesoi_reason: str
+
+    @model_validator(mode="after")
+    def _arms_exist(self) -> Comparison:
+        for arm in (self.treatment, self.control):
+            if arm not in ARMS:
+                raise ValueError(f"declared comparison names unknown arm {arm!r}")
+        if self.treatment == self.control:
+            raise ValueError(f"declared comparison of {self.treatment!r} with itself")
+        return self
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        return (self.treatment, self.control)
+
+    @property
+    def name(self) -> str:
+        return f"{self.treatment} vs {self.control}"
+
+
+class Declaration(Strict):
+    primary: Comparison
+    secondary: tuple[Comparison, ...]  # the Holm family
+    test: Literal["run_t"] = "run_t"
+    min_seeds: Annotated[int, Field(ge=3)] = 3
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    power: Annotated[float, Field(gt=0.5, lt=1)] = 0.8
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95  # every interval in the report
+    n_boot: Annotated[int, Field(ge=100)] = 2000  # cluster bootstrap replicates
+    bootstrap_seed: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Declaration:
+        keys = [(c.pair, c.target, c.languages) for c in (self.primary, *self.secondary)]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a comparison is declared twice")
+        return self
+
+    @property
+    def comparisons(self) -> tuple[Comparison, ...]:
+        return (self.primary, *self.secondary)
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        return list(dict.fromkeys(c.pair for c in self.comparisons))
+
+    def find(self, pair: tuple[str, str], target: str, languages: str) -> tuple[str, Comparison] | None:
+        """("primary" | "secondary", the comparison) if declared, else None."""
+        if (self.primary.pair, self.primary.target, self.primary.languages) == (pair, target, languages):
+            return "primary", self.primary
+        for c in self.secondary:
+            if (c.pair, c.target, c.languages) == (pair, target, languages):
+                return "secondary", c
+        return None
+
+
+_XSIM_SESOI = ("half a point of macro-averaged xsim error: about one sentence per language in `mini` (1/204 = "
+               "0.0049), and a small fraction of the 'large improvements' on the BUCC and Tatoeba retrieval "
+               "tasks that X-STILTs (Phang et al. 2020, arXiv 2005.13013v3) reports for English intermediate "
+               "training; a multimodal effect smaller than this would not change the answer to the question")
+_SIB_SESOI = "one point of SIB-200 accuracy: two of the 204 test items per language"
+
+DECLARATION = Declaration(
+    primary=Comparison(treatment="coco-contrastive", control="caption-contrastive", target="xsim_margin_x2eng",
+                       languages="covered", sesoi=0.005, sesoi_reason=_XSIM_SESOI),
+    secondary=(
+        # Does the *content* of the image matter, or only that there is one? Same pixels, deranged.
+        Comparison(treatment="coco-contrastive", control="coco-contrastive-shuffled", target="xsim_margin_x2eng",
+                   languages="covered", sesoi=0.005, sesoi_reason=_XSIM_SESOI),
+        # The primary pair on the other retrieval direction and on the classification target.
+        Comparison(treatment="coco-contrastive", control="caption-contrastive", target="xsim_margin_eng2x",
+                   languages="covered", sesoi=0.005, sesoi_reason=_XSIM_SESOI),
+        Comparison(treatment="coco-contrastive", control="caption-contrastive", target="sib_accuracy",
+                   languages="covered", sesoi=0.01, sesoi_reason=_SIB_SESOI),
+    ),
+)
+
+
+def declared_in() -> str:
+    """'first declared in <commit> (<date>), last changed in <commit> (<date>)' from git, or why not."""
+    here = Path(__file__).resolve()
+    try:
+        log = subprocess.run(["git", "log", "--follow", "--format=%h %ad", "--date=short", "--", here.name],
+                             cwd=here.parent, capture_output=True, text=True, check=True).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return "commit unknown (no git history here)"
+    log = [line for line in log if line.strip()]
+    if not log:
+        return "not yet committed"
+    first, last = log[-1].split(" "), log[0].split(" ")
+    return (f"first declared in commit {first[0]} ({first[1]})"
+            + ("" if first == last else f", last changed in commit {last[0]} ({last[1]})"))
