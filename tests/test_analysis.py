@@ -316,8 +316,9 @@ def test_compute_margins_tables(tmp_path: Path, ids: np.ndarray) -> None:
     primary_runs = ["coco-contrastive", "coco-contrastive.s1", "coco-contrastive.s2",
                     "caption-contrastive", "caption-contrastive.s1", "caption-contrastive.s2"]
     runs = [*primary_runs, "vqa", "vqa-shuffled"]
+    written = {}
     for k, run in enumerate(runs):
-        write_retrieval(tmp_path, run, ids, 0.1 if run.startswith("coco") else 0.3, k)
+        written[run] = write_retrieval(tmp_path, run, ids, 0.1 if run.startswith("coco") else 0.3, k)
         write_sib(tmp_path, run, ids, ["eng_Latn", *LANGS], k)
     write_retrieval(tmp_path, "vqa-shuffled", ids, 0.3, 0)
     write_retrieval(tmp_path, "vqa", ids, 0.3, 0)  # identical predictions: margin exactly 0
@@ -332,7 +333,13 @@ def test_compute_margins_tables(tmp_path: Path, ids: np.ndarray) -> None:
     assert (row["comparison"], row["target"], row["grouping"], row["group"]) == (
         "coco-contrastive vs caption-contrastive", "xsim_margin_x2eng", "overall", "covered")
     assert (row["treatment_runs"], row["control_runs"], row["n_languages"]) == (3, 3, 3)
-    assert row["margin"] == pytest.approx(row["control_score"] - row["treatment_score"])
+    # The margin from the written predictions, by plain pandas: covered languages, X->eng, margin scoring.
+    errors = {run: 1 - df[(df["direction"] == "x2eng") & (df["scoring"] == "margin")
+                          & df["language"].isin(["deu_Latn", "fra_Latn", "rus_Cyrl"])]
+              .groupby("language")["correct"].mean() for run, df in written.items()}
+    coco = np.mean([errors[r] for r in primary_runs[:3]], axis=0)
+    caption = np.mean([errors[r] for r in primary_runs[3:]], axis=0)
+    assert row["margin"] == pytest.approx(float(np.mean(caption - coco)), abs=1e-12)
     assert 0.1 < row["margin"] < 0.3 and row["ci_low"] > 0 and row["seed_ci_low"] > 0
     assert row["test"] == "run-level t (df=4)" and row["p"] < 0.001 and row["p_holm"] == row["p"]
     assert row["sesoi"] == DECLARATION.primary.sesoi and row["tost_p"] > 0.5  # a 0.2 effect is not within 0.005

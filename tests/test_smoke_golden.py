@@ -7,8 +7,9 @@ software stack; across machines a near-tie can flip one retrieval or one probe p
 per-language rate of the (untrained) baseline may move by one item (1/50). A trained run carries
 its machine's rounding through 24 optimizer steps, so its rates get two items, and held-out
 evidence (175 captions, 272 questions) 0.03. A margin is the difference of two trained runs, so it
-gets four items; p-values are discrete (a sign-flip p over 9 languages moves in steps of 1/512 and
-jumps when one language's margin changes sign), so they get 0.3, and language counts two.
+gets four items, and so do the run-level intervals and the minimum detectable effect; a t-test p over
+3 vs 3 runs moves steeply with a one-item change in one run, so p-values get 0.3, and language counts
+two.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ import pytest
 from benchmark.arms import ARMS
 
 ONE_ITEM = 1 / 50
-RUNS = list(ARMS)  # every arm, one seed
+from benchmark.analysis.declaration import DECLARATION
+
+# Every arm, and three seeds for the arms of the declared comparisons (so their tests run here too).
+RUNS = list(ARMS) + [f"{arm}.s{k}" for arm in dict.fromkeys(a for pair in DECLARATION.pairs for a in pair)
+                     for k in range(1, DECLARATION.min_seeds)]
 
 
 @pytest.fixture(scope="module")
@@ -124,20 +129,25 @@ def test_smoke_numbers_are_meaningful(smoke_run: Path) -> None:
     assert sib["english_test_accuracy"] > 0.6  # 7 classes: chance is ~0.14
 
 
-MARGIN_COLUMNS = ["treatment_score", "control_score", "margin", "ci_low", "ci_high"]
+MARGIN_COLUMNS = ["treatment_score", "control_score", "margin", "ci_low", "ci_high", "ci_low_languages",
+                  "ci_high_languages", "seed_ci_low", "seed_ci_high", "mde"]
+P_COLUMNS = ["p", "p_holm", "tost_p"]
 
 
 def test_smoke_analysis_matches_golden(smoke_run: Path, dataframe_regression) -> None:
     """The analysis stage's margins, CIs and tests for every comparison of the smoke run."""
     table = pd.read_csv(smoke_run / "results/margins.csv")
     assert (table["role"] == "primary").sum() == 1
+    tested = table[table["p"].notna()]
+    assert set(tested["role"]) == {"primary", "secondary"} and len(tested) == len(DECLARATION.comparisons)
+    assert (tested["test"] == "run-level t (df=4)").all()
     assert set(table["comparison"]) >= {"coco-contrastive vs caption-contrastive", "coco-caption-mlm vs caption-mlm",
                                         "coco-contrastive vs coco-contrastive-shuffled", "vqa vs vqa-question-only"}
     keys = ["comparison", "target", "grouping", "group", "role"]
-    checked = table[keys + ["n_languages", *MARGIN_COLUMNS, "improved", "hurt", "tied", "signflip_p", "wilcoxon_p"]]
+    checked = table[keys + ["n_languages", *MARGIN_COLUMNS, "improved", "hurt", "tied", *P_COLUMNS]]
     tolerances = {c: {"atol": 4 * ONE_ITEM + 1e-9} for c in MARGIN_COLUMNS}
     tolerances |= {c: {"atol": 2} for c in ("improved", "hurt", "tied")}
-    tolerances |= {c: {"atol": 0.3} for c in ("signflip_p", "wilcoxon_p")}
+    tolerances |= {c: {"atol": 0.3} for c in P_COLUMNS}
     dataframe_regression.check(checked.sort_values(keys).reset_index(drop=True), tolerances=tolerances)
 
 

@@ -1,6 +1,8 @@
-"""``results/REPORT.md``: the answer first (primary margin, CI, p, n, caveats), then the image-use
-evidence, the secondary comparisons, the language groups, and plots; every number traced to the
-MLflow run that computed it and to the ``dvc.lock`` entry of the data it came from.
+"""``results/REPORT.md``: the answer first (the primary comparison with its designated test,
+equivalence and minimum detectable effect), the analysis plan as declared, then the image-use
+evidence, the declared comparisons (the only rows with p-values), every other comparison as
+description, the language groups, and plots; every number traced to the MLflow run that computed it
+and to the ``dvc.lock`` entry of the data it came from.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from benchmark.analysis.declaration import DECLARATION, declared_in
 from benchmark.analysis.margins import PRIMARY_COMPARISON
 from benchmark.arms import parse_run
 from benchmark.config import Params
@@ -51,16 +54,31 @@ def _fmt_ci(r: pd.Series) -> str:
     return f"{r['margin']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"
 
 
-def _plot_primary(per_lang: pd.DataFrame, out: Path) -> None:
-    d = per_lang.sort_values("margin").reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(7, max(4.0, 0.12 * len(d))))
-    y = np.arange(len(d))
-    ax.errorbar(d["margin"], y, xerr=[d["margin"] - d["ci_low"], d["ci_high"] - d["margin"]], fmt="o",
-                markersize=2, elinewidth=0.6)
-    ax.axvline(0, color="grey", linewidth=0.8)
-    ax.set_yticks(y, d["language"], fontsize=max(4, min(8, 600 // max(len(d), 1))))
-    ax.set_xlabel("margin (text-arm error − multimodal-arm error; > 0: images helped)")
-    ax.set_title("Primary: coco-contrastive vs caption-contrastive, xsim margin X→eng, 95% CI")
+def _plot_primary(per_lang: pd.DataFrame, out: Path, shown: int = 24) -> None:
+    """Left: how the per-language margins are distributed (ties at 0 counted); right: the ``shown``
+    languages that moved most, labelled, with their item-bootstrap CIs. 200 labelled rows are unreadable."""
+    m = per_lang["margin"].to_numpy()
+    tied = int((np.abs(m) < 1e-12).sum())
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 6.5), gridspec_kw={"width_ratios": [1, 1.15]})
+    moved = m[np.abs(m) >= 1e-12]
+    bins = np.linspace(-max(np.abs(m).max(), 1e-3), max(np.abs(m).max(), 1e-3), 31)
+    left.hist(moved, bins=bins, color="tab:blue", alpha=0.8, label=f"{len(moved)} languages that moved")
+    left.axvline(0, color="grey", linewidth=0.8)
+    left.set_xlabel("per-language margin (> 0: images helped)")
+    left.set_ylabel("languages")
+    left.set_title(f"All {len(m)} languages: {tied} tied at 0 (not drawn)", fontsize=9)
+    left.legend(fontsize=8, loc="upper left")
+    top = per_lang.reindex(per_lang["margin"].abs().sort_values(ascending=False).index).head(shown)
+    top = top.sort_values("margin").reset_index(drop=True)
+    y = np.arange(len(top))
+    right.errorbar(top["margin"], y, xerr=[top["margin"] - top["ci_low"], top["ci_high"] - top["margin"]], fmt="o",
+                   markersize=3, elinewidth=0.8, capsize=2)
+    right.axvline(0, color="grey", linewidth=0.8)
+    right.set_yticks(y, top["language"], fontsize=8)
+    right.set_xlabel("margin, 95% CI over items (descriptive: languages share the runs)")
+    right.set_title(f"The {len(top)} languages that moved most", fontsize=9)
+    fig.suptitle(f"Primary: {' vs '.join(PRIMARY_COMPARISON)}, FLORES-200 xsim margin error X→eng\n"
+                 "margin = text-arm error − multimodal-arm error, seed-averaged", fontsize=10)
     save_png(fig, out)
 
 
@@ -86,7 +104,7 @@ def _plot_groups(rows: pd.DataFrame, out: Path) -> None:
     ax.axvline(0, color="grey", linewidth=0.8)
     ax.set_yticks(y, [f"{g}: {v} (n={n})" for g, v, n in zip(rows["grouping"], rows["group"], rows["n_languages"])],
                   fontsize=7)
-    ax.set_title("Primary comparison by language group (exploratory), 95% CI")
+    ax.set_title("Primary comparison by language group (exploratory), 95% CI over items")
     save_png(fig, out)
 
 
@@ -175,6 +193,155 @@ def _selection_table(params: Params) -> list[str]:
     return ["### Model selection by both protocols", "", markdown.table(pd.DataFrame(rows)), ""]
 
 
+def _verdict(r: pd.Series, p_col: str = "p") -> str:
+    """What a declared row may be said to show, from its designated test and its TOST."""
+    if r["p"] != r["p"]:
+        return "not tested (descriptive)"
+    if r[p_col] < DECLARATION.alpha:
+        better = "treatment" if r["margin"] > 0 else "control"
+        return f"difference ({better} better)"
+    if r["tost_p"] < DECLARATION.alpha:
+        return f"equivalent within ±{r['sesoi']:g}"
+    return "inconclusive"
+
+
+def _headline(params: Params, summary: pd.DataFrame) -> str:
+    pair = " vs ".join(PRIMARY_COMPARISON)
+    primary = summary[summary["role"] == "primary"]
+    arm_of = {r: parse_run(r)[0].name for r in params.arms}
+    missing = [a for a in PRIMARY_COMPARISON if a not in arm_of.values()]
+    if missing:
+        return (f"No primary comparison: params `arms` ({', '.join(params.arms)}) have no run of "
+                f"{' or '.join(missing)}, so this report has only the comparisons below.")
+    p = primary.iloc[0]
+    d = DECLARATION.primary
+    all_langs = summary[(summary["comparison"] == pair) & (summary["target"] == p["target"])
+                        & (summary["group"] == "all")].iloc[0]
+    lead = (f"**Answer ({params.profile} profile; the analysis plan below was declared before this run).** On "
+            f"FLORES-200 X→eng bitext retrieval (LASER's xsim error, ratio-margin scoring, k = "
+            f"{params.targets.retrieval.margin_k}), macro-averaged over the {int(p['n_languages'])} languages the "
+            "tokenizer covers (< 5% `<unk>` tokens in that language's sentences), training on image–caption pairs "
+            "(coco-contrastive) instead of caption–caption pairs of the same captions (caption-contrastive) changes "
+            f"the error by **{p['margin']:+.4f}** (text-arm error − multimodal-arm error; > 0 means the images "
+            f"helped), {int(p['treatment_runs'])} vs {int(p['control_runs'])} trained runs (seeds). ")
+    if p["p"] != p["p"]:
+        return lead + (f"With fewer than {DECLARATION.min_seeds} seeds per arm this is descriptive: the item "
+                       f"interval [{p['ci_low']:+.4f}, {p['ci_high']:+.4f}] covers which sentences were tested, not "
+                       f"which seed was trained, and no test is made. {CAVEATS[params.profile]}")
+    verdict = {
+        "difference": f"The runs of the two arms differ (p = {p['p']:.3g} < {DECLARATION.alpha:g}).",
+        "equivalent": (f"No effect as large as the smallest effect of interest: the images change the error by "
+                       f"less than ±{d.sesoi:g} (equivalence by two one-sided tests, p = {p['tost_p']:.3g})."),
+        "inconclusive": (f"Inconclusive: neither a difference (p = {p['p']:.3g}) nor equivalence within "
+                         f"±{d.sesoi:g} (TOST p = {p['tost_p']:.3g}) is shown."),
+    }[_verdict(p).split(" ")[0]]
+    return lead + (
+        f"{verdict} Designated test: run-level two-sample t-test (df = {int(p['df'])}; each run's macro score is "
+        f"one observation): 95% CI [{p['seed_ci_low']:+.4f}, {p['seed_ci_high']:+.4f}], p = {p['p']:.3g}; "
+        f"TOST against ±{d.sesoi:g}: p = {p['tost_p']:.3g}; minimum detectable effect at "
+        f"{DECLARATION.power:.0%} power: {p['mde']:.4f}. It infers to new training seeds on these sentences and "
+        f"languages. Which sentences and languages were tested, on the seed-averaged scores (cluster bootstrap of "
+        f"FLORES articles, {int(p['n_boot'])} replicates): languages fixed [{p['ci_low']:+.4f}, "
+        f"{p['ci_high']:+.4f}] (inference to these {int(p['n_languages'])}); languages resampled too "
+        f"[{p['ci_low_languages']:+.4f}, {p['ci_high_languages']:+.4f}] (inference to languages like these). "
+        f"Descriptively, {int(p['improved'])} languages improved, {int(p['hurt'])} got worse and {int(p['tied'])} "
+        f"tied (languages share the runs, so they are not tested as units). Over all "
+        f"{int(all_langs['n_languages'])} languages: {all_langs['margin']:+.4f}. Base encoder "
+        f"{params.encoder.name}; {CAVEATS[params.profile]}")
+
+
+def _plan() -> list[str]:
+    d = DECLARATION
+    rows = pd.DataFrame([{"role": role, "comparison": c.name, "target": TARGET_NAMES.get(c.target, c.target),
+                          "languages": c.languages, "smallest effect of interest": f"±{c.sesoi:g}"}
+                         for role, c in [("primary", d.primary), *(("secondary", c) for c in d.secondary)]])
+    reasons = dict.fromkeys(f"±{c.sesoi:g} ({TARGET_NAMES.get(c.target, c.target)}): {c.sesoi_reason}"
+                            for c in d.comparisons)
+    return [
+        "## The analysis plan (declared before results)", "",
+        f"`benchmark/analysis/declaration.py`, {declared_in()}. The primary comparison is unadjusted; the "
+        "secondary family is Holm-adjusted. Every other row in this report is description.", "",
+        markdown.table(rows), "",
+        f"- **Designated test**: two-sample Student t-test on run-level scores (each run's score macro-averaged over "
+        f"the declared languages; pooled variance, df = n_t + n_c − 2), only when each arm has ≥ {d.min_seeds} "
+        "runs. With 3 seeds per arm an exact permutation of run labels has 20 relabellings and cannot go below "
+        "p = 0.1, and a bootstrap over 3 seeds shrinks their variance by a third: the t-test uses the runs' own "
+        "variance with the small-sample quantiles (its false-positive rate on simulated null experiments with "
+        "shared items and seed variance: `tests/test_calibration.py`).",
+        f"- **Equivalence**: two one-sided t-tests at α = {d.alpha:g} against ± the smallest effect of interest; "
+        f"**minimum detectable effect** at {d.power:.0%} power: (t₁₋α/₂ + t_power) × SE with the test's df.",
+        *(f"- **Smallest effect of interest** {r}." for r in reasons),
+        f"- **Intervals**: {d.confidence:.0%}; cluster bootstrap of FLORES articles, {d.n_boot} replicates, seed "
+        f"{d.bootstrap_seed}, on seed-averaged scores, with the languages fixed and resampled.",
+        "- **Single-seed comparisons** are descriptive: their interval covers item variance only; no p-value.", "",
+    ]
+
+
+def _declared_table(summary: pd.DataFrame) -> list[str]:
+    rows = summary[summary["role"].isin(["primary", "secondary"])].copy()
+    if not len(rows):
+        return []
+    rows["seeds"] = rows["treatment_runs"].astype(int).astype(str) + " vs " + rows["control_runs"].astype(int).astype(str)
+    rows["margin [seed 95% CI]"] = [
+        f"{r['margin']:+.4f} [{r['seed_ci_low']:+.4f}, {r['seed_ci_high']:+.4f}]" if r["seed_ci_low"] == r["seed_ci_low"]
+        else f"{r['margin']:+.4f} (items only: [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}])" for _, r in rows.iterrows()]
+    rows["conclusion"] = [_verdict(r, "p_holm") for _, r in rows.iterrows()]
+    rows["target"] = rows["target"].map(lambda t: TARGET_NAMES.get(t, t))
+    return ["## Declared comparisons (the only rows with p-values)", "",
+            "A positive margin means the treatment did better. `p Holm` adjusts the secondary family; the primary is "
+            "one hypothesis. TOST: equivalence within ± the smallest effect of interest (unadjusted).", "",
+            markdown.table(rows, {"role": "role", "comparison": "comparison", "target": "target", "group": "languages",
+                                  "seeds": "seeds", "margin [seed 95% CI]": "margin [seed 95% CI]", "test": "test",
+                                  "p": "p", "p_holm": "p Holm", "sesoi": "SESOI", "tost_p": "TOST p",
+                                  "mde": "MDE (80%)", "conclusion": "conclusion"}), ""]
+
+
+def _descriptive_table(summary: pd.DataFrame) -> list[str]:
+    rows = summary[summary["grouping"] == "overall"].copy()
+    rows["seeds"] = rows["treatment_runs"].astype(int).astype(str) + " vs " + rows["control_runs"].astype(int).astype(str)
+    rows["margin [items CI]"] = rows.apply(_fmt_ci, axis=1)
+    rows["[items + languages CI]"] = [f"[{a:+.4f}, {b:+.4f}]" for a, b in zip(rows["ci_low_languages"],
+                                                                            rows["ci_high_languages"])]
+    rows["[seed CI]"] = [f"[{a:+.4f}, {b:+.4f}]" if a == a else "– (fewer than 3 seeds: items only)"
+                         for a, b in zip(rows["seed_ci_low"], rows["seed_ci_high"])]
+    rows["target"] = rows["target"].map(lambda t: TARGET_NAMES.get(t, t))
+    return ["## Every comparison, described (no tests)", "",
+            "Estimates and intervals only. *items CI*: FLORES articles resampled, languages fixed; *items + "
+            "languages*: languages resampled too; *seed CI*: the run-level t interval, shown where each arm has "
+            f"≥ {DECLARATION.min_seeds} seeds. A row with one seed per arm says nothing about another seed: its "
+            "interval covers which sentences were tested, not which run was trained, and it is read as no effect "
+            "either way. improved/hurt/tied count languages.", "",
+            markdown.table(rows, {"comparison": "comparison", "target": "target", "group": "languages",
+                                  "n_languages": "n", "seeds": "seeds", "margin [items CI]": "margin [items CI]",
+                                  "[items + languages CI]": "[items + languages CI]", "[seed CI]": "[seed CI]",
+                                  "improved": "improved", "hurt": "hurt", "tied": "tied", "role": "role"}), ""]
+
+
+def _image_use(training: pd.DataFrame) -> str:
+    """One sentence per multimodal arm: its held-out score with the true image beside the deranged one."""
+    parts = []
+    for column, arm, what in (("heldout.r1_caption_to_image.true", "coco-contrastive", "caption→image R@1"),
+                              ("heldout.mlm_accuracy", "coco-caption-mlm", "masked-token accuracy"),
+                              ("heldout.vqa_accuracy", "vqa", "answer accuracy")):
+        mine = training[training["arm"] == arm] if "arm" in training else training.iloc[:0]
+        if not len(mine):
+            continue
+        if arm == "coco-contrastive":
+            shuffled = training[training["arm"] == "coco-contrastive-shuffled"]
+            other = (f"{shuffled[column].mean():.3f} for its shuffled-image control" if len(shuffled)
+                     else "no shuffled control run")
+            parts.append(f"coco-contrastive {what} {mine[column].mean():.3f} (chance "
+                         f"{mine['heldout.r1_chance'].mean():.3f}; {other})")
+        else:
+            parts.append(f"{arm} {what} {mine[f'{column}.true'].mean():.3f} with its true image vs "
+                         f"{mine[f'{column}.shuffled'].mean():.3f} with a deranged one")
+    if not parts:
+        return ""
+    return ("What an arm's number may be said to show depends on whether it learned from the pixels at all "
+            "(held-out COCO, mean over the arm's runs): " + "; ".join(parts) + ". An arm whose true-image score "
+            "barely exceeds the deranged one is not evidence about images, whatever its transfer numbers.")
+
+
 def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[str, dict[str, float]]) -> str:
     """Write ``results/REPORT.md`` and its plots; return the headline paragraph."""
     margins_path = paths.RESULTS / "margins.csv"
@@ -183,33 +350,10 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
     summary = pd.read_csv(margins_path)
     per_lang = pd.read_csv(paths.RESULTS / "margins_per_language.csv")
     analysis = json.loads((paths.METRICS / "analysis.json").read_text())
-    primary = summary[summary["role"] == "primary"]
     lock = _lock_hashes()
     pair = " vs ".join(PRIMARY_COMPARISON)
     arm_of = {r: parse_run(r)[0].name for r in params.arms}
-    missing = [a for a in PRIMARY_COMPARISON if a not in arm_of.values()]
-    headline = (f"No primary comparison: params `arms` ({', '.join(params.arms)}) have no run of "
-                f"{' or '.join(missing)}, so this report has only the comparisons below.")
-    if len(primary):
-        p = primary.iloc[0]
-        all_langs = summary[(summary["comparison"] == pair) & (summary["target"] == p["target"])
-                            & (summary["group"] == "all")].iloc[0]
-        verdict = ("The interval excludes 0" if p["ci_low"] > 0 or p["ci_high"] < 0 else "The interval includes 0")
-        headline = (
-            f"**Answer ({params.profile} profile, primary endpoint declared before any result).** On FLORES-200 "
-            f"X→eng bitext retrieval (xsim error, margin scoring), macro-averaged over the {int(p['n_languages'])} "
-            f"languages whose script the tokenizer covers (< 5% `<unk>`), training on image–caption pairs "
-            f"(coco-contrastive) instead of caption–caption pairs of the same captions (caption-contrastive) "
-            f"changes the error by **{p['margin']:+.4f}** (text-arm error − multimodal-arm error; > 0 means the "
-            f"images helped), 95% CI [{p['ci_low']:+.4f}, {p['ci_high']:+.4f}]. {verdict}. The interval is a "
-            f"paired percentile bootstrap ({int(p['n_boot'])} replicates) that resamples FLORES articles "
-            f"(URL clusters) jointly across languages and arms and resamples the {int(p['treatment_runs'])} and "
-            f"{int(p['control_runs'])} seeds of each arm; it covers item and seed variance, not the choice of "
-            f"languages. Across languages: sign-flip permutation p = {p['signflip_p']:.3g}, Wilcoxon "
-            f"(zsplit zeros) p = {p['wilcoxon_p']:.3g}; {int(p['improved'])} languages improved, "
-            f"{int(p['hurt'])} hurt, {int(p['tied'])} tied. Over all {int(all_langs['n_languages'])} languages: "
-            f"{_fmt_ci(all_langs)}. Base encoder {params.encoder.name}; {CAVEATS[params.profile]}"
-        )
+    headline = _headline(params, summary)
     parts = ["# REPORT — does multimodal intermediate training improve zero-shot cross-lingual transfer?", "",
              headline, ""]
     primary_runs = [r for r in params.arms if arm_of[r] in PRIMARY_COMPARISON]
@@ -218,25 +362,22 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
               "as recorded in `dvc.lock` (md5): "
               + ", ".join(f"`{r}` {lock.get(f'artifacts/predictions/retrieval/{r}.parquet', '?')}" for r in primary_runs)
               + "; every other output's md5 is in `dvc.lock`.", ""]
+    parts += _plan()
     parts += _choices(params, training)
     ev_cols = {c: c.removeprefix("heldout.") for c in training.columns if c.startswith("heldout.")}
     parts += ["## Image-use evidence (held-out COCO)", "",
               "If the images were ignored (e.g. zeros fed as features), the true-image columns would equal the "
-              "shuffled/no-image ones.", "",
+              "shuffled/no-image ones.", "", _image_use(training), "",
               markdown.table(training[training["kind"] != "baseline"], {"run": "run", **ev_cols}), ""]
     drift = _drift(summary_by_run)
     if len(drift):
         parts += ["## Drift: the change on English itself beside the cross-lingual change (vs baseline)", "",
                   "English retrieval has no English-to-English task, so English SIB accuracy (dev and test) is "
-                  "the in-language yardstick; xsim error falls when retrieval improves.", "",
+                  "the in-language yardstick; xsim error falls when retrieval improves. One row per run: "
+                  "descriptive.", "",
                   markdown.table(drift), ""]
-    secondary = summary[summary["grouping"] == "overall"].copy()
-    secondary["margin [95% CI]"] = secondary.apply(_fmt_ci, axis=1)
-    parts += ["## All comparisons (secondary, Holm-corrected across this table except the primary row)", "",
-              markdown.table(secondary, {"comparison": "comparison", "target": "target", "group": "languages",
-                                 "n_languages": "n", "margin [95% CI]": "margin [95% CI]",
-                                 "signflip_p": "p (sign-flip)", "signflip_p_holm": "p Holm",
-                                 "improved": "improved", "hurt": "hurt", "tied": "tied", "role": "role"}), ""]
+    parts += _declared_table(summary)
+    parts += _descriptive_table(summary)
     groups = summary[(summary["comparison"] == pair) & (summary["target"] == "xsim_margin_x2eng")
                      & (summary["grouping"] != "overall")]
     if len(groups):
