@@ -68,15 +68,19 @@ def _plot_primary(per_lang: pd.DataFrame, out: Path, shown: int = 24) -> None:
     left.set_ylabel("languages")
     left.set_title(f"All {len(m)} languages: {tied} tied at 0 (not drawn)", fontsize=9)
     left.legend(fontsize=8, loc="upper left")
-    top = per_lang.reindex(per_lang["margin"].abs().sort_values(ascending=False).index).head(shown)
+    left.xaxis.set_major_locator(plt.MaxNLocator(5))
+    movers = per_lang[per_lang["margin"].abs() >= 1e-12]
+    top = movers.reindex(movers["margin"].abs().sort_values(ascending=False).index).head(shown)
     top = top.sort_values("margin").reset_index(drop=True)
+    if not len(top):
+        right.text(0.5, 0.5, "no language moved", ha="center", va="center", transform=right.transAxes)
     y = np.arange(len(top))
     right.errorbar(top["margin"], y, xerr=[top["margin"] - top["ci_low"], top["ci_high"] - top["margin"]], fmt="o",
                    markersize=3, elinewidth=0.8, capsize=2)
     right.axvline(0, color="grey", linewidth=0.8)
     right.set_yticks(y, top["language"], fontsize=8)
     right.set_xlabel("margin, 95% CI over items (descriptive: languages share the runs)")
-    right.set_title(f"The {len(top)} languages that moved most", fontsize=9)
+    right.set_title(f"The {len(top)} languages that moved most (of {len(movers)})", fontsize=9)
     fig.suptitle(f"Primary: {' vs '.join(PRIMARY_COMPARISON)}, FLORES-200 xsim margin error X→eng\n"
                  "margin = text-arm error − multimodal-arm error, seed-averaged", fontsize=10)
     save_png(fig, out)
@@ -224,10 +228,10 @@ def _headline(params: Params, summary: pd.DataFrame) -> str:
             "(coco-contrastive) instead of caption–caption pairs of the same captions (caption-contrastive) changes "
             f"the error by **{p['margin']:+.4f}** (text-arm error − multimodal-arm error; > 0 means the images "
             f"helped), {int(p['treatment_runs'])} vs {int(p['control_runs'])} trained runs (seeds). ")
-    if p["p"] != p["p"]:
-        return lead + (f"With fewer than {DECLARATION.min_seeds} seeds per arm this is descriptive: the item "
-                       f"interval [{p['ci_low']:+.4f}, {p['ci_high']:+.4f}] covers which sentences were tested, not "
-                       f"which seed was trained, and no test is made. {CAVEATS[params.profile]}")
+    if p["p"] != p["p"]:  # the row's `test` says why: too few seeds, or runs that do not vary
+        return lead + (f"Descriptive only, no test ({p['test'].removeprefix('none: ')}): the item interval "
+                       f"[{p['ci_low']:+.4f}, {p['ci_high']:+.4f}] covers which sentences were tested, not which "
+                       f"seed was trained. {CAVEATS[params.profile]}")
     verdict = {
         "difference": f"The runs of the two arms differ (p = {p['p']:.3g} < {DECLARATION.alpha:g}).",
         "equivalent": (f"No effect as large as the smallest effect of interest: the images change the error by "
@@ -255,8 +259,12 @@ def _plan() -> list[str]:
     rows = pd.DataFrame([{"role": role, "comparison": c.name, "target": TARGET_NAMES.get(c.target, c.target),
                           "languages": c.languages, "smallest effect of interest": f"±{c.sesoi:g}"}
                          for role, c in [("primary", d.primary), *(("secondary", c) for c in d.secondary)]])
-    reasons = dict.fromkeys(f"±{c.sesoi:g} ({TARGET_NAMES.get(c.target, c.target)}): {c.sesoi_reason}"
-                            for c in d.comparisons)
+    targets: dict[tuple[float, str], list[str]] = {}
+    for c in d.comparisons:
+        names = targets.setdefault((c.sesoi, c.sesoi_reason), [])
+        if TARGET_NAMES.get(c.target, c.target) not in names:
+            names.append(TARGET_NAMES.get(c.target, c.target))
+    reasons = [f"±{sesoi:g} ({', '.join(names)}): {reason}" for (sesoi, reason), names in targets.items()]
     return [
         "## The analysis plan (declared before results)", "",
         f"`benchmark/analysis/declaration.py`, {declared_in()}. The primary comparison is unadjusted; the "
@@ -302,8 +310,9 @@ def _descriptive_table(summary: pd.DataFrame) -> list[str]:
     rows["margin [items CI]"] = rows.apply(_fmt_ci, axis=1)
     rows["[items + languages CI]"] = [f"[{a:+.4f}, {b:+.4f}]" for a, b in zip(rows["ci_low_languages"],
                                                                             rows["ci_high_languages"])]
-    rows["[seed CI]"] = [f"[{a:+.4f}, {b:+.4f}]" if a == a else "– (fewer than 3 seeds: items only)"
-                         for a, b in zip(rows["seed_ci_low"], rows["seed_ci_high"])]
+    few = (rows[["treatment_runs", "control_runs"]].min(axis=1) < DECLARATION.min_seeds).to_numpy()
+    rows["[seed CI]"] = [f"[{a:+.4f}, {b:+.4f}]" if a == a else "– (< 3 seeds per arm: items only)" if f
+                         else "– (runs do not vary)" for a, b, f in zip(rows["seed_ci_low"], rows["seed_ci_high"], few)]
     rows["target"] = rows["target"].map(lambda t: TARGET_NAMES.get(t, t))
     return ["## Every comparison, described (no tests)", "",
             "Estimates and intervals only. *items CI*: FLORES articles resampled, languages fixed; *items + "
