@@ -61,3 +61,32 @@ def test_cli_bad_params_exits_nonzero_with_one_line_and_writes_nothing(tmp_path:
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["benchmark: error: params.yaml: encoder.batchsize: unknown key"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def _seeds_per_arm(runs: list[str]) -> dict[str, int]:
+    from benchmark.arms import parse_run
+
+    counts: dict[str, int] = {}
+    for run in runs:
+        arm = parse_run(run)[0].name
+        counts[arm] = counts.get(arm, 0) + 1
+    return counts
+
+
+def test_default_runs_give_every_declared_arm_enough_seeds() -> None:
+    """The committed params.yaml: every arm of a declared comparison has the seeds its test needs."""
+    from benchmark.analysis.declaration import DECLARATION
+
+    seeds = _seeds_per_arm(load_params(Path(__file__).resolve().parents[1] / "params.yaml").arms)
+    for treatment, control in DECLARATION.pairs:
+        assert seeds.get(treatment, 0) >= DECLARATION.min_seeds, treatment
+        assert seeds.get(control, 0) >= DECLARATION.min_seeds, control
+
+
+def test_full_preset_gives_every_trained_arm_three_seeds() -> None:
+    from benchmark.arms import ARMS
+
+    seeds = _seeds_per_arm(resolve({"profile": "full"}).arms)
+    assert set(seeds) == set(ARMS)
+    assert all(seeds[name] >= 3 for name, spec in ARMS.items() if spec.trained)
+    assert seeds["baseline"] == 1  # untrained: another seed would be the same encoder
