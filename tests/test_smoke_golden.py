@@ -20,11 +20,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmark.analysis.declaration import DECLARATION
 from benchmark.arms import ARMS
 
-ONE_ITEM = 1 / 50
-from benchmark.analysis.declaration import DECLARATION
+pytestmark = pytest.mark.slow  # the module fixture trains every arm of the smoke profile: many minutes
 
+ONE_ITEM = 1 / 50
 # Every arm, and three seeds for the arms of the declared comparisons (so their tests run here too).
 RUNS = list(ARMS) + [f"{arm}.s{k}" for arm in dict.fromkeys(a for pair in DECLARATION.pairs for a in pair)
                      for k in range(1, DECLARATION.min_seeds)]
@@ -138,9 +139,13 @@ def test_smoke_analysis_matches_golden(smoke_run: Path, dataframe_regression) ->
     """The analysis stage's margins, CIs and tests for every comparison of the smoke run."""
     table = pd.read_csv(smoke_run / "results/margins.csv")
     assert (table["role"] == "primary").sum() == 1
-    tested = table[table["p"].notna()]
-    assert set(tested["role"]) == {"primary", "secondary"} and len(tested) == len(DECLARATION.comparisons)
-    assert (tested["test"] == "run-level t (df=4)").all()
+    # p-values only in declared rows; a declared row without one says why (in smoke, the primary pair
+    # retrieves every covered sentence in every run, so its runs do not vary).
+    declared = table[table["role"].isin(["primary", "secondary"])]
+    assert len(declared) == len(DECLARATION.comparisons) and declared["test"].notna().all()
+    assert table.loc[~table.index.isin(declared.index), "p"].isna().all()
+    tested = declared[declared["p"].notna()]
+    assert len(tested) >= 2 and (tested["test"] == "run-level t (df=4)").all()
     assert set(table["comparison"]) >= {"coco-contrastive vs caption-contrastive", "coco-caption-mlm vs caption-mlm",
                                         "coco-contrastive vs coco-contrastive-shuffled", "vqa vs vqa-question-only"}
     keys = ["comparison", "target", "grouping", "group", "role"]
