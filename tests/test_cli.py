@@ -49,6 +49,7 @@ def test_eval_flores_rejects_misaligned_files(tmp_path: Path, capsys: pytest.Cap
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_eval_flores_on_official_layout(tmp_path: Path, shared_data: Path) -> None:
     out = tmp_path / "flores.csv"
     code = main(["--params", str(REPO / "params.yaml"), "eval-flores", str(shared_data / "flores200"),

@@ -35,7 +35,7 @@ def _states(tmp_path: Path, profile: str, n_frozen: int) -> tuple[object, frozen
     return encoder, frozen.FrozenStates.open(tmp_path), texts
 
 
-@pytest.mark.parametrize("profile,n_frozen", [("tiny", 1), ("smoke", 11)])
+@pytest.mark.parametrize("profile,n_frozen", [("tiny", 1), pytest.param("smoke", 11, marks=pytest.mark.slow)])
 def test_top_layers_over_frozen_states_match_a_full_pass(tmp_path: Path, profile: str, n_frozen: int) -> None:
     encoder, states, texts = _states(tmp_path, profile, n_frozen)
     split = states.embed(encoder.model, texts, batch_size=5)

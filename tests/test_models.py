@@ -78,6 +78,7 @@ def test_tokenizer_is_standard_xlmr() -> None:
     assert tok.model_max_length == 512
 
 
+@pytest.mark.slow
 def test_random_encoder_is_deterministic() -> None:
     a, b, c = _tiny(0), _tiny(0), _tiny(1)
     assert a.weights_sha256() == b.weights_sha256() != c.weights_sha256()
@@ -120,6 +121,7 @@ def test_dequantization_matches_scalar_reference(e5: Encoder) -> None:
     assert torch.equal(e5.model.embeddings.position_ids[0, :4], torch.arange(4))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch_size", [1, 4])
 def test_embed_restores_order(e5: Encoder, batch_size: int) -> None:
     texts = SENTENCES * 2  # duplicates exercise tie-breaking
@@ -189,6 +191,7 @@ def test_inference_linears_keep_the_model_and_only_serve_gradient_free_calls() -
     assert with_grad.requires_grad and torch.equal(with_grad.detach(), nn.functional.linear(x, layer.weight, layer.bias).detach())
 
 
+@pytest.mark.slow
 def test_kernel_choice_moves_targets_less_than_the_golden_tolerance(e5: Encoder) -> None:
     """The cross-machine promise, simulated: another linear kernel (different last bits, as another
     CPU would give) moves no retrieval rate and no SIB accuracy by more than the smoke goldens allow

@@ -16,6 +16,8 @@ import yaml
 
 from benchmark.io import sha256_file
 
+pytestmark = pytest.mark.slow  # real `dvc repro` of the tiny profile, minutes per test
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # A multimodal arm, a text control with an extra seed, and the baseline: every stage kind, fast.

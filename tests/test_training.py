@@ -108,6 +108,7 @@ def _cfg(**kw) -> TrainConfig:
 # --- objectives --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.slow
 def test_loss_decreases(kind: str, tmp_path: Path) -> None:
     obj, data = make(kind)
     losses: dict[int, float] = {}
@@ -261,6 +262,7 @@ def _spawn(out_dir: Path, metrics: Path, delay: float) -> subprocess.Popen:
                             cwd=REPO, stdout=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_kill_and_resume_is_bit_identical(reference, tmp_path: Path) -> None:
     ref_sha, ref_metrics = reference
     ckpt, metrics = tmp_path / "ckpt", tmp_path / "metrics.jsonl"
@@ -286,6 +288,7 @@ def test_kill_and_resume_is_bit_identical(reference, tmp_path: Path) -> None:
     assert after == {s: ref_metrics[s] for s in after}
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_other_seed_other(reference, tmp_path: Path) -> None:
     ref_sha, ref_metrics = reference
     once = {"checkpoint_every": 100}  # only the final checkpoint: changes no result, writes less
@@ -329,6 +332,7 @@ def test_text_pooling_matches_encoder_embed() -> None:
     assert abs(ours - ref).max() < 1e-5
 
 
+@pytest.mark.slow
 def test_mlm_scores_only_its_candidate_pieces(tmp_path: Path) -> None:
     """The caption vocabulary: the decoder has one row per candidate, the loss still falls, and a
     masked token outside the candidates is a miss, never a hit."""
