@@ -14,12 +14,12 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmark import mlflow_sqlite
 from benchmark.config import Params
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -81,9 +81,9 @@ def cpu_flags() -> str:
     return platform.processor() or "unknown"
 
 
-def environment_tags(params: Params, device: str) -> dict[str, str]:
+def environment_tags(params: Params, device: str, commit: str | None = None) -> dict[str, str]:
     tags = {
-        "git.commit": git_commit(),
+        "git.commit": commit or git_commit(),
         "profile": params.profile,
         "seed": str(params.seed),
         "device": device,
@@ -122,91 +122,167 @@ def data_tags() -> dict[str, str]:
     return tags
 
 
-def pipeline_key(params: Params) -> str:
-    blob = json.dumps({"commit": git_commit(), "params": params.model_dump(mode="json")}, sort_keys=True)
+def pipeline_key(params: Params, commit: str | None = None) -> str:
+    blob = json.dumps({"commit": commit or git_commit(), "params": params.model_dump(mode="json")}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _experiment_id(client: Any, params: Params) -> str:
-    exp = client.get_experiment_by_name(params.tracking.experiment)
-    if exp is not None:
-        return exp.experiment_id
-    artifacts = (main_repo_root() / "mlruns" / "artifacts").as_uri()
-    return client.create_experiment(params.tracking.experiment, artifact_location=artifacts)
+class Tracker:
+    """A stage's MLflow writes: straight into MLflow's sqlite tables where that is exactly what MLflow
+    would write (:mod:`benchmark.mlflow_sqlite`: no ``import mlflow``, seconds per stage), otherwise,
+    and for any call outside the plain cases, through ``MlflowClient`` as before."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.fast = mlflow_sqlite.open_store(uri)
+        self._client: Any = None
+        self._locations: dict[str, str] = {}
+
+    @property
+    def client(self) -> Any:
+        """MLflow's own client, imported on first use only."""
+        if self._client is None:
+            from mlflow.tracking import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.uri)
+        return self._client
+
+    def experiment_id(self, name: str) -> str:
+        if self.fast is not None:
+            found = self.fast.experiment(name)
+            if found is not None:
+                self._locations[found[0]] = found[1]
+                return found[0]
+            self.close()  # new or deleted: MLflow creates it, or raises, as it always did
+        exp = self.client.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        artifacts = (main_repo_root() / "mlruns" / "artifacts").as_uri()
+        return self.client.create_experiment(name, artifact_location=artifacts)
+
+    def find_running(self, experiment_id: str, tag: str, value: str) -> str | None:
+        """The newest RUNNING run tagged ``tag`` = ``value``."""
+        if self.fast is not None:
+            return self.fast.find_run(experiment_id, tag, value, "RUNNING")
+        found = self.client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{tag}` = '{value}' and attributes.status = 'RUNNING'",
+            max_results=1,
+            order_by=["attributes.start_time DESC"],
+        )
+        return found[0].info.run_id if found else None
+
+    def create_run(self, experiment_id: str, run_name: str, tags: Mapping[str, str]) -> str:
+        if self.fast is not None and experiment_id in self._locations:
+            with contextlib.suppress(mlflow_sqlite.Fallback):
+                return self.fast.create_run(experiment_id, self._locations[experiment_id], run_name, dict(tags))
+        return self.client.create_run(experiment_id, run_name=run_name, tags=dict(tags)).info.run_id
+
+    def log_metrics(self, run_id: str, items: list[mlflow_sqlite.Metric]) -> None:
+        if self.fast is not None:
+            with contextlib.suppress(mlflow_sqlite.Fallback):
+                return self.fast.log_batch(run_id, metrics=items)
+        from mlflow.entities import Metric
+
+        metrics = [Metric(*item) for item in items]
+        for i in range(0, len(metrics), _BATCH):
+            self.client.log_batch(run_id, metrics=metrics[i : i + _BATCH])
+
+    def log_params(self, run_id: str, items: list[tuple[str, str]]) -> None:
+        if self.fast is not None:
+            with contextlib.suppress(mlflow_sqlite.Fallback):
+                return self.fast.log_batch(run_id, params=items)
+        from mlflow.entities import Param
+
+        params = [Param(k, v) for k, v in items]
+        for i in range(0, len(params), 100):
+            self.client.log_batch(run_id, params=params[i : i + 100])
+
+    def set_tags(self, run_id: str, items: list[tuple[str, str]]) -> None:
+        if self.fast is not None:
+            with contextlib.suppress(mlflow_sqlite.Fallback):
+                return self.fast.log_batch(run_id, tags=items)
+        for k, v in items:
+            self.client.set_tag(run_id, k, v)
+
+    def log_artifact(self, run_id: str, path: str, artifact_path: str | None) -> None:
+        if self.fast is not None:
+            with contextlib.suppress(mlflow_sqlite.Fallback):
+                return self.fast.log_artifact(run_id, path, artifact_path)
+        self.client.log_artifact(run_id, path, artifact_path)
+
+    def set_terminated(self, run_id: str, status: str) -> None:
+        if self.fast is not None:
+            with contextlib.suppress(mlflow_sqlite.Fallback):
+                return self.fast.set_terminated(run_id, status)
+        self.client.set_terminated(run_id, status=status)
+
+    def close(self) -> None:
+        if self.fast is not None:
+            self.fast.close()
+            self.fast = None
 
 
-def _open_parent(client: Any, experiment_id: str, params: Params, tags: Mapping[str, str]) -> str:
-    key = pipeline_key(params)
-    found = client.search_runs(
-        [experiment_id],
-        filter_string=f"tags.`pipeline.key` = '{key}' and attributes.status = 'RUNNING'",
-        max_results=1,
-        order_by=["attributes.start_time DESC"],
-    )
+def _open_parent(tracker: Tracker, experiment_id: str, params: Params, tags: Mapping[str, str],
+                 commit: str) -> str:
+    key = pipeline_key(params, commit)
+    found = tracker.find_running(experiment_id, "pipeline.key", key)
     if found:
-        return found[0].info.run_id
-    run = client.create_run(
-        experiment_id,
-        run_name=f"pipeline-{params.profile}-{key[:8]}",
-        tags={**tags, "pipeline.key": key, "pipeline.role": "parent"},
-    )
-    StageRun(client, run.info.run_id).log_params(_flatten(params.model_dump(mode="json")))
-    return run.info.run_id
+        return found
+    run_id = tracker.create_run(experiment_id, f"pipeline-{params.profile}-{key[:8]}",
+                                {**tags, "pipeline.key": key, "pipeline.role": "parent"})
+    StageRun(tracker, run_id).log_params(_flatten(params.model_dump(mode="json")))
+    return run_id
 
 
 @contextlib.contextmanager
 def stage_run(stage: str, params: Params, device: str, *, close_parent: bool = False,
               tags: Mapping[str, str] | None = None) -> Iterator[StageRun]:
     """A nested MLflow run for one stage under the pipeline's parent run."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=tracking_uri(params))
-    env_tags = environment_tags(params, device)
-    experiment_id = _experiment_id(client, params)
-    parent = _open_parent(client, experiment_id, params, env_tags)
-    run = client.create_run(
-        experiment_id,
-        run_name=stage,
-        tags={**env_tags, **(tags or {}), "mlflow.parentRunId": parent, "stage": stage},
-    )
-    handle = StageRun(client, run.info.run_id)
-    handle.log_params(_flatten(params.model_dump(mode="json")))
+    tracker = Tracker(tracking_uri(params))
     try:
-        yield handle
-    except BaseException:
-        client.set_terminated(run.info.run_id, status="FAILED")
-        raise
-    client.set_terminated(run.info.run_id, status="FINISHED")
-    if close_parent:
-        client.set_terminated(parent, status="FINISHED")
+        commit = git_commit()  # once: it is in the tags and in the pipeline key
+        env_tags = environment_tags(params, device, commit)
+        experiment_id = tracker.experiment_id(params.tracking.experiment)
+        parent = _open_parent(tracker, experiment_id, params, env_tags, commit)
+        run_id = tracker.create_run(experiment_id, stage,
+                                    {**env_tags, **(tags or {}), "mlflow.parentRunId": parent, "stage": stage})
+        handle = StageRun(tracker, run_id)
+        handle.log_params(_flatten(params.model_dump(mode="json")))
+        try:
+            yield handle
+        except BaseException:
+            tracker.set_terminated(run_id, "FAILED")
+            raise
+        tracker.set_terminated(run_id, "FINISHED")
+        if close_parent:
+            tracker.set_terminated(parent, "FINISHED")
+    finally:
+        tracker.close()
 
 
 class StageRun:
-    def __init__(self, client: Any, run_id: str) -> None:
-        self.client = client
+    def __init__(self, tracker: Tracker, run_id: str) -> None:
+        self.tracker = tracker
         self.run_id = run_id
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
-        from mlflow.entities import Metric
+    @property
+    def client(self) -> Any:
+        """MLflow's client for this run's store (imports mlflow: seconds)."""
+        return self.tracker.client
 
-        now = int(time.time() * 1000)
-        items = [Metric(_clean(k), float(v), now, step) for k, v in sorted(metrics.items())]
-        for i in range(0, len(items), _BATCH):
-            self.client.log_batch(self.run_id, metrics=items[i : i + _BATCH])
+    def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
+        now = mlflow_sqlite.now_ms()
+        self.tracker.log_metrics(self.run_id, [(_clean(k), float(v), now, step) for k, v in sorted(metrics.items())])
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        from mlflow.entities import Param
-
-        items = [Param(_clean(k), str(v)[:6000]) for k, v in sorted(params.items())]
-        for i in range(0, len(items), 100):
-            self.client.log_batch(self.run_id, params=items[i : i + 100])
+        self.tracker.log_params(self.run_id, [(_clean(k), str(v)[:6000]) for k, v in sorted(params.items())])
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
-        for k, v in tags.items():
-            self.client.set_tag(self.run_id, _clean(k), v)
+        self.tracker.set_tags(self.run_id, [(_clean(k), v) for k, v in tags.items()])
 
     def log_artifact(self, path: Path | str, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, str(path), artifact_path)
+        self.tracker.log_artifact(self.run_id, str(path), artifact_path)
 
 
 def _clean(key: str) -> str:

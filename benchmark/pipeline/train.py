@@ -34,7 +34,7 @@ from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import atomic_dir, write_json
 from benchmark.models import layers
 from benchmark.models.encoder import Encoder, load_encoder
-from benchmark.pipeline import paths, runs, selection
+from benchmark.pipeline import paths, runs
 from benchmark.pipeline.corpus import load_corpus
 from benchmark.pipeline.images import load_features
 from benchmark.tracking import stage_run
@@ -90,6 +90,9 @@ def _tables(spec: ArmSpec) -> dict[str, object]:
 def _select(params: Params, encoder: Encoder, objective: torch.nn.Module, root: Path,
             log: Callable[[dict[str, float], int], None]) -> tuple[Path, dict]:
     """Score every kept checkpoint by both protocols; load and return the one params choose."""
+    # Imported here: it brings scikit-learn (the probe), about a second that training.selection: final skips.
+    from benchmark.pipeline import selection
+
     corpus = load_corpus(params, paths.DATA)
     candidates = []
     for ckpt in tqdm(checkpoint.checkpoints(root), desc="select", unit="checkpoint"):
