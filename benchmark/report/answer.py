@@ -16,6 +16,7 @@ import yaml
 
 from benchmark.analysis.declaration import DECLARATION, declared_in
 from benchmark.analysis.margins import PRIMARY_COMPARISON
+from benchmark.analysis.stats import TIE_TOL
 from benchmark.arms import parse_run
 from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path
@@ -58,9 +59,9 @@ def _plot_primary(per_lang: pd.DataFrame, out: Path, shown: int = 24) -> None:
     """Left: how the per-language margins are distributed (ties at 0 counted); right: the ``shown``
     languages that moved most, labelled, with their item-bootstrap CIs. 200 labelled rows are unreadable."""
     m = per_lang["margin"].to_numpy()
-    tied = int((np.abs(m) < 1e-12).sum())
+    tied = int((np.abs(m) < TIE_TOL).sum())
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 6.5), gridspec_kw={"width_ratios": [1, 1.15]})
-    moved = m[np.abs(m) >= 1e-12]
+    moved = m[np.abs(m) >= TIE_TOL]
     bins = np.linspace(-max(np.abs(m).max(), 1e-3), max(np.abs(m).max(), 1e-3), 31)
     left.hist(moved, bins=bins, color="tab:blue", alpha=0.8, label=f"{len(moved)} languages that moved")
     left.axvline(0, color="grey", linewidth=0.8)
@@ -69,7 +70,7 @@ def _plot_primary(per_lang: pd.DataFrame, out: Path, shown: int = 24) -> None:
     left.set_title(f"All {len(m)} languages: {tied} tied at 0 (not drawn)", fontsize=9)
     left.legend(fontsize=8, loc="upper left")
     left.xaxis.set_major_locator(plt.MaxNLocator(5))
-    movers = per_lang[per_lang["margin"].abs() >= 1e-12]
+    movers = per_lang[per_lang["margin"].abs() >= TIE_TOL]
     top = movers.reindex(movers["margin"].abs().sort_values(ascending=False).index).head(shown)
     top = top.sort_values("margin").reset_index(drop=True)
     if not len(top):
