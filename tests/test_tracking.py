@@ -48,8 +48,8 @@ def test_stages_nest_under_one_parent_until_report_closes_it(tmp_path: Path, mon
     runs = client.search_runs([client.get_experiment_by_name("flores-transfer").experiment_id])
     parents = [r for r in runs if r.data.tags.get("pipeline.role") == "parent"]
     assert len(parents) == 2
-    closed, open_ = sorted(parents, key=lambda r: r.info.status)
-    assert (closed.info.status, open_.info.status) == ("FINISHED", "RUNNING")
+    failed_parent, closed = sorted(parents, key=lambda r: r.info.status)
+    assert (closed.info.status, failed_parent.info.status) == ("FINISHED", "FAILED")  # a failed stage ends it
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == closed.info.run_id]
     assert sorted(r.info.run_name for r in children) == ["a", "report"]
     first = next(r for r in children if r.info.run_name == "a")
@@ -57,7 +57,7 @@ def test_stages_nest_under_one_parent_until_report_closes_it(tmp_path: Path, mon
     assert first.data.params["encoder.source"] == "random"
     failed = [r for r in runs if r.info.run_name == "b"]
     assert failed[0].info.status == "FAILED"
-    assert failed[0].data.tags["mlflow.parentRunId"] == open_.info.run_id
+    assert failed[0].data.tags["mlflow.parentRunId"] == failed_parent.info.run_id
 
 
 def _tracked(client, run_id: str) -> dict:
@@ -130,7 +130,8 @@ def test_direct_sqlite_writes_what_mlflow_writes(tmp_path: Path, monkeypatch: py
     # Parent lookup: both stages found the one open parent; a closed parent is not reused.
     parents = client.search_runs([a["experiment"]], "tags.`pipeline.role` = 'parent'")
     assert len(parents) == 1
-    assert tracking.Tracker(uri).find_running(a["experiment"], "pipeline.role", "parent") == parents[0].info.run_id
+    assert tracking.Tracker(uri).find_runs(a["experiment"], {"pipeline.role": "parent"}, ("RUNNING",)) \
+        == [(parents[0].info.run_id, "RUNNING")]
 
 
 def test_direct_sqlite_writer_knows_the_installed_mlflow_schema(tmp_path: Path) -> None:

@@ -11,8 +11,7 @@ ARTIFACTS = Path("artifacts")
 METRICS = Path("metrics")
 RESULTS = Path("results")
 PARAMS = Path("params.yaml")
-
-
+VALIDATE = ARTIFACTS / "validate"  # the params gate every stage depends on (stage ``validate``)
 CHECKPOINTS = Path("checkpoints")
 
 

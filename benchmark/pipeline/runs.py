@@ -8,16 +8,16 @@ with the same bytes for the others), so DVC retrains only that arm's runs.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from benchmark.arms import ArmSpec, parse_run
+from benchmark.arms import parse_run
 from benchmark.config import Params
-from benchmark.io import BenchmarkError, atomic_dir, write_json
+from benchmark.io import atomic_dir, write_json
 from benchmark.pipeline import paths
 from benchmark.tracking import stage_run
 
 
 def describe(params: Params, run: str) -> dict:
+    """What ``train@<run>`` reads back with :func:`benchmark.armspec.load_run`."""
     spec, k = parse_run(run)
     return {"run": run, "arm": spec.model_dump(mode="json"), "seed": params.seed + k}
 
@@ -30,12 +30,3 @@ def run(params: Params) -> None:
                                                   encoding="utf-8")
         run_.log_metrics({"runs": len(params.arms)})
         write_json(paths.METRICS / "runs.json", {"runs": params.arms, "mlflow_run_id": run_.run_id})
-
-
-def load(run_name: str, root: Path | None = None) -> tuple[ArmSpec, int]:
-    """(spec, training seed) of ``run_name`` as the ``runs`` stage wrote them."""
-    path = (root or paths.runs()) / f"{run_name}.json"
-    if not path.exists():
-        raise BenchmarkError(f"{path}: missing; run the runs stage first")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return ArmSpec.model_validate(data["arm"]), int(data["seed"])

@@ -27,14 +27,14 @@ import torch
 from safetensors.numpy import load_file, save_file
 from tqdm import tqdm
 
-from benchmark.arms import ArmSpec
+from benchmark.armspec import ArmSpec, load_run
 from benchmark.config import Params
 from benchmark.data import coco
 from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import atomic_dir, write_json
 from benchmark.models import layers
 from benchmark.models.encoder import Encoder, load_encoder
-from benchmark.pipeline import paths, runs
+from benchmark.pipeline import paths
 from benchmark.pipeline.corpus import load_corpus
 from benchmark.pipeline.images import load_features
 from benchmark.tracking import stage_run
@@ -115,7 +115,7 @@ def _export(out: Path, encoder: dict[str, np.ndarray], heads: dict[str, np.ndarr
 
 
 def run(params: Params, run_name: str) -> None:
-    spec, seed = runs.load(run_name)
+    spec, seed = load_run(paths.runs() / f"{run_name}.json")
     seed_everything(seed, params.runtime.threads)
     device = resolve_device(params.runtime.device)
     out = paths.model(run_name)

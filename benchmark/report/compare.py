@@ -17,7 +17,11 @@ METRICS = {"retrieval": ["mean_xsim_margin_x2eng", "mean_xsim_margin_eng2x"],
            "sib": ["mean_accuracy", "english_test_accuracy"]}
 
 
-def compare(uri: str, experiment: str, parents: list[str] | None = None, last: int = 2) -> pd.DataFrame:
+def compare(uri: str, experiment: str, parents: list[str] | None = None, last: int = 2,
+            include_unfinished: bool = False) -> pd.DataFrame:
+    """The target metrics of ``parents`` (full or unique-prefix run ids), else of the last ``last``
+    FINISHED pipeline runs, or the last ``last`` of any status with ``include_unfinished``: a pipeline
+    that failed, was killed or is still going counts only when asked for, its column marked."""
     import mlflow
 
     mlflow.set_tracking_uri(uri)
@@ -28,23 +32,40 @@ def compare(uri: str, experiment: str, parents: list[str] | None = None, last: i
     if runs.empty:
         raise BenchmarkError(f"experiment {experiment!r} has no runs")
     role = runs.get("tags.pipeline.role", pd.Series(index=runs.index, dtype=object))
-    all_parents = runs.loc[role == "parent", "run_id"].tolist()
-    chosen = parents or all_parents[:last]
-    unknown = [p for p in chosen if p not in all_parents]
-    if unknown:
-        raise BenchmarkError(f"not a pipeline run: {unknown[0]}")
+    status = dict(zip(runs.loc[role == "parent", "run_id"], runs.loc[role == "parent", "status"]))
+    if parents:
+        chosen = [_resolve(p, list(status)) for p in parents]
+    else:
+        chosen = [p for p in status if include_unfinished or status[p] == "FINISHED"][:last]
+        if not chosen:
+            raise BenchmarkError(f"experiment {experiment!r} has no finished pipeline run yet "
+                                 "(--all includes unfinished ones)")
+    labels = {p: p[:8] if status[p] == "FINISHED" else f"{p[:8]} ({status[p]})" for p in chosen}
     rows = []
     for parent in chosen:
         children = runs[runs["tags.mlflow.parentRunId"] == parent]
-        label = parent[:8]
         for _, child in children.iterrows():
             stage, _, arm = str(child["tags.mlflow.runName"]).partition("/")
             for metric in METRICS.get(stage, []):
                 value = child.get(f"metrics.{metric}")
                 if value is not None and value == value:
-                    rows.append({"run": arm, "metric": f"{stage}.{metric}", "pipeline": label, "value": value})
+                    rows.append({"run": arm, "metric": f"{stage}.{metric}", "pipeline": labels[parent],
+                                 "value": value})
     if not rows:
         raise BenchmarkError("the chosen pipeline runs logged no target metrics yet")
     table = pd.DataFrame(rows).pivot_table(index=["run", "metric"], columns="pipeline", values="value",
                                            aggfunc="last")
-    return table[[p[:8] for p in chosen if p[:8] in table.columns]]
+    return table[[labels[p] for p in chosen if labels[p] in table.columns]]
+
+
+def _resolve(given: str, parents: list[str]) -> str:
+    """A pipeline run id from its full form or a unique prefix (the table's columns show 8 characters)."""
+    if given in parents:
+        return given
+    if len(given) >= 32:
+        raise BenchmarkError(f"not a pipeline run: {given}")
+    matches = [p for p in parents if given and p.startswith(given)]
+    if len(matches) == 1:
+        return matches[0]
+    raise BenchmarkError(f"run id {given!r} is a prefix: give the full 32-character MLflow run id of a pipeline run "
+                         f"(matches: {', '.join(matches) or 'none'})")

@@ -2,8 +2,10 @@
 tables, plots and a summary.
 
 Writes ``results/{retrieval,sib}.csv`` (per run and language), ``results/training.csv`` (per run:
-budget, cost, held-out evidence), ``results/summary.json`` (DVC metrics), ``results/results.md`` and
-one PNG per target (the primary pair and the baseline, languages sorted by score).
+budget, cost, held-out evidence), ``results/summary.json`` (every run's mean scores, which
+``check-reference`` holds against the reference tables), ``results/headline.json`` (DVC's metrics: what
+``dvc exp show`` and ``dvc metrics show`` compare), ``results/results.md`` and one PNG per target (the
+primary pair and the baseline, languages sorted by score).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 
 import pandas as pd
 
+from benchmark.analysis.declaration import DECLARATION
 from benchmark.arms import parse_run
 from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path, write_json, write_text
@@ -50,6 +53,27 @@ def _plot(table: pd.DataFrame, column: str, title: str, out: str, ascending: boo
     ax.set_title(title)
     ax.legend(loc="lower right")
     save_png(fig, out)
+
+
+def headline_metrics(margins: pd.DataFrame, summary: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """DVC's metrics, small enough to read across experiments: each declared comparison present
+    (``primary``, ``secondary1``...: the order of the declaration, named in REPORT.md) with its margin,
+    item-bootstrap interval and, where each arm has enough seeds, the run-level test's p and TOST p;
+    and each arm's mean scores over its runs. Per-language and per-stage detail stays in MLflow."""
+    out: dict[str, dict[str, float]] = {}
+    names = ["primary"] + [f"secondary{i}" for i in range(1, len(DECLARATION.secondary) + 1)]
+    for name, c in zip(names, DECLARATION.comparisons, strict=True):
+        row = margins[(margins["comparison"] == c.name) & (margins["target"] == c.target)
+                      & (margins["grouping"] == "overall") & (margins["group"] == c.languages)]
+        if len(row):
+            values = row.iloc[0][["margin", "ci_low", "ci_high", "p", "tost_p"]].astype(float)
+            out[name] = {k: float(v) for k, v in values.items() if pd.notna(v)}
+    arm_of = {run: parse_run(run)[0].name for run in summary}
+    for arm in dict.fromkeys(arm_of.values()):
+        runs = [summary[run] for run in summary if arm_of[run] == arm]
+        out[arm] = {"xsim_x2eng": sum(r[f"retrieval.mean_{PRIMARY}"] for r in runs) / len(runs),
+                    "sib": sum(r["sib.mean_accuracy"] for r in runs) / len(runs)}
+    return out
 
 
 PLOTTED = ("baseline", "coco-contrastive", "caption-contrastive")  # the primary pair, beside the baseline
@@ -107,6 +131,7 @@ def run(params: Params) -> None:
         for name in ("results.md", "REPORT.md", "retrieval.csv", "sib.csv", "training.csv", "retrieval.png", "sib.png"):
             run_.log_artifact(paths.RESULTS / name, "results")
         write_json(paths.RESULTS / "summary.json", {"arms": summary, "mlflow_run_id": run_.run_id})
+        write_json(paths.RESULTS / "headline.json", headline_metrics(pd.read_csv(paths.RESULTS / "margins.csv"), summary))
 
 
 EVIDENCE = {  # column of training.csv -> header in results.md

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from benchmark.arms import ArmSpec
+from benchmark.armspec import ArmSpec
 from benchmark.data.vqa import answer_prior_accuracy
 from benchmark.models.encoder import mean_pool
 from benchmark.training.datasets import FeatureBank

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
-from benchmark.arms import ArmSpec
+from benchmark.armspec import ArmSpec
 from benchmark.training.datasets import Captions, FeatureBank, Questions
 from benchmark.training.objectives import AnswerClassification, Contrastive, ImageSource, MaskedLM, Objective
 from benchmark.training.trainer import TrainData
