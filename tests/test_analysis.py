@@ -379,3 +379,17 @@ def test_compute_margins_tables(tmp_path: Path, ids: np.ndarray) -> None:
     assert len(lang) == 4 and (lang["margin"] == 0).all()
     first = per_lang.iloc[0]
     assert first["ci_low"] <= first["margin"] <= first["ci_high"]
+
+
+@pytest.mark.parametrize(("p", "tost_p", "margin", "verdict"), [
+    (float("nan"), float("nan"), 0.001, "not tested (descriptive)"),
+    (0.01, 0.30, 0.008, "difference (treatment better)"),
+    (0.01, 0.001, 0.0004, "a difference (treatment better) smaller than ±0.005"),  # mini's eng→X row
+    (0.30, 0.001, -0.0008, "equivalent within ±0.005"),
+    (0.30, 0.30, -0.003, "inconclusive"),
+])
+def test_report_verdict_reads_both_tests(p: float, tost_p: float, margin: float, verdict: str) -> None:
+    """A difference the t-test detects but TOST places inside ±SESOI is not called an effect of interest."""
+    from benchmark.report.answer import _verdict
+
+    assert _verdict(pd.Series({"p": p, "tost_p": tost_p, "margin": margin, "sesoi": 0.005})) == verdict

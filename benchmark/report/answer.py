@@ -204,6 +204,8 @@ def _verdict(r: pd.Series, p_col: str = "p") -> str:
         return "not tested (descriptive)"
     if r[p_col] < DECLARATION.alpha:
         better = "treatment" if r["margin"] > 0 else "control"
+        if r["tost_p"] < DECLARATION.alpha:  # detectable, yet inside the band that would not change the answer
+            return f"a difference ({better} better) smaller than ±{r['sesoi']:g}"
         return f"difference ({better} better)"
     if r["tost_p"] < DECLARATION.alpha:
         return f"equivalent within ±{r['sesoi']:g}"
