@@ -3,6 +3,9 @@
 Each arm is one declarative :class:`ArmSpec`: the objective it trains with
 (:mod:`benchmark.training.objectives`), the data it reads, and which image each item sees. Controls
 name the arm whose image they isolate, so the analysis knows the pairs without a second list.
+Textual arms are the other side of the question: English intermediate tasks as in X-STILTs (Phang
+et al. 2020), one arm per task of :data:`benchmark.data.tasks.TASKS` (generated from it, never
+listed by hand) plus multi-task arms.
 Budgets are not here: every trained arm gets the one ``training`` block of ``params.yaml``.
 
 A *run* is an arm trained with one seed: ``coco-contrastive`` (seed ``params.seed``) or
@@ -13,7 +16,10 @@ from __future__ import annotations
 
 import re
 
-from benchmark.armspec import ArmSpec
+from benchmark.armspec import COCO_VIEWS, ArmSpec
+from benchmark.data.tasks import TASKS
+
+MIXING_CAP = 2**14  # multi-task: a task's sampling weight stops growing past this many examples
 
 _SPECS = [
     ArmSpec(name="baseline", kind="baseline", description="pretrained encoder, no intermediate training"),
@@ -36,11 +42,25 @@ _SPECS = [
             description="the VQA arm without the image"),
     ArmSpec(name="vqa-shuffled", kind="control", objective="vqa", data="qa", image="shuffled", control_of="vqa",
             description="the VQA arm with images deranged across images"),
+    # Textual: one English intermediate task each (X-STILTs), then the multi-task mixtures.
+    *(ArmSpec(name=task.replace("_", "-"), kind="textual", objective="task", data=task,
+              description=f"{spec.paper_name}: {spec.description}") for task, spec in TASKS.items()),
+    ArmSpec(name="multitask", kind="textual", objective="task", data="+".join(TASKS), mixing_cap=MIXING_CAP,
+            description="every X-STILTs task at once, one head each, examples-proportional mixing"),
+    ArmSpec(name="multitask-bundled", kind="textual", objective="task", mixing_cap=MIXING_CAP,
+            data="+".join(t for t, spec in TASKS.items() if spec.bundled),
+            description="the tasks the offline bundle has, at once, one head each, examples-proportional mixing"),
 ]
 ARMS: dict[str, ArmSpec] = {spec.name: spec for spec in _SPECS}
 for _spec in _SPECS:  # validated at import, like the specs themselves
     if _spec.control_of is not None and ARMS.get(_spec.control_of, _spec).kind != "multimodal":
         raise ValueError(f"arm {_spec.name}: control_of must name a multimodal arm")
+    if _spec.kind == "textual" and not set(_spec.tasks) <= set(TASKS):
+        raise ValueError(f"arm {_spec.name}: unknown task(s) {sorted(set(_spec.tasks) - set(TASKS))}")
+    if _spec.kind in ("multimodal", "control") and _spec.data not in COCO_VIEWS:
+        raise ValueError(f"arm {_spec.name}: unknown COCO view {_spec.data!r}")
+if len(ARMS) != len(_SPECS):
+    raise ValueError("two arms share a name")
 
 _RUN = re.compile(r"^(?P<arm>[a-z0-9-]+?)(?:\.s(?P<k>[1-9][0-9]*))?$")
 

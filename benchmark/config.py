@@ -99,10 +99,12 @@ class TargetsConfig(Strict):
 
 
 class TrainingConfig(Strict):
-    """The one budget every trained arm gets (matched by construction: there are no per-arm knobs)."""
+    """The one budget every trained arm gets (matched by construction: there are no per-arm knobs);
+    :func:`benchmark.training.trainer.train` runs it."""
 
     steps: Count
-    batch_size: Annotated[int, Field(ge=2)]
+    batch_size: Annotated[int, Field(ge=2)]  # encoder rows per micro-batch (a k-choice example is k rows)
+    grad_accum: Count  # micro-batches per optimizer step
     max_length: Annotated[int, Field(ge=8, le=512)]
     lr: Annotated[float, Field(gt=0)]
     head_lr_scale: Annotated[float, Field(gt=0)]
@@ -180,6 +182,14 @@ class Params(Strict):
         if self.training.max_length - self.image.prefix_tokens < 8:
             raise ValueError("training.max_length leaves fewer than 8 text tokens after image.prefix_tokens")
         top = max(parse_run(run)[1] for run in self.arms)
+        if self.data.source == "bundle":  # the offline bundle holds only some English tasks
+            from benchmark.data.tasks import TASKS
+
+            for run in self.arms:
+                absent = [t for t in parse_run(run)[0].tasks if not TASKS[t].bundled]
+                if absent:
+                    raise ValueError(f"arms: {run} trains on {', '.join(absent)}, which the offline bundle does not "
+                                     "hold; it needs data.source: upstream (the full profile)")
         if self.seed + top > MAX_SEED:
             raise ValueError(f"seed: seed + {top} (run .s{top}) exceeds {MAX_SEED}, the largest seed torch accepts")
         pivot = self.targets.retrieval.pivot

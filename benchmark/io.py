@@ -37,6 +37,11 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def text_key(text: str) -> bytes:
+    """A text's identity in every store keyed by content (embedding cache, frozen states)."""
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -3,7 +3,9 @@
 
 FLORES-200/SIB-200 subsets, and the COCO ``mini`` training data: 224x224 re-encodes of the COCO-MINI
 images whose license allows derivatives, their captions and instance annotations, and COCO-QA-style
-questions generated from those (rules in :mod:`benchmark.data.coco`).
+questions generated from those (rules in :mod:`benchmark.data.coco`). Also the validation sets of two
+English intermediate tasks, HellaSwag and Cosmos QA, in the normalized choice schema of
+:mod:`benchmark.data.tasks` (SST-2 has no explicit license and is never bundled).
 
 The output is byte-for-byte reproducible: tables are assembled with pyarrow directly (no pandas
 metadata), rows have a fixed order, and parquet is written with fixed settings in one row group.
@@ -19,7 +21,6 @@ import collections
 import csv
 import io
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from benchmark.data import coco  # noqa: E402
+from benchmark.data import coco, tasks  # noqa: E402
 from benchmark.io import BenchmarkError, atomic_dir, sha256_file, write_json  # noqa: E402
 
 SPLIT_SIZES = {"dev": 997, "devtest": 1012}
@@ -53,12 +54,21 @@ META_URL = f"https://raw.githubusercontent.com/{META_REPO}/{META_REV_SHORT}/data
 COCO_MINI_REPO, COCO_MINI_REV_SHORT = "Obmutescence/COCO-MINI", "644f29e7"
 COCO_VAL_CAPTIONS_REPO, COCO_VAL_CAPTIONS_REV_SHORT = "ruizewang/evaluate", "1152656d"
 COCO_MIN_CAPTIONS = 2
+# Where the shared HellaSwag / Cosmos QA copies come from (see ../shared/data/SOURCES.md).
+HELLASWAG_FILE = "hellaswag/hellaswag_val_full.txt.bz2"
+HELLASWAG_TEXT_REPO, HELLASWAG_TEXT_REV_SHORT = "klosax/hellaswag_text_data", "1105d370"
+COSMOSQA_FILE = "cosmosqa/valid.csv"
+COSMOSQA_REPO, COSMOSQA_REV_SHORT = "wilburOne/cosmosqa", "b6eb99cc"
+TEXT_ROWS = {"hellaswag": 10042, "cosmosqa": 2985}
 # Per-file dictionary encoding: never for unique text or image bytes.
 DICTIONARY: dict[str, bool | list[str]] = {
     "flores200_sib.parquet": False,
     coco.IMAGES_FILE: ["source_split", "license_name", "license_url", "split"],
     coco.CAPTIONS_FILE: False,
     coco.OBJECTS_FILE: ["category", "supercategory"],
+    "hellaswag.parquet": False,
+    # Several questions share one Cosmos QA passage; everything else is unique text.
+    "cosmosqa.parquet": ["context"],
 }
 
 # One row group, no dictionaries for unique sentences, fixed zstd level: stable bytes, small size.
@@ -180,11 +190,13 @@ def build(shared: Path, out: Path, pins_dir: Path) -> dict:
 
     coco_tables, coco_info = build_coco(shared / "coco")
     tmp_files |= coco_tables
+    text_tables, text_source = build_text_tasks(shared)
+    tmp_files |= text_tables
 
     pins = write_pins(shared, pins_dir, langs)
     with atomic_dir(out) as tmp:
         tmp.chmod(0o755)  # mkdtemp creates 0700; the bundle is ordinary package data
-        manifest: dict = {"files": {}, "source": pins | {"coco": coco_info["source"]}}
+        manifest: dict = {"files": {}, "source": pins | {"coco": coco_info["source"]} | text_source}
         for name, table in tmp_files.items():
             write_parquet(table, tmp / name, dictionary=DICTIONARY.get(name, True))
             manifest["files"][name] = {
@@ -192,12 +204,16 @@ def build(shared: Path, out: Path, pins_dir: Path) -> dict:
                 "rows": table.num_rows,
                 "columns": table.num_columns,
             }
-        shutil.copyfile(flores / "LICENSE-CC-BY-SA", tmp / "LICENSE")
-        (tmp / "ATTRIBUTION.md").write_text(ATTRIBUTION + coco_attribution(coco_info), encoding="utf-8")
+        # Byte-exact CC BY-SA text first (FLORES/SIB), then the licenses of the text-task files.
+        license_text = (flores / "LICENSE-CC-BY-SA").read_bytes() + TEXT_TASK_LICENSES.encode("utf-8")
+        (tmp / "LICENSE").write_bytes(license_text)
+        attribution = ATTRIBUTION + coco_attribution(coco_info) + TEXT_TASK_ATTRIBUTION
+        (tmp / "ATTRIBUTION.md").write_text(attribution, encoding="utf-8")
         for name in ("LICENSE", "ATTRIBUTION.md"):
             manifest["files"][name] = {"sha256": sha256_file(tmp / name)}
         write_json(tmp / "MANIFEST.json", manifest)
     return {
+        "text_rows": {name: t.num_rows for name, t in text_tables.items()},
         "ids": len(ids),
         "langs": len(langs),
         "categories": categories,
@@ -344,6 +360,32 @@ def build_coco(root: Path) -> tuple[dict[str, pa.Table], dict]:
     return tables, info
 
 
+def _choice_table(df: pd.DataFrame, extra: tuple[str, ...] = ()) -> pa.Table:
+    cols = {"id": _str(df["id"].tolist()), "context": _str(df["context"].tolist())}
+    cols |= {c: _str(df[c].tolist()) for c in extra}
+    cols["choices"] = pa.array(df["choices"].tolist(), pa.list_(pa.string()))
+    cols["label"] = pa.array(df["label"].tolist(), pa.int32())
+    return pa.table(cols)
+
+
+def build_text_tasks(shared: Path) -> tuple[dict[str, pa.Table], dict]:
+    """HellaSwag and Cosmos QA validation items, normalized and validated exactly as the loader
+    will read them; rows in upstream order (the held-out share is chosen at load time by item id)."""
+    tables, source = {}, {}
+    for name, rel, read, extra, repo, rev in (
+        ("hellaswag", HELLASWAG_FILE, tasks.read_hellaswag_text, (), HELLASWAG_TEXT_REPO, HELLASWAG_TEXT_REV_SHORT),
+        ("cosmosqa", COSMOSQA_FILE, tasks.read_cosmosqa_csv, ("question",), COSMOSQA_REPO, COSMOSQA_REV_SHORT),
+    ):
+        path = shared / rel
+        df = read(path)
+        tasks.validate(tasks.TASKS[name], df[list(tasks.COLUMNS["choice"])], str(path))
+        if len(df) != TEXT_ROWS[name]:
+            raise BenchmarkError(f"{path}: expected {TEXT_ROWS[name]} items, found {len(df)}")
+        tables[f"{name}.parquet"] = _choice_table(df, extra)
+        source[name] = {"repo": repo, "revision_short_unresolved": rev, "files": {rel: sha256_file(path)}}
+    return tables, source
+
+
 def write_pins(shared: Path, pins_dir: Path, langs: list[str]) -> dict:
     """sha256 of every upstream file the ``full`` profile downloads; the spec module loads these."""
     flores, sib = shared / "flores200", shared / "sib200"
@@ -376,7 +418,9 @@ ATTRIBUTION = f"""# Bundled data: attribution
 These files are small, compressed subsets of public datasets, shipped so that the benchmark runs
 offline. The FLORES-200 and SIB-200 files are licensed under **CC BY-SA 4.0** (see `LICENSE`,
 https://creativecommons.org/licenses/by-sa/4.0/); anything derived from them must be shared alike.
-The COCO files (`coco_*.parquet`) are under the licenses given in the COCO section below.
+The COCO files (`coco_*.parquet`) are under the licenses given in the COCO section below;
+`hellaswag.parquet` is under the **MIT** license and `cosmosqa.parquet` under **CC BY 4.0** (both
+at the end of `LICENSE`; see the last section below).
 
 | file | what |
 |---|---|
@@ -454,6 +498,82 @@ def coco_attribution(info: dict) -> str:
 """
 
 
+TEXT_TASK_ATTRIBUTION = f"""
+## English intermediate tasks (`hellaswag.parquet`, `cosmosqa.parquet`)
+
+| file | what |
+|---|---|
+| `hellaswag.parquet` | all {TEXT_ROWS["hellaswag"]:,} HellaSwag validation items: `id` (`val-` + 0-based position in the official validation order), `context` (`activity_label: ctx`), `choices` (the 4 endings), `label` (0-3) |
+| `cosmosqa.parquet` | all {TEXT_ROWS["cosmosqa"]:,} Cosmos QA dev items: `id`, `context` (the passage), `question`, `choices` (`question + " " + answer_i`, i = 0..3), `label` (0-3) |
+
+- **HellaSwag** (Zellers et al., 2019, "HellaSwag: Can a Machine Really Finish Your Sentence?", ACL
+  2019, arXiv:1905.07830), https://github.com/rowanz/hellaswag (`data/hellaswag_val.jsonl`), via the
+  text export `{HELLASWAG_TEXT_REPO}` @ `{HELLASWAG_TEXT_REV_SHORT}` (`hellaswag_val_full.txt`, 6 lines
+  per item; short SHA). License: **MIT**, Copyright (c) 2019 Rowan Zellers (full text in `LICENSE`).
+- **Cosmos QA** (Huang et al., 2019, "Cosmos QA: Machine Reading Comprehension with Contextual
+  Commonsense Reasoning", EMNLP-IJCNLP 2019, arXiv:1909.00277), https://wilburone.github.io/cosmos/,
+  from `{COSMOSQA_REPO}` @ `{COSMOSQA_REV_SHORT}` (`data/valid.csv`; short SHA). License: **CC BY 4.0**
+  (https://creativecommons.org/licenses/by/4.0/). The authors' repository states no license; the
+  basis for bundling is the dataset card of `allenai/cosmos_qa` on the Hugging Face Hub, which gives
+  CC BY 4.0 since Hub commit `{tasks.COSMOSQA_LICENSE_COMMIT}` ("Add license and citation
+  information to cosmos_qa dataset").
+- The sha256 of each source file is in `MANIFEST.json` under `source.hellaswag` / `source.cosmosqa`.
+
+## English intermediate tasks: changes made
+
+- Reformatting only: text is unchanged; each item became one row of the normalized multiple-choice
+  schema of `benchmark.data.tasks` (Cosmos QA's question is prefixed to each answer, as the loader's
+  Hub path does; the raw `question` column is kept). HellaSwag's text export drops the item's `ind`,
+  so its id is its position.
+- Split: only one upstream split is bundled, so the loader holds out the items whose
+  sha256(`id`) falls in the first 10% of the hash range (`benchmark.data.tasks.split_of`) and never
+  trains on them.
+- SST-2 (also an X-STILTs task) is **not** bundled: it has no explicit license.
+"""
+
+TEXT_TASK_LICENSES = """
+
+=======================================================================
+
+hellaswag.parquet: HellaSwag (https://github.com/rowanz/hellaswag)
+
+MIT License
+
+Copyright (c) 2019 Rowan Zellers
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+
+=======================================================================
+
+cosmosqa.parquet: Cosmos QA (https://wilburone.github.io/cosmos/)
+
+Cosmos QA, by Lifu Huang, Ronan Le Bras, Chandra Bhagavatula and Yejin Choi
+(EMNLP-IJCNLP 2019), is licensed under the Creative Commons Attribution 4.0
+International License (CC BY 4.0), as stated by the dataset card of
+allenai/cosmos_qa on the Hugging Face Hub. To view a copy of this license,
+visit https://creativecommons.org/licenses/by/4.0/ (full legal code:
+https://creativecommons.org/licenses/by/4.0/legalcode). Changes made: the dev
+items were converted to parquet and each answer was prefixed with its question
+(see ATTRIBUTION.md); the text is otherwise unchanged. No warranties are given.
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=REPO_ROOT / ".." / "shared" / "data")
@@ -466,6 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"{info['ids']} index_ids x {info['langs']} languages, {len(info['categories'])} categories -> {args.out}")
+    print(f"text tasks: {info['text_rows']}")
     c = info["coco"]
     print(
         f"COCO: {c['images']} of {c['images_seen']} images kept ({c['no_derivs']} NoDerivs left out, "

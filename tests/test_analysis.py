@@ -393,3 +393,31 @@ def test_report_verdict_reads_both_tests(p: float, tost_p: float, margin: float,
     from benchmark.report.answer import _verdict
 
     assert _verdict(pd.Series({"p": p, "tost_p": tost_p, "margin": margin, "sesoi": 0.005})) == verdict
+
+
+def test_question_family_roles_and_holm_within(tmp_path: Path, ids: np.ndarray) -> None:
+    """Multimodal vs textual: the headline pair and the rest of the family are tested (>= 3 seeds each)
+    and Holm-adjusted within their own family; a single-seed textual arm stays descriptive."""
+    seeded = {arm: [arm, f"{arm}.s1", f"{arm}.s2"] for arm in ("coco-contrastive", "hellaswag", "multitask-bundled")}
+    runs = [r for group in seeded.values() for r in group] + ["cosmosqa"]
+    rates = {"coco-contrastive": 0.1, "hellaswag": 0.3, "multitask-bundled": 0.35, "cosmosqa": 0.3}
+    for k, run in enumerate(runs):
+        write_retrieval(tmp_path, run, ids, rates[run.split(".")[0]], k)
+    pairs = [("coco-contrastive", "hellaswag"), ("coco-contrastive", "multitask-bundled"),
+             ("coco-contrastive", "cosmosqa")]
+    plan = DECLARATION.model_copy(update={"n_boot": 200})
+    summary, _ = mg.compute_margins(pairs, runs, root=tmp_path, groups=GROUPS, declaration=plan,
+                                    targets=["xsim_margin_x2eng"])
+    declared = summary[summary["role"].isin(["headline", "question"])].set_index("comparison")
+    assert declared.loc["coco-contrastive vs hellaswag", "role"] == "headline"
+    assert declared.loc["coco-contrastive vs multitask-bundled", "role"] == "question"
+    assert declared.loc["coco-contrastive vs cosmosqa", "role"] == "question"
+    assert (declared["group"] == "covered").all()
+    # One tested row per family: Holm leaves it unchanged; the single-seed arm has no p-value.
+    for name in ("coco-contrastive vs hellaswag", "coco-contrastive vs multitask-bundled"):
+        assert declared.loc[name, "p"] < 0.05 and declared.loc[name, "p_holm"] == declared.loc[name, "p"]
+    cosmos = declared.loc["coco-contrastive vs cosmosqa"]
+    assert cosmos["p"] != cosmos["p"] and cosmos["test"].startswith("none: 3 and 1 seeds")
+    assert DECLARATION.find(("coco-contrastive", "mnli"), "xsim_margin_x2eng", "covered")[0] == "headline"
+    assert DECLARATION.find(("vqa", "squad"), "xsim_margin_x2eng", "covered")[0] == "question"
+    assert DECLARATION.find(("vqa", "squad"), "sib_accuracy", "covered") is None

@@ -6,12 +6,20 @@ import pytest
 
 from benchmark.arms import ARMS, ArmSpec, parse_run
 from benchmark.config import resolve
+from benchmark.data.tasks import TASKS
 from benchmark.io import BenchmarkError
 
 
 def test_registry_holds_every_arm_of_the_design() -> None:
-    assert set(ARMS) == {"baseline", "coco-contrastive", "coco-caption-mlm", "vqa", "caption-contrastive",
-                         "caption-mlm", "coco-contrastive-shuffled", "vqa-question-only", "vqa-shuffled"}
+    multimodal_side = {"baseline", "coco-contrastive", "coco-caption-mlm", "vqa", "caption-contrastive",
+                       "caption-mlm", "coco-contrastive-shuffled", "vqa-question-only", "vqa-shuffled"}
+    textual = {name for name, spec in ARMS.items() if spec.kind == "textual"}
+    assert set(ARMS) == multimodal_side | textual
+    # One arm per X-STILTs task, generated from the task registry, plus the multi-task mixtures.
+    assert textual == {t.replace("_", "-") for t in TASKS} | {"multitask", "multitask-bundled"}
+    assert ARMS["multitask"].tasks == tuple(TASKS)
+    assert set(ARMS["multitask-bundled"].tasks) == {"cosmosqa", "hellaswag"}  # what mini can train offline
+    assert all(ARMS[a].mixing_cap for a in ("multitask", "multitask-bundled"))
     controls = {name: spec.control_of for name, spec in ARMS.items() if spec.kind == "control"}
     assert controls == {"caption-contrastive": "coco-contrastive", "coco-contrastive-shuffled": "coco-contrastive",
                         "caption-mlm": "coco-caption-mlm", "vqa-question-only": "vqa", "vqa-shuffled": "vqa"}
@@ -44,6 +52,19 @@ def test_inconsistent_specs_are_rejected() -> None:
         ArmSpec(name="x", kind="control", description="", objective="mlm", data="captions")
     with pytest.raises(ValueError, match="baseline"):
         ArmSpec(name="x", kind="baseline", description="", objective="mlm", data="captions")
+    with pytest.raises(ValueError, match="textual arms"):
+        ArmSpec(name="x", kind="textual", description="", objective="mlm", data="hellaswag")
+    with pytest.raises(ValueError, match="English task"):
+        ArmSpec(name="x", kind="textual", description="", objective="task", data="captions")
+    with pytest.raises(ValueError, match="mixing_cap"):
+        ArmSpec(name="x", kind="textual", description="", objective="task", data="hellaswag+cosmosqa")
+
+
+def test_textual_arms_outside_the_bundle_need_upstream_data() -> None:
+    with pytest.raises(BenchmarkError, match="arms: mnli trains on mnli, which the offline bundle does not hold"):
+        resolve({"profile": "tiny", "arms": ["baseline", "mnli"]})
+    assert resolve({"profile": "tiny", "arms": ["hellaswag", "multitask-bundled"]}).arms == ["hellaswag",
+                                                                                         "multitask-bundled"]
 
 
 @pytest.mark.parametrize("override,message", [

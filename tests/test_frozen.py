@@ -15,7 +15,7 @@ from benchmark.data.flores import load_sentences
 from benchmark.io import BenchmarkError
 from benchmark.models import layers
 from benchmark.models.encoder import load_encoder
-from benchmark.pipeline import frozen
+from benchmark.models import frozen_states as frozen
 from benchmark.training.objectives import Contrastive, tokenize
 
 LANGS = ["eng_Latn", "zho_Hans", "arb_Arab", "hin_Deva"]
@@ -30,7 +30,7 @@ def _states(tmp_path: Path, profile: str, n_frozen: int) -> tuple[object, frozen
     params = resolve({"profile": profile})
     encoder = load_encoder(params.encoder)
     texts = _texts()
-    frozen._store(encoder, texts, n_frozen, params, tmp_path / frozen.STATES)
+    frozen.store(encoder, texts, n_frozen, params.encoder.prefix, params.encoder.batch_size, tmp_path / frozen.STATES)
     (tmp_path / frozen.META).write_text(json.dumps({"frozen_layers": n_frozen}))
     return encoder, frozen.FrozenStates.open(tmp_path), texts
 

@@ -4,7 +4,6 @@ through ``MlflowClient``, which must leave the same runs behind."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

@@ -8,7 +8,6 @@ profile's: random-init 2 x 64 BertModel with the real XLM-R vocabulary.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import os
@@ -21,10 +20,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.config import resolve
 from benchmark.data.flores import load_sentences
 from benchmark.io import BenchmarkError
-from benchmark.models.encoder import load_encoder
 from benchmark.training import checkpoint
 from benchmark.training.objectives import (
     AnswerClassification,
@@ -36,22 +33,14 @@ from benchmark.training.objectives import (
     mean_pool,
     tokenize,
 )
-from benchmark.training.trainer import Sampler, TrainConfig, set_trainable, train
+from benchmark.training.trainer import Sampler, set_trainable
+from trainkit import Budget, budget, tiny_encoder
 
 REPO = Path(__file__).resolve().parents[1]
 N_ITEMS, PATCHES, IMAGE_DIM, ANSWERS, MAX_LENGTH = 8, 4, 32, 10, 32
 TIMING = {"examples_per_s", "tokens_per_s"}  # wall-clock metrics: the only ones allowed to differ
 KINDS = ["contrastive-image", "contrastive-text", "mlm-prefix", "mlm-text", "vqa-prefix"]
 
-_BASE = None
-
-
-def _encoder():
-    """A fresh copy of the tiny encoder (built once: its random 250k-row init takes ~1 s)."""
-    global _BASE
-    if _BASE is None:
-        _BASE = load_encoder(resolve({"profile": "tiny"}).encoder, seed=0)
-    return dataclasses.replace(_BASE, model=copy.deepcopy(_BASE.model))
 
 
 class Items:
@@ -88,7 +77,7 @@ class Items:
 
 
 def make(kind: str, seed: int = 0) -> tuple[Objective, Items]:
-    enc = _encoder()
+    enc = tiny_encoder()
     image_dim = IMAGE_DIM if kind in ("contrastive-image", "mlm-prefix", "vqa-prefix") else None
     if kind.startswith("contrastive"):
         obj: Objective = Contrastive(enc.model, image_dim=image_dim, proj_dim=32, seed=seed)
@@ -99,10 +88,10 @@ def make(kind: str, seed: int = 0) -> tuple[Objective, Items]:
     return obj, Items(enc.tokenizer, kind)
 
 
-def _cfg(**kw) -> TrainConfig:
+def _cfg(**kw) -> Budget:
     base = {"steps": 20, "batch_size": N_ITEMS, "lr": 1e-3, "warmup_steps": 2, "max_length": MAX_LENGTH,
             "log_every": 1, "checkpoint_every": 1000}
-    return TrainConfig(**(base | kw))
+    return budget(**(base | kw))
 
 
 # --- objectives --------------------------------------------------------------------------------
@@ -115,7 +104,7 @@ def test_loss_decreases(kind: str, tmp_path: Path) -> None:
     # MLM's decoder is tied to the word embeddings, so it learns through them (random-init: tiny
     # norms); the other objectives train faster with the 250k-row matrix frozen.
     cfg = _cfg(lr=1e-2, freeze_word_embeddings=not kind.startswith("mlm"))
-    train(obj, data, cfg, tmp_path, log=lambda s, m: losses.update({s: m["loss"]}), progress=False)
+    cfg.train(obj, data, tmp_path, log=lambda s, m: losses.update({s: m["loss"]}), progress=False)
     first, last = sum(losses[s] for s in (1, 2, 3)) / 3, sum(losses[s] for s in (18, 19, 20)) / 3
     print(f"{kind}: loss {first:.3f} -> {last:.3f}")
     assert last < 0.8 * first
@@ -239,7 +228,7 @@ def run_training(out_dir: str, metrics_path: str, seed: int = 0, delay: float = 
             f.write(json.dumps({"step": step, **metrics}) + "\n")
         time.sleep(delay)  # gives the test time to kill between checkpoints; changes no result
 
-    final = train(obj, data, cfg, out_dir, log=log, progress=False)
+    final = cfg.train(obj, data, out_dir, log=log, progress=False)
     return checkpoint.weights_sha256(final)
 
 
@@ -300,7 +289,7 @@ def test_same_seed_same_weights_other_seed_other(reference, tmp_path: Path) -> N
 def test_checkpoint_is_atomic_and_safe_to_load(tmp_path: Path) -> None:
     obj, data = make("vqa-prefix")
     cfg = _cfg(steps=2, warmup_steps=0, train_top_layers=1, checkpoint_every=1, keep_last=1)
-    final = train(obj, data, cfg, tmp_path, progress=False)
+    final = cfg.train(obj, data, tmp_path, progress=False)
     assert [p.name for p in checkpoint.checkpoints(tmp_path)] == ["step-00000002"]  # keep_last pruned step 1
     (tmp_path / ".step-00000009.abc.tmp").mkdir()  # what a writer killed mid-write leaves
     (tmp_path / "step-00000010").mkdir()  # not complete: no files
@@ -308,20 +297,20 @@ def test_checkpoint_is_atomic_and_safe_to_load(tmp_path: Path) -> None:
     state = torch.load(final / checkpoint.STATE_FILE, weights_only=True)
     assert state["step"] == 2 and "data" in state["rng"]["generators"]
     # Finished: running again returns the final checkpoint without training; a changed config refuses.
-    assert train(obj, data, cfg.model_copy(update={"keep_last": None}), tmp_path, progress=False) == final
+    assert cfg.update(keep_last=None).train(obj, data, tmp_path, progress=False) == final
     with pytest.raises(BenchmarkError, match="different training config"):
-        train(obj, data, _cfg(steps=3, warmup_steps=0, train_top_layers=1), tmp_path, progress=False)
+        _cfg(steps=3, warmup_steps=0, train_top_layers=1).train(obj, data, tmp_path, progress=False)
 
 
 def test_bf16_needs_cuda(tmp_path: Path) -> None:
     obj, data = make("vqa-prefix")
     with pytest.raises(BenchmarkError, match="bf16"):
-        train(obj, data, _cfg(precision="bf16"), tmp_path, progress=False)
+        _cfg(precision="bf16").train(obj, data, tmp_path, progress=False)
 
 
 def test_text_pooling_matches_encoder_embed() -> None:
     obj, data = make("contrastive-text")
-    enc = dataclasses.replace(_BASE, model=obj.encoder)
+    enc = dataclasses.replace(tiny_encoder(), model=obj.encoder)
     texts = data.texts[:4]
     batch = tokenize(enc.tokenizer, texts, enc.max_length)  # as embed() truncates
     obj.eval()
@@ -336,14 +325,14 @@ def test_text_pooling_matches_encoder_embed() -> None:
 def test_mlm_scores_only_its_candidate_pieces(tmp_path: Path) -> None:
     """The caption vocabulary: the decoder has one row per candidate, the loss still falls, and a
     masked token outside the candidates is a miss, never a hit."""
-    enc = _encoder()
+    enc = tiny_encoder()
     data = Items(enc.tokenizer, "mlm-text")
     candidates = sorted({t for i in range(N_ITEMS) for t in data.batch([i])["input_ids"][0].tolist()}
                         - set(enc.tokenizer.all_special_ids))
     obj = MaskedLM(enc.model, enc.tokenizer, vocabulary=candidates, seed=0)
     assert obj.decoder_bias.shape == (len(candidates),) and len(candidates) < 1000
     losses: dict[int, float] = {}
-    train(obj, data, _cfg(steps=40, lr=1e-2), tmp_path, log=lambda s, m: losses.update({s: m["loss"]}),
+    _cfg(steps=40, lr=1e-2).train(obj, data, tmp_path, log=lambda s, m: losses.update({s: m["loss"]}),
           progress=False)
     assert sum(losses[s] for s in (38, 39, 40)) < 0.8 * sum(losses[s] for s in (1, 2, 3))
 
@@ -364,7 +353,7 @@ def test_caption_vocabulary_is_every_non_special_piece() -> None:
     from benchmark.training.datasets import Captions
     from benchmark.training.tasks import caption_vocabulary
 
-    enc = _encoder()
+    enc = tiny_encoder()
     captions = coco.load_captions().head(40)
     data = Captions(captions, enc.tokenizer, MAX_LENGTH)
     vocab = caption_vocabulary(data, enc.tokenizer)
@@ -375,7 +364,7 @@ def test_caption_vocabulary_is_every_non_special_piece() -> None:
 def test_frozen_bottom_by_length_matches_one_padded_pass() -> None:
     from benchmark.models import layers
 
-    enc = _encoder()
+    enc = tiny_encoder()
     texts = load_sentences(langs=["eng_Latn"])["eng_Latn"].tolist()[:13]
     batch = tokenize(enc.tokenizer, [" ".join(t.split()[: 3 + 2 * i]) for i, t in enumerate(texts)], 48)
     ids, mask = batch["input_ids"], batch["attention_mask"]

@@ -20,6 +20,13 @@ Rules it encodes (DESIGN.md, "Inference rules"):
   minimum detectable effect at ``power``: (t_{1-alpha/2, df} + t_{power, df}) x SE.
 * The primary comparison is unadjusted; the secondary family is Holm-adjusted; everything else
   (undeclared pairs, single-seed arms, language groups, per-language margins) is descriptive.
+* **The question's family** (:class:`QuestionFamily`): multimodal vs *textual* intermediate tasks,
+  as the research question asks. Every multimodal arm against every textual arm (single- and
+  multi-task) on the primary target. Its *headline* is the multimodal arm with proven image use
+  against the textual tasks X-STILTs found best (Phang et al. 2020: MNLI, SQuAD and HellaSwag),
+  Holm-adjusted among those a profile has (``mini``: HellaSwag only); the rest of the family is
+  Holm-adjusted among its own tested rows, and descriptive where an arm has fewer than
+  ``min_seeds`` runs.
 """
 
 from __future__ import annotations
@@ -69,9 +76,45 @@ class Comparison(Strict):
         return f"{self.treatment} vs {self.control}"
 
 
+class QuestionFamily(Strict):
+    """Multimodal vs textual intermediate tasks: the comparisons the research question asks for."""
+
+    headline_treatment: str  # the multimodal arm whose image use the evidence shows
+    headline_controls: tuple[str, ...]  # the textual arms the seed found best; Holm within those run
+    target: TargetName
+    languages: LanguageSet
+    sesoi: Annotated[float, Field(gt=0)]
+    sesoi_reason: str
+
+    @model_validator(mode="after")
+    def _arms_fit(self) -> QuestionFamily:
+        if ARMS.get(self.headline_treatment) is None or ARMS[self.headline_treatment].kind != "multimodal":
+            raise ValueError(f"question family: {self.headline_treatment!r} is not a multimodal arm")
+        for arm in self.headline_controls:
+            if ARMS.get(arm) is None or ARMS[arm].kind != "textual":
+                raise ValueError(f"question family: {arm!r} is not a textual arm")
+        return self
+
+    def _comparison(self, pair: tuple[str, str]) -> Comparison:
+        return Comparison(treatment=pair[0], control=pair[1], target=self.target, languages=self.languages,
+                          sesoi=self.sesoi, sesoi_reason=self.sesoi_reason)
+
+    @property
+    def headline(self) -> tuple[Comparison, ...]:
+        return tuple(self._comparison((self.headline_treatment, c)) for c in self.headline_controls)
+
+    @property
+    def members(self) -> tuple[Comparison, ...]:
+        """Every multimodal arm vs every textual arm, the headline pairs excluded (registry order)."""
+        heads = {c.pair for c in self.headline}
+        return tuple(self._comparison((m.name, t.name)) for m in ARMS.values() if m.kind == "multimodal"
+                     for t in ARMS.values() if t.kind == "textual" and (m.name, t.name) not in heads)
+
+
 class Declaration(Strict):
     primary: Comparison
     secondary: tuple[Comparison, ...]  # the Holm family
+    question: QuestionFamily
     test: Literal["run_t"] = "run_t"
     min_seeds: Annotated[int, Field(ge=3)] = 3
     alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
@@ -89,19 +132,24 @@ class Declaration(Strict):
 
     @property
     def comparisons(self) -> tuple[Comparison, ...]:
-        return (self.primary, *self.secondary)
+        return (self.primary, *self.secondary, *self.question.headline, *self.question.members)
+
+    @property
+    def roles(self) -> list[tuple[str, Comparison]]:
+        """Every declared comparison with its role: primary, secondary, headline (the question's
+        headline pairs) or question (the rest of its family). Each role but primary is a Holm family."""
+        return [("primary", self.primary), *(("secondary", c) for c in self.secondary),
+                *(("headline", c) for c in self.question.headline), *(("question", c) for c in self.question.members)]
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
         return list(dict.fromkeys(c.pair for c in self.comparisons))
 
     def find(self, pair: tuple[str, str], target: str, languages: str) -> tuple[str, Comparison] | None:
-        """("primary" | "secondary", the comparison) if declared, else None."""
-        if (self.primary.pair, self.primary.target, self.primary.languages) == (pair, target, languages):
-            return "primary", self.primary
-        for c in self.secondary:
+        """(its role, the comparison) if declared, else None."""
+        for role, c in self.roles:
             if (c.pair, c.target, c.languages) == (pair, target, languages):
-                return "secondary", c
+                return role, c
         return None
 
 
@@ -124,6 +172,10 @@ DECLARATION = Declaration(
         Comparison(treatment="coco-contrastive", control="caption-contrastive", target="sib_accuracy",
                    languages="covered", sesoi=0.01, sesoi_reason=_SIB_SESOI),
     ),
+    # The question as asked: images vs the English tasks X-STILTs trained on. coco-contrastive is the arm
+    # whose held-out retrieval shows it uses its images; MNLI, SQuAD and HellaSwag were the seed's best.
+    question=QuestionFamily(headline_treatment="coco-contrastive", headline_controls=("mnli", "squad", "hellaswag"),
+                            target="xsim_margin_x2eng", languages="covered", sesoi=0.005, sesoi_reason=_XSIM_SESOI),
 )
 
 

@@ -7,8 +7,9 @@ run, a language one run lacks, or an item one language lacks is an error naming 
 smaller average. Languages are the targets of transfer: the pivot (eng_Latn: the retrieval pivot and
 the SIB probe's training language) is left out by default.
 
-Roles, from :data:`benchmark.analysis.declaration.DECLARATION`: the *primary* comparison (unadjusted)
-and the *secondary* family (Holm-adjusted) get the designated run-level test when each arm has at least
+Roles, from :data:`benchmark.analysis.declaration.DECLARATION`: the *primary* comparison (unadjusted),
+the *secondary* family, and the question's *headline* and *question* families (each Holm-adjusted
+within itself) get the designated run-level test when each arm has at least
 ``min_seeds`` runs; every other comparison x target over all and over covered languages is
 *descriptive* (estimate and intervals, no p-value), and the breakdowns by language group (uncovered,
 CC-100 in/out, each script) are *exploratory* locations of an effect, also without p-values. Every row
@@ -52,6 +53,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("sib_accuracy", "sib", True),
 ]}
 PRIMARY_COMPARISON = DECLARATION.primary.pair
+HOLM_FAMILIES = ("secondary", "headline", "question")  # each adjusted within itself; the primary stands alone
 
 _COLUMNS = {
     "retrieval": ("language", "direction", "scoring", "index_id", "correct"),
@@ -302,7 +304,8 @@ def compute_margins(
                 rows.append(row)
     summary = pd.DataFrame(rows)
     adjusted = summary["p"].to_numpy(dtype=np.float64).copy()  # the primary is one hypothesis: unadjusted
-    secondary = (summary["role"] == "secondary").to_numpy()
-    adjusted[secondary] = holm(adjusted[secondary])
+    for family in HOLM_FAMILIES:
+        members = (summary["role"] == family).to_numpy()
+        adjusted[members] = holm(adjusted[members])
     summary["p_holm"] = adjusted
     return MarginTables(summary=summary, per_language=pd.concat(lang_rows, ignore_index=True))

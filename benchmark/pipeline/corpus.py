@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from benchmark.config import Params
@@ -81,6 +82,12 @@ def load_corpus(params: Params, data_dir: Path) -> Corpus:
 def probe_texts(corpus: Corpus, pivot: str) -> dict[str, list[str]]:
     """The SIB probe's training and model-choice texts: ``probe/{train,dev}``, the pivot's SIB lines."""
     return {f"probe/{split}": corpus.sentences.loc[corpus.ids(split), pivot].tolist() for split in ("train", "dev")}
+
+
+def probe_labels(corpus: Corpus) -> dict[str, np.ndarray]:
+    """The SIB categories of :func:`probe_texts`, by split (``train``, ``dev``)."""
+    labels = corpus.labels.set_index("index_id")["category"]
+    return {split: labels.loc[corpus.ids(split)].to_numpy() for split in ("train", "dev")}
 
 
 def eval_texts(corpus: Corpus, pivot: str) -> dict[str, list[str]]:

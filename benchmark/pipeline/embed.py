@@ -10,49 +10,19 @@ here, so each (encoder, text) pair is embedded once per run.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 
 import numpy as np
-import torch
-from safetensors.torch import load_file
 
 from benchmark.config import Params
 from benchmark.determinism import resolve_device, seed_everything
-from benchmark.io import BenchmarkError, sha256_file, write_json
-from benchmark.models.encoder import Encoder, load_encoder
+from benchmark.io import sha256_file, write_json
+from benchmark.models.frozen_states import FrozenStates
+from benchmark.models.run_encoder import load_run_encoder
 from benchmark.pipeline import paths
 from benchmark.pipeline.corpus import eval_texts, load_corpus
 from benchmark.pipeline.embeddings import EmbeddingCache, save_embeddings, split_rows
-from benchmark.pipeline.frozen import FrozenStates
 from benchmark.tracking import stage_run
-from benchmark.training.checkpoint import ENCODER_FILE
-
-
-def load_run_encoder(run: str, params: Params, device: str, frozen_layers: int = 0) -> Encoder:
-    """The pretrained encoder with ``run``'s trained tensors in place (strict: every tensor must
-    exist in the encoder, and none may lie below ``frozen_layers``, whose states are shared)."""
-    path = paths.model(run) / ENCODER_FILE
-    if not path.exists():
-        raise BenchmarkError(f"{path}: missing; run the train stage of {run!r} first")
-    encoder = load_encoder(params.encoder, seed=params.seed, device=device)
-    if frozen_layers:  # the shared states must come from this very pretrained encoder
-        meta = json.loads((paths.frozen() / "meta.json").read_text(encoding="utf-8"))
-        if meta["weights_sha256"] != encoder.weights_sha256():
-            raise BenchmarkError(f"{paths.frozen()}: frozen states were computed by another encoder "
-                                 "(params changed?); rerun the frozen stage")
-    tensors = load_file(str(path))
-    own = dict(encoder.model.named_parameters())
-    unknown = [k for k in tensors if k not in own]
-    below = [k for k in tensors if not any(k.startswith(f"encoder.layer.{i}.")
-                                           for i in range(frozen_layers, len(encoder.model.encoder.layer)))]
-    if unknown or (frozen_layers and below):
-        raise BenchmarkError(f"{path}: tensors do not fit this encoder above {frozen_layers} frozen layers "
-                             f"(e.g. {(unknown or below)[0]}); retrain with the current params")
-    with torch.no_grad():
-        for name, value in tensors.items():
-            own[name].copy_(value)
-    return encoder
 
 
 def run(params: Params, run_name: str, use_cache: bool = True) -> None:
@@ -60,9 +30,9 @@ def run(params: Params, run_name: str, use_cache: bool = True) -> None:
     device = resolve_device(params.runtime.device)
     corpus = load_corpus(params, paths.DATA)
     with stage_run(f"embed/{run_name}", params, device, tags={"run": run_name}) as run_:
-        frozen = FrozenStates.open()
+        frozen = FrozenStates.open(paths.frozen())
         t0 = time.perf_counter()
-        encoder = load_run_encoder(run_name, params, device, frozen.frozen_layers)
+        encoder = load_run_encoder(paths.model(run_name), params.encoder, params.seed, device, frozen)
         load_s = time.perf_counter() - t0
 
         groups = eval_texts(corpus, params.targets.retrieval.pivot)

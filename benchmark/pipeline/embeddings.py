@@ -7,7 +7,6 @@ encoder or text simply misses. It lives outside DVC's outputs (``cache/``), like
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from benchmark.cache import ContentCache
-from benchmark.io import BenchmarkError, atomic_path
+from benchmark.io import BenchmarkError, atomic_path, text_key
 
 
 def save_embeddings(path: Path, tensors: dict[str, np.ndarray]) -> None:
@@ -37,10 +36,6 @@ def load_embeddings(path: Path) -> dict[str, np.ndarray]:
     if not path.exists():
         raise BenchmarkError(f"{path}: embeddings missing; run the embed stage first")
     return load_file(str(path))
-
-
-def text_key(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 class EmbeddingCache:

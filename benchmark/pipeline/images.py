@@ -13,7 +13,6 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.numpy import load_file
 
 from benchmark.config import Params
 from benchmark.data import coco
@@ -37,15 +36,6 @@ def pool_grid(grid: np.ndarray, tokens: int) -> np.ndarray:
     x = torch.from_numpy(grid).permute(0, 2, 1).reshape(n, d, side, side)
     pooled = F.adaptive_avg_pool2d(x, out).reshape(n, d, out * out).permute(0, 2, 1)
     return np.ascontiguousarray(pooled.numpy(), dtype=np.float32)
-
-
-def load_features() -> tuple[np.ndarray, torch.Tensor]:
-    """(image ids, features ``[N, prefix_tokens, D]``) as written by this stage."""
-    path = paths.image_features()
-    if not path.exists():
-        raise BenchmarkError(f"{path}: image features missing; run the images stage first")
-    data = load_file(str(path))
-    return data["image_ids"], torch.from_numpy(data["features"])
 
 
 def run(params: Params) -> None:

@@ -21,10 +21,10 @@ import numpy as np
 
 from benchmark.config import Params
 from benchmark.models.encoder import Encoder
-from benchmark.pipeline.corpus import Corpus, probe_texts
+from benchmark.pipeline.corpus import Corpus, probe_labels, probe_texts
 from benchmark.pipeline.embeddings import split_rows
-from benchmark.pipeline.sib import english_probe
 from benchmark.targets.retrieval import retrieve, xsim_error
+from benchmark.targets.sib_probe import english_probe
 
 PROTOCOLS = ("english_dev", "oracle_dev")
 
@@ -38,7 +38,8 @@ def dev_scores(encoder: Encoder, params: Params, corpus: Corpus) -> dict[str, fl
     flat = encoder.embed([t for g in groups.values() for t in g], prefix=cfg.prefix, batch_size=cfg.batch_size,
                          batch_tokens=cfg.batch_tokens)
     emb = split_rows(flat, groups)
-    probe = english_probe(params, corpus, emb)
+    sib = params.targets.sib
+    probe = english_probe(emb, probe_labels(corpus), sib.c_grid, sib.max_iter, params.seed)
     k = params.targets.retrieval.margin_k
     errors = [xsim_error(retrieve(emb[lang], emb[pivot], "margin", k)) for lang in corpus.languages if lang != pivot]
     # The log-loss rides along: continuous, it shows candidates apart when their accuracies tie.

@@ -16,9 +16,9 @@ import pandas as pd
 from benchmark.config import Params
 from benchmark.io import atomic_path, write_json
 from benchmark.pipeline import paths
-from benchmark.pipeline.corpus import Corpus, load_corpus
+from benchmark.pipeline.corpus import Corpus, load_corpus, probe_labels
 from benchmark.pipeline.embeddings import load_embeddings
-from benchmark.targets.sib_probe import Probe, fit_probe
+from benchmark.targets.sib_probe import english_probe
 from benchmark.tracking import stage_run
 
 
@@ -29,26 +29,27 @@ def finetune(params: Params, arm: str, corpus: Corpus, labels: pd.Series,
     import torch
 
     from benchmark.determinism import resolve_device
-    from benchmark.pipeline.embed import load_run_encoder
+    from benchmark.models.run_encoder import load_run_encoder
     from benchmark.training.datasets import Sentences
-    from benchmark.training.objectives import SequenceClassification
-    from benchmark.training.trainer import TrainConfig, train
+    from benchmark.training.text_objectives import Classification
+    from benchmark.training.trainer import train
 
     cfg, pivot = params.targets.sib, params.targets.retrieval.pivot
     device = resolve_device(params.runtime.device)
     categories = sorted(labels.unique())
-    encoder = load_run_encoder(arm, params, device)
-    objective = SequenceClassification(encoder.model, num_labels=len(categories), seed=params.seed)
+    encoder = load_run_encoder(paths.model(arm), params.encoder, params.seed, device)
+    objective = Classification(encoder.model, num_labels=len(categories), seed=params.seed)
     train_ids = corpus.ids("train")
     data = Sentences(corpus.sentences.loc[train_ids, pivot].tolist(),
                      [categories.index(c) for c in labels.loc[train_ids]], encoder.tokenizer,
                      encoder.max_length, params.encoder.prefix)
-    train_cfg = TrainConfig(steps=cfg.finetune_steps, batch_size=cfg.finetune_batch_size, lr=cfg.finetune_lr,
-                            warmup_steps=cfg.finetune_steps // 10, max_length=encoder.max_length,
-                            precision=params.runtime.precision, checkpoint_every=cfg.finetune_steps,
-                            seed=params.seed)
+    # The one training block, with SIB-200's own steps, batch and learning rate: the whole encoder trains.
+    budget = params.training.model_copy(update={
+        "steps": cfg.finetune_steps, "batch_size": cfg.finetune_batch_size, "lr": cfg.finetune_lr, "grad_accum": 1,
+        "warmup_steps": cfg.finetune_steps // 10, "max_length": encoder.max_length, "head_lr_scale": 1.0,
+        "train_top_layers": None, "checkpoint_every": cfg.finetune_steps, "log_every": cfg.finetune_steps})
     with tempfile.TemporaryDirectory(prefix="sib-finetune-") as tmp:
-        train(objective, data, train_cfg, tmp, device=device)
+        train(objective, data, budget, tmp, seed=params.seed, precision=params.runtime.precision, device=device)
     objective.eval()
     out = {}
     with torch.no_grad():
@@ -58,19 +59,10 @@ def finetune(params: Params, arm: str, corpus: Corpus, labels: pd.Series,
             predicted = []
             for start in range(0, len(texts), 64):
                 batch = texts.batch(list(range(start, min(len(texts), start + 64))))
-                logits = objective.logits(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+                logits = objective.infer({k: v.to(device) for k, v in batch.items()})
                 predicted += [categories[i] for i in logits.argmax(1).tolist()]
             out[lang] = np.array(predicted, dtype=object)
     return out
-
-
-def english_probe(params: Params, corpus: Corpus, emb: dict[str, np.ndarray]) -> Probe:
-    """The probe on the embedded :func:`~benchmark.pipeline.corpus.probe_texts`: fit on English
-    train, C chosen on English dev."""
-    labels = corpus.labels.set_index("index_id")["category"]
-    y = {split: labels.loc[corpus.ids(split)].to_numpy() for split in ("train", "dev")}
-    cfg = params.targets.sib
-    return fit_probe(emb["probe/train"], y["train"], emb["probe/dev"], y["dev"], cfg.c_grid, cfg.max_iter, params.seed)
 
 
 def run(params: Params, arm: str) -> None:
@@ -78,7 +70,7 @@ def run(params: Params, arm: str) -> None:
     corpus = load_corpus(params, paths.DATA)
     labels = corpus.labels.set_index("index_id")["category"]
     cfg = params.targets.sib
-    probe = english_probe(params, corpus, emb)
+    probe = english_probe(emb, probe_labels(corpus), cfg.c_grid, cfg.max_iter, params.seed)
 
     ids = emb["ids"]
     test_mask = np.isin(ids, corpus.sib_test_ids)

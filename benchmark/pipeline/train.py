@@ -1,4 +1,9 @@
-"""Stage ``train@<run>``: one arm's intermediate training, then its held-out image-use evidence.
+"""Stage ``train@<run>``: one arm's intermediate training, then its held-out evidence.
+
+Reads as setup -> train -> select -> export. *Setup* turns the run's arm spec into an objective,
+its data and its evidence: the multimodal arms and their controls train on COCO (evidence: image
+use on held-out images), the textual arms on English tasks (evidence: held-out accuracy against
+chance and against the frozen pretrained encoder with the same head).
 
 Writes ``artifacts/models/<run>/`` (the trained tensors: top layers and heads, see
 :mod:`benchmark.training.checkpoint`) and ``metrics/train/<run>.json`` (budget, cost, evidence).
@@ -18,9 +23,9 @@ import hashlib
 import json
 import shutil
 import time
-from pathlib import Path
-
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,28 +35,28 @@ from tqdm import tqdm
 from benchmark.armspec import ArmSpec, load_run
 from benchmark.config import Params
 from benchmark.data import coco
+from benchmark.data.tasks import TASKS, load_task
 from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import atomic_dir, write_json
 from benchmark.models import layers
 from benchmark.models.encoder import Encoder, load_encoder
 from benchmark.pipeline import paths
 from benchmark.pipeline.corpus import load_corpus
-from benchmark.pipeline.images import load_features
 from benchmark.tracking import stage_run
-from benchmark.training import checkpoint, evidence
+from benchmark.training import checkpoint
+from benchmark.training import evidence as image_evidence
 from benchmark.training.datasets import FeatureBank, Questions
+from benchmark.training.objectives import Objective
 from benchmark.training.tasks import ANSWER_VOCAB, caption_vocabulary, image_source, make_data, make_objective
-from benchmark.training.trainer import TrainConfig, train
+from benchmark.training.multitask import MultiTaskData, MultiTaskObjective
+from benchmark.training.text_data import make_task_data
+from benchmark.training.text_evidence import task_evidence
+from benchmark.training.text_objectives import make_text_objective
+from benchmark.training.trainer import TrainData, train
 
 MODEL_INFO = "model.json"
-
-
-def train_config(params: Params, seed: int) -> TrainConfig:
-    t = params.training
-    return TrainConfig(steps=t.steps, batch_size=t.batch_size, lr=t.lr, head_lr_scale=t.head_lr_scale, warmup_steps=t.warmup_steps,
-                       weight_decay=t.weight_decay, max_length=t.max_length, precision=params.runtime.precision,
-                       train_top_layers=t.train_top_layers, checkpoint_every=t.checkpoint_every, keep_last=1,
-                       keep_weights=t.selection != "final", seed=seed, log_every=t.log_every)
+EVIDENCE_FIT_EXAMPLES = 400  # training items the frozen-encoder head is fitted on (textual arms)
+EVIDENCE_HELDOUT_EXAMPLES = 250  # held-out items scored (the first ones of the task's held-out split)
 
 
 def _code_sha256() -> str:
@@ -64,9 +69,11 @@ def _code_sha256() -> str:
     return h.hexdigest()
 
 
-def _config_key(spec: ArmSpec, cfg: TrainConfig, params: Params) -> str:
-    # Not the selection protocol: switching it reuses the kept checkpoints (keep_weights is in cfg).
-    what = {"arm": spec.model_dump(), "train": cfg.model_dump(mode="json"), "code": _code_sha256(),
+def _config_key(spec: ArmSpec, params: Params, seed: int) -> str:
+    # Not the selection protocol: switching it reuses the kept checkpoints (whether older weights are
+    # kept is in the key, so a run that pruned them is not mistaken for one that kept them).
+    what = {"arm": spec.model_dump(), "seed": seed, "precision": params.runtime.precision,
+            "keep_weights": params.training.selection != "final", "code": _code_sha256(),
             "training": params.training.model_dump(mode="json", exclude={"selection"}),
             "encoder": params.encoder.model_dump(mode="json"), "image": params.image.model_dump(mode="json")}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
@@ -81,10 +88,79 @@ def _checkpoint_dir(run_name: str, key: str) -> Path:
     return root / key
 
 
-def _tables(spec: ArmSpec) -> dict[str, object]:
+@dataclass
+class Setup:
+    """What a run trains and how it proves it learned: objective, data, held-out evidence."""
+
+    objective: Objective
+    data: TrainData
+    evidence: Callable[[Objective], dict[str, float]]
+    log_params: dict[str, object]  # what MLflow records about the data
+    budget: dict[str, float]  # data-side budget figures (truncation) beside the loop's own totals
+
+
+def _coco(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setup:
+    tok, max_length = encoder.tokenizer, params.training.max_length
+    bank = FeatureBank.load(paths.image_features())
     table = coco.load_qa(paths.BUNDLE) if spec.data == "qa" else coco.load_captions(paths.BUNDLE)
     split = np.array([coco.split_of(int(i)) for i in table["image_id"]])
-    return {s: table[split == s].reset_index(drop=True) for s in coco.SPLITS}
+    train_table, heldout = (table[split == s].reset_index(drop=True) for s in ("train", "heldout"))
+    answers = Questions.vocabulary(train_table, ANSWER_VOCAB) if spec.data == "qa" else None
+    source = image_source(spec, train_table["image_id"].astype(int).tolist(), seed)
+    data = make_data(spec, train_table, tok, max_length, bank, source, answers)
+    vocabulary = caption_vocabulary(data, tok) \
+        if spec.objective == "mlm" and params.training.mlm_vocabulary == "captions" else None
+    objective = make_objective(spec, encoder.model, tok, bank, seed=seed,
+                               num_answers=len(answers) if answers else None, vocabulary=vocabulary)
+    logged = {"arm.objective": spec.objective, "arm.data": spec.data, "arm.image": spec.image,
+              "train.items": len(data), "train.images": train_table["image_id"].nunique(),
+              **({"train.mlm_candidates": len(vocabulary) if vocabulary else "all"} if spec.objective == "mlm" else {})}
+    return Setup(objective, data,
+                 lambda trained: image_evidence.evaluate(spec, trained, heldout, tok, max_length, bank,
+                                                         train_table=train_table, answers=answers),
+                 logged, {"decoder_candidates": len(vocabulary)} if vocabulary else {})
+
+
+def _textual(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setup:
+    tok, t = encoder.tokenizer, params.training
+    source, root = ("bundle", paths.BUNDLE) if params.data.source == "bundle" else ("hub", paths.DATA / "hub")
+    tables = {task: load_task(task, source, root) for task in spec.tasks}
+    datas = {task: make_task_data(TASKS[task].format, tables[task]["train"], tok, t.max_length) for task in spec.tasks}
+    heads = {task: make_text_objective(TASKS[task].format, encoder.model, TASKS[task].num_labels, seed)
+             for task in spec.tasks}
+    if len(spec.tasks) == 1:
+        (task,) = spec.tasks
+        data, objective = datas[task], heads[task]
+    else:
+        data = MultiTaskData(datas, cap=spec.mixing_cap)
+        objective = MultiTaskObjective(encoder.model, heads, seed=seed)  # one encoder, one head per task
+
+    def evidence(trained: Objective) -> dict[str, float]:
+        pretrained = load_encoder(params.encoder, seed=params.seed, device=str(next(trained.parameters()).device))
+        out: dict[str, float] = {}
+        for task in spec.tasks:
+            task_spec = TASKS[task]
+            head = trained if len(spec.tasks) == 1 else trained.task(task)  # type: ignore[operator]
+            # The frozen-encoder head is fitted on a fixed subset of the training items (the same for every
+            # run of the task) with the run's steps, rows per step and learning rate: a full pretrained pass
+            # over every row the run saw would cost as much as the training itself on CPU.
+            fit = make_task_data(task_spec.format, tables[task]["train"].head(EVIDENCE_FIT_EXAMPLES), tok, t.max_length)
+            heldout = make_task_data(task_spec.format, tables[task]["heldout"], tok, t.max_length)
+            scores = task_evidence(head, pretrained.model, fit, heldout, task_spec.format, task_spec.metric,
+                                   task_spec.chance, budget=t, seed=seed, max_heldout=EVIDENCE_HELDOUT_EXAMPLES)
+            out |= {k.replace("heldout.", f"heldout.{task}.", 1): v for k, v in scores.items()}
+        return out
+
+    truncation = {task: d.truncation() for task, d in datas.items()}
+    sequences = sum(x["sequences"] for x in truncation.values())
+    logged = {"arm.objective": "task", "arm.data": spec.data, "arm.tasks": ",".join(spec.tasks),
+              **{f"train.items.{task}": len(d) for task, d in datas.items()},
+              **({"train.mixing": f"examples-proportional, cap {spec.mixing_cap}",
+                  **{f"train.mixing_p.{task}": p for task, p in data.probabilities().items()}}  # type: ignore[attr-defined]
+                 if len(spec.tasks) > 1 else {})}
+    budget = {"truncated_share": sum(x["truncated"] for x in truncation.values()) / max(sequences, 1),
+              **{f"truncated_share.{task}": x["truncated"] / max(x["sequences"], 1) for task, x in truncation.items()}}
+    return Setup(objective, data, evidence, logged, budget)
 
 
 def _select(params: Params, encoder: Encoder, objective: torch.nn.Module, root: Path,
@@ -124,56 +200,51 @@ def run(params: Params, run_name: str) -> None:
         if not spec.trained:
             paths.checkpoints(run_name).mkdir(parents=True, exist_ok=True)  # the stage's (empty) output
             _export(out, {}, {}, {"run": run_name, "arm": spec.name, "steps": 0})
-            budget = {"steps": 0, "examples": 0, "text_tokens": 0, "prefix_tokens": 0, "image_views": 0}
+            budget = {"steps": 0, "examples": 0, "rows": 0, "text_tokens": 0, "prefix_tokens": 0, "image_views": 0}
             run_.log_metrics(budget)
             write_json(paths.stage_metrics("train", run_name), {"budget": budget, "mlflow_run_id": run_.run_id})
             return
 
-        cfg = train_config(params, seed)
+        # Setup: the arm's objective, data and evidence.
+        t = params.training
         encoder = load_encoder(params.encoder, seed=params.seed, device=device)
-        tok = encoder.tokenizer
-        image_ids, features = load_features()
-        bank = FeatureBank(image_ids.tolist(), features)
-        tables = _tables(spec)
-        train_table, heldout = tables["train"], tables["heldout"]
-        answers = Questions.vocabulary(train_table, ANSWER_VOCAB) if spec.data == "qa" else None
-        source = image_source(spec, train_table["image_id"].astype(int).tolist(), seed)
-        data = make_data(spec, train_table, tok, cfg.max_length, bank, source, answers)
-        vocabulary = caption_vocabulary(data, tok) \
-            if spec.objective == "mlm" and params.training.mlm_vocabulary == "captions" else None
-        objective = make_objective(spec, encoder.model, tok, bank, seed=seed,
-                                   num_answers=len(answers) if answers else None, vocabulary=vocabulary)
-        run_.log_params({"arm.objective": spec.objective, "arm.data": spec.data, "arm.image": spec.image,
-                         "train.items": len(data), "train.images": train_table["image_id"].nunique(),
-                         **({"train.mlm_candidates": len(vocabulary) if vocabulary else "all"}
-                            if spec.objective == "mlm" else {})})
+        setup = (_textual if spec.kind == "textual" else _coco)(spec, params, encoder, seed)
+        objective = setup.objective
+        run_.log_params(setup.log_params)
 
-        ckpt_dir = _checkpoint_dir(run_name, _config_key(spec, cfg, params))
+        # Train (resuming from this config's newest checkpoint, if a killed run left one).
+        ckpt_dir = _checkpoint_dir(run_name, _config_key(spec, params, seed))
         t0 = time.perf_counter()
-        n_frozen = layers.frozen_layers(encoder.model, cfg.train_top_layers)
-        if n_frozen and objective.memoizable:  # the training texts' frozen states, once, not every step
+        n_frozen = layers.frozen_layers(encoder.model, t.train_top_layers)
+        rows = setup.data.token_rows() if n_frozen and objective.memoizable else []  # type: ignore[attr-defined]
+        if rows and t.steps * t.batch_size > len(rows):
+            # Each training text recurs (COCO: many epochs), so its frozen states are computed once, not
+            # every step; a task larger than the budget (HellaSwag) sees most texts once: no memo.
             objective.memo = layers.BottomMemo()
-            objective.memo.fill(encoder.model.to(device), data.token_rows(), n_frozen, tok.pad_token_id)
-        final = train(objective, data, cfg, ckpt_dir, device=device,
+            objective.memo.fill(encoder.model.to(device), rows, n_frozen, encoder.tokenizer.pad_token_id)
+        final = train(objective, setup.data, t, ckpt_dir, seed=seed, precision=params.runtime.precision,
+                      keep_last=1, keep_weights=t.selection != "final", device=device,
                       log=lambda step, m: run_.log_metrics({f"train.{k}": v for k, v in m.items()}, step=step))
         train_s = time.perf_counter() - t0
+
+        # Select: with training.selection other than final, every kept checkpoint is a candidate.
         chosen, picked = final, {}
-        if params.training.selection != "final":
+        if t.selection != "final":
             chosen, picked = _select(params, encoder, objective, ckpt_dir,
                                      lambda m, step: run_.log_metrics(m, step=step))
             run_.log_metrics({f"select.chosen_step.{p}": s for p, s in picked["chosen_step"].items()})
+
+        # Evidence on held-out items, then export the chosen weights.
         totals = checkpoint.loop_state(final)["totals"]
-        evidence_metrics = evidence.evaluate(spec, objective.cpu(), heldout, tok, cfg.max_length, bank,
-                                             train_table=train_table, answers=answers)
-        budget = {"steps": cfg.steps, "batch_size": cfg.batch_size, "max_length": cfg.max_length,
-                  "train_top_layers": cfg.train_top_layers or 0, **{k: int(v) for k, v in totals.items()},
-                  **({"decoder_candidates": len(vocabulary)} if vocabulary else {}),
-                  "image_views": int(totals["examples"]) if spec.uses_images else 0,
+        evidence_metrics = setup.evidence(objective.cpu())
+        budget = {"steps": t.steps, "batch_size": t.batch_size, "max_length": t.max_length,
+                  "train_top_layers": t.train_top_layers or 0, **{k: int(v) for k, v in totals.items()},
+                  **setup.budget, "image_views": int(totals["examples"]) if spec.uses_images else 0,
                   "trainable_parameters": sum(p.numel() for p in objective.parameters() if p.requires_grad)}
-        cost = {"train_s": train_s, "s_per_step": train_s / cfg.steps,
+        cost = {"train_s": train_s, "s_per_step": train_s / t.steps,
                 "examples_per_s": totals["examples"] / train_s if train_s > 0 else 0.0}
-        info = {"run": run_name, "arm": spec.name, "seed": seed, "steps": cfg.steps,
-                "train_top_layers": cfg.train_top_layers, "weights_sha256": checkpoint.weights_sha256(chosen)}
+        info = {"run": run_name, "arm": spec.name, "seed": seed, "steps": t.steps,
+                "train_top_layers": t.train_top_layers, "weights_sha256": checkpoint.weights_sha256(chosen)}
         if picked:
             info["selected_step"] = picked["chosen_step"][picked["protocol"]]
         _export(out, load_file(str(chosen / checkpoint.ENCODER_FILE)), load_file(str(chosen / checkpoint.HEADS_FILE)),

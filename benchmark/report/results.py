@@ -57,12 +57,15 @@ def _plot(table: pd.DataFrame, column: str, title: str, out: str, ascending: boo
 
 def headline_metrics(margins: pd.DataFrame, summary: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     """DVC's metrics, small enough to read across experiments: each declared comparison present
-    (``primary``, ``secondary1``...: the order of the declaration, named in REPORT.md) with its margin,
+    (``primary``, ``secondary1``..., ``headline.<treatment>.vs.<control>``, ``question.<...>``: the order of the declaration) with its margin,
     item-bootstrap interval and, where each arm has enough seeds, the run-level test's p and TOST p;
     and each arm's mean scores over its runs. Per-language and per-stage detail stays in MLflow."""
     out: dict[str, dict[str, float]] = {}
-    names = ["primary"] + [f"secondary{i}" for i in range(1, len(DECLARATION.secondary) + 1)]
-    for name, c in zip(names, DECLARATION.comparisons, strict=True):
+    counts: dict[str, int] = {}
+    for role, c in DECLARATION.roles:
+        counts[role] = counts.get(role, 0) + 1
+        name = {"primary": role, "secondary": f"secondary{counts[role]}"}.get(
+            role, f"{role}.{c.treatment}.vs.{c.control}")  # the family's rows by pair: profiles run different ones
         row = margins[(margins["comparison"] == c.name) & (margins["target"] == c.target)
                       & (margins["grouping"] == "overall") & (margins["group"] == c.languages)]
         if len(row):

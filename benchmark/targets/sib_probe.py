@@ -51,3 +51,9 @@ def fit_probe(x_train: np.ndarray, y_train: np.ndarray, x_dev: np.ndarray, y_dev
                          train_accuracy=float(np.mean(model.predict(_features(x_train)) == y_train)))
     assert best is not None, "c_grid is validated non-empty"
     return best
+
+
+def english_probe(emb: dict[str, np.ndarray], y: dict[str, np.ndarray], c_grid: list[float], max_iter: int,
+                  seed: int) -> Probe:
+    """The probe on the English SIB lines (``probe/train``, ``probe/dev`` embeddings; ``y`` by split)."""
+    return fit_probe(emb["probe/train"], y["train"], emb["probe/dev"], y["dev"], c_grid, max_iter, seed)

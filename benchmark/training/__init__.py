@@ -10,7 +10,7 @@ from benchmark.training.objectives import (
     derangement,
     tokenize,
 )
-from benchmark.training.trainer import TrainConfig, TrainData, train
+from benchmark.training.trainer import TrainData, train
 
 __all__ = [
     "AnswerClassification",
@@ -18,7 +18,6 @@ __all__ = [
     "ImageSource",
     "MaskedLM",
     "Objective",
-    "TrainConfig",
     "TrainData",
     "derangement",
     "tokenize",

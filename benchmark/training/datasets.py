@@ -9,13 +9,16 @@ control they serve.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
+from safetensors.numpy import load_file
 from torch import Tensor
 
 from benchmark.data.vqa import build_answer_vocab, soft_scores
+from benchmark.io import BenchmarkError
 from benchmark.training.objectives import Batch, ImageSource, tokenize
 
 
@@ -25,6 +28,14 @@ class FeatureBank:
     def __init__(self, image_ids: Sequence[int], features: Tensor) -> None:
         self.features = features
         self.row_of: dict[Hashable, int] = {int(i): r for r, i in enumerate(image_ids)}
+
+    @classmethod
+    def load(cls, path: Path) -> FeatureBank:
+        """The features stage ``images`` wrote (``image_ids``, ``features [N, prefix_tokens, D]``)."""
+        if not path.exists():
+            raise BenchmarkError(f"{path}: image features missing; run the images stage first")
+        data = load_file(str(path))
+        return cls(data["image_ids"].tolist(), torch.from_numpy(data["features"]))
 
     @property
     def tokens(self) -> int:

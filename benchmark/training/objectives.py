@@ -277,26 +277,6 @@ class AnswerClassification(Objective):
         return loss, {"loss": loss.item(), "accuracy": accuracy.item()}
 
 
-class SequenceClassification(Objective):
-    """Single-label classification of a text (SIB-200's fine-tuning protocol): mean-pooled encoder
-    output -> dropout-free linear head -> cross-entropy over ``labels [B]``. Head: ``classifier``."""
-
-    def __init__(self, encoder: nn.Module, *, num_labels: int, seed: int = 0) -> None:
-        super().__init__(encoder, seed=seed)
-        hidden = int(encoder.config.hidden_size)
-        self.classifier = _seeded(seed + 6, lambda: nn.Linear(hidden, num_labels))
-
-    def logits(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        hidden, mask = self.encode(input_ids, attention_mask)
-        return self.classifier(mean_pool(hidden, mask)).float()
-
-    def forward(self, batch: Batch) -> tuple[Tensor, Stats]:
-        logits = self.logits(batch["input_ids"], batch["attention_mask"])
-        loss = F.cross_entropy(logits, batch["labels"])
-        accuracy = (logits.argmax(1) == batch["labels"]).float().mean()
-        return loss, {"loss": loss.item(), "accuracy": accuracy.item()}
-
-
 # --- image controls ------------------------------------------------------------------------------
 
 ImageSourceKind = Literal["true", "none", "shuffled"]

@@ -1,8 +1,10 @@
 """The one training loop every intermediate task shares.
 
 Arms differ only in the objective (:mod:`benchmark.training.objectives`) and the data they feed it;
-optimizer, schedule, precision, freezing, checkpointing and logging are the same for all, from one
-:class:`TrainConfig`. Read :func:`train` top to bottom: that is the whole loop.
+optimizer, schedule, precision, freezing, checkpointing and logging are the same for all, from the
+one ``training`` block of ``params.yaml`` (:class:`benchmark.config.TrainingConfig`) - SIB-200
+fine-tuning passes the same block with its own steps, batch and learning rate. Read :func:`train`
+top to bottom: that is the whole loop.
 
 Determinism: the loop seeds every RNG through :func:`benchmark.determinism.seed_everything`, draws
 the data order from one seeded ``torch.Generator``, and checkpoints every RNG state with the
@@ -18,12 +20,12 @@ import shutil
 import time
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tqdm.auto import tqdm
 
+from benchmark.config import TrainingConfig
 from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import BenchmarkError
 from benchmark.models.layers import frozen_layers
@@ -32,43 +34,13 @@ from benchmark.training.objectives import Batch, Objective
 
 BETAS = (0.9, 0.98)  # RoBERTa/XLM-R and CLIP
 EPS = 1e-6
+MAX_GRAD_NORM = 1.0  # gradient clipping, as in BERT/XLM-R fine-tuning
 LogFn = Callable[[int, dict[str, float]], None]
 
 
-class TrainConfig(BaseModel):
-    """One arm's training budget and recipe (identical across arms unless a params key says otherwise)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    steps: Annotated[int, Field(ge=1)]  # optimizer steps
-    batch_size: Annotated[int, Field(ge=2)] = 32  # rows per micro-batch (in-batch negatives for InfoNCE)
-    grad_accum: Annotated[int, Field(ge=1)] = 1  # micro-batches per optimizer step
-    lr: Annotated[float, Field(gt=0)] = 2e-5
-    head_lr_scale: Annotated[float, Field(gt=0)] = 1.0  # the objective's new heads learn at this x lr
-    warmup_steps: Annotated[int, Field(ge=0)] = 0
-    weight_decay: Annotated[float, Field(ge=0)] = 0.01
-    max_grad_norm: Annotated[float, Field(gt=0)] | None = 1.0
-    max_length: Annotated[int, Field(ge=8, le=512)] = 64  # tokens per row, visual prefix included
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast, CUDA only
-    train_top_layers: Annotated[int, Field(ge=0)] | None = None  # None: whole encoder trains
-    freeze_word_embeddings: bool = False  # the 250k x H matrix dominates optimizer time on CPU
-    checkpoint_every: Annotated[int, Field(ge=1)] = 100
-    keep_last: Annotated[int, Field(ge=1)] | None = None  # None: keep every checkpoint
-    # Older checkpoints keep their weights (candidates for model selection); keep_last then bounds
-    # only the optimizer states, which are 2x the weights and needed only to resume.
-    keep_weights: bool = False
-    seed: int = 0
-    log_every: Annotated[int, Field(ge=1)] = 10
-
-    @model_validator(mode="after")
-    def _warmup_fits(self) -> TrainConfig:
-        if self.warmup_steps >= self.steps:
-            raise ValueError("warmup_steps must be smaller than steps")
-        return self
-
-
-# Changing these between a checkpoint and its resumption does not change the result.
-_RESUMABLE_CHANGES = {"checkpoint_every", "keep_last"}
+# Changing these between a checkpoint and its resumption does not change the result (selection only
+# picks among the kept checkpoints afterwards).
+_RESUMABLE_CHANGES = {"checkpoint_every", "selection"}
 
 
 class TrainData(Protocol):
@@ -154,7 +126,7 @@ def set_trainable(encoder: torch.nn.Module, top_layers: int | None, freeze_word_
         encoder.embeddings.word_embeddings.weight.requires_grad_(False)
 
 
-def make_optimizer(objective: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(objective: torch.nn.Module, cfg: TrainingConfig) -> torch.optim.AdamW:
     """AdamW over the trainable parameters; matrices decay, biases/LayerNorm/scalars do not.
 
     The objective's new heads (everything outside ``encoder.``) learn at ``head_lr_scale`` x ``lr``:
@@ -170,7 +142,7 @@ def make_optimizer(objective: torch.nn.Module, cfg: TrainConfig) -> torch.optim.
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=BETAS, eps=EPS)
 
 
-def lr_factor(step: int, cfg: TrainConfig) -> float:
+def lr_factor(step: int, cfg: TrainingConfig) -> float:
     """Linear warm-up to the peak over ``warmup_steps``, then linear decay towards 0 at ``steps``."""
     if step < cfg.warmup_steps:
         return (step + 1) / cfg.warmup_steps
@@ -185,9 +157,17 @@ def _to(batch: Batch, device: torch.device) -> Batch:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
-def train(objective: Objective, data: TrainData, cfg: TrainConfig, out_dir: Path | str, *,
-          device: str = "cpu", log: LogFn | None = None, progress: bool = True) -> Path:
+def train(objective: Objective, data: TrainData, cfg: TrainingConfig, out_dir: Path | str, *, seed: int,
+          precision: Literal["fp32", "bf16"] = "fp32", keep_last: int | None = None, keep_weights: bool = False,
+          freeze_word_embeddings: bool = False, device: str = "cpu", log: LogFn | None = None,
+          progress: bool = True) -> Path:
     """Train ``objective`` on ``data`` for ``cfg.steps`` optimizer steps; return the final checkpoint.
+
+    ``cfg`` is the budget and recipe; the keywords say how this run executes it: its ``seed``,
+    ``precision`` (bf16: autocast, CUDA only), how many checkpoints keep their optimizer state
+    (``keep_last``; None: all) and whether older ones keep their weights as model-selection candidates
+    (``keep_weights``), and ``freeze_word_embeddings`` (the 250k x H matrix dominates optimizer time on
+    CPU; tests use it). ``cfg.batch_size`` counts encoder rows: a k-choice example takes k of them.
 
     Resumes from the newest complete checkpoint in ``out_dir`` if there is one (and returns at once
     if it is the final one). ``log(step, metrics)`` receives, every ``log_every`` steps, the means
@@ -196,29 +176,37 @@ def train(objective: Objective, data: TrainData, cfg: TrainConfig, out_dir: Path
     """
     out_dir = Path(out_dir)
     dev = torch.device(resolve_device(device))
-    if cfg.precision == "bf16" and dev.type != "cuda":
+    if precision == "bf16" and dev.type != "cuda":
         raise BenchmarkError("training.precision: bf16 autocast needs runtime.device cuda")
-    generator = seed_everything(cfg.seed, torch.get_num_threads())  # data order
+    run_config = {**cfg.model_dump(mode="json"), "seed": seed, "precision": precision, "keep_weights": keep_weights,
+                  "freeze_word_embeddings": freeze_word_embeddings}
+    generator = seed_everything(seed, torch.get_num_threads())  # data order
     generators = {"data": generator, **objective.generators()}
     objective.to(dev).train()
-    set_trainable(objective.encoder, cfg.train_top_layers, cfg.freeze_word_embeddings)
+    set_trainable(objective.encoder, cfg.train_top_layers, freeze_word_embeddings)
     objective.frozen_layers = frozen_layers(objective.encoder, cfg.train_top_layers)
     optimizer = make_optimizer(objective, cfg)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
-    sampler = Sampler(len(data), cfg.batch_size, generator, getattr(data, "groups", None))
+    # batch_size counts encoder rows: an example of k rows (a k-way choice) takes k of them.
+    if cfg.batch_size < getattr(data, "rows_per_example", 1):
+        raise BenchmarkError(f"training.batch_size={cfg.batch_size} rows cannot hold one example of "
+                             f"{data.rows_per_example} rows")  # type: ignore[attr-defined]
+    sampler = (data.make_sampler(cfg.batch_size, generator) if hasattr(data, "make_sampler")
+               else Sampler(len(data), cfg.batch_size // getattr(data, "rows_per_example", 1), generator,
+                            getattr(data, "groups", None)))
     sums: dict[str, float] = {}  # stats summed over the current log interval
-    totals = {"examples": 0, "text_tokens": 0, "prefix_tokens": 0}  # the budget actually spent
+    totals = {"examples": 0, "rows": 0, "text_tokens": 0, "prefix_tokens": 0}  # the budget actually spent
     step = 0
     checkpoint.remove_partial(out_dir)
     if (last := checkpoint.latest(out_dir)) is not None:
         step, loop = checkpoint.load(last, objective, optimizer, scheduler, generators)
-        _check_same_config(loop["config"], cfg, last)
+        _check_same_config(loop["config"], run_config, last)
         sampler.load_state_dict(loop["sampler"])
         sums = dict(loop["sums"])
         totals = dict(loop["totals"])
         if step >= cfg.steps:
             return last
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cfg.precision == "bf16"
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if precision == "bf16"
                 else contextlib.nullcontext())
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress)
     seen, tokens, t0 = 0, 0, time.perf_counter()  # throughput since the last log, this process only
@@ -229,7 +217,8 @@ def train(objective: Objective, data: TrainData, cfg: TrainConfig, out_dir: Path
             batch = data.batch(sampler.next())
             rows, prefix = len(batch["input_ids"]), objective.prefix_length(batch)
             seen, tokens = seen + rows, tokens + _tokens(batch) + rows * prefix
-            totals["examples"] += rows
+            totals["examples"] += rows // int(batch.get("num_choices", 1))
+            totals["rows"] += rows
             totals["text_tokens"] += _tokens(batch)
             totals["prefix_tokens"] += rows * prefix
             batch = _to(batch, dev)
@@ -241,7 +230,7 @@ def train(objective: Objective, data: TrainData, cfg: TrainConfig, out_dir: Path
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + v
         params = [p for group in optimizer.param_groups for p in group["params"]]
-        norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm or math.inf)
+        norm = torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -260,17 +249,15 @@ def train(objective: Objective, data: TrainData, cfg: TrainConfig, out_dir: Path
                 log(step, metrics)
             sums, seen, tokens, t0 = {}, 0, 0, time.perf_counter()
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            loop = {"config": cfg.model_dump(mode="json"), "sampler": sampler.state_dict(), "sums": sums,
-                    "totals": totals}
+            loop = {"config": run_config, "sampler": sampler.state_dict(), "sums": sums, "totals": totals}
             final = checkpoint.save(out_dir, step, objective, optimizer, scheduler, generators, loop)
-            _prune(out_dir, cfg.keep_last, cfg.keep_weights)
+            _prune(out_dir, keep_last, keep_weights)
     bar.close()
     assert final is not None
     return final
 
 
-def _check_same_config(saved: dict[str, Any], cfg: TrainConfig, where: Path) -> None:
-    now = cfg.model_dump(mode="json")
+def _check_same_config(saved: dict[str, Any], now: dict[str, Any], where: Path) -> None:
     changed = sorted(k for k in now.keys() | saved.keys() if k not in _RESUMABLE_CHANGES and now.get(k) != saved.get(k))
     if changed:
         raise BenchmarkError(f"{where}: was written with a different training config ({', '.join(changed)}); "
