@@ -54,10 +54,26 @@ def _frozen(args: argparse.Namespace, params: Any) -> None:
     frozen.run(params)
 
 
+def _task_states(args: argparse.Namespace, params: Any) -> None:
+    from benchmark.pipeline import task_states
+
+    task_states.run(params)
+
+
 def _train(args: argparse.Namespace, params: Any) -> None:
     from benchmark.pipeline import train
 
     train.run(params, args.arm)
+
+
+def _evaluate(args: argparse.Namespace, params: Any) -> None:
+    # One process for the three: a run's embeddings are read by both targets, and each process start
+    # (torch, transformers, MLflow) costs seconds per stage and run.
+    from benchmark.pipeline import embed, retrieval, sib
+
+    embed.run(params, args.arm)
+    retrieval.run(params, args.arm)
+    sib.run(params, args.arm)
 
 
 def _embed(args: argparse.Namespace, params: Any) -> None:
@@ -168,11 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("runs", _runs, "stage: each run's arm spec and training seed, one file per run")
     add("images", _images, "stage: image-encoder features of every bundled COCO image (the visual prefix)")
     add("frozen", _frozen, "stage: hidden states of the frozen lower layers for every evaluation text")
+    add("task-states", _task_states, "stage: hidden states of the frozen lower layers for the textual runs' rows")
     add("train", _train, "stage: intermediate training of one run (an arm, or <arm>.s<k> for seed k)", arm=True)
-    p = add("embed", _embed, "stage: embed every evaluation text with a run's encoder", arm=True)
+    add("evaluate", _evaluate, "stage: embed, retrieval and sib of one run, in one process", arm=True)
+    p = add("embed", _embed, "embed every evaluation text with a run's encoder", arm=True)
     p.add_argument("--no-cache", action="store_true", help="recompute instead of reading the embedding cache")
-    add("retrieval", _retrieval, "stage: FLORES-200 xsim retrieval against eng_Latn", arm=True)
-    add("sib", _sib, "stage: SIB-200 zero-shot probe accuracy", arm=True)
+    add("retrieval", _retrieval, "FLORES-200 xsim retrieval against eng_Latn (of a run's embeddings)", arm=True)
+    add("sib", _sib, "SIB-200 zero-shot probe accuracy (of a run's embeddings)", arm=True)
     add("analysis", _analysis, "stage: margins between arms with bootstrap CIs, tests and language groups")
     add("report", _report, "stage: results tables, plots, summary and results/REPORT.md")
     p = add("compare", _compare, "print runs side by side from MLflow (default: the last two finished pipeline runs)")

@@ -62,6 +62,7 @@ class DataConfig(Strict):
     source: Literal["bundle", "upstream"]
     languages: Literal["all"] | Annotated[list[str], Field(min_length=2)]
     max_sentences: Annotated[int, Field(ge=2)] | None
+    task_pool: Count | None  # the textual arms train on the first N items of each English task (None: all)
 
     @field_validator("languages")
     @classmethod

@@ -77,7 +77,7 @@ def _closure(roots: set[str], exempt: set[str] = EXEMPT) -> set[str]:
 def _entry_modules(command: str) -> set[str]:
     """What ``benchmark <command>`` imports: the body of its handler in cli.py."""
     tree = ast.parse((REPO / "benchmark" / "cli.py").read_text(encoding="utf-8"))
-    handler = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == f"_{command}")
+    handler = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == f"_{command.replace('-', '_')}")
     return _imported(handler, "benchmark")
 
 

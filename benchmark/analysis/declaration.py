@@ -153,11 +153,12 @@ class Declaration(Strict):
         return None
 
 
-_XSIM_SESOI = ("half a point of macro-averaged xsim error: about one sentence per language in `mini` (1/204 = "
-               "0.0049), and a small fraction of the 'large improvements' on the BUCC and Tatoeba retrieval "
-               "tasks that X-STILTs (Phang et al. 2020, arXiv 2005.13013v3) reports for English intermediate "
-               "training; a multimodal effect smaller than this would not change the answer to the question")
-_SIB_SESOI = "one point of SIB-200 accuracy: two of the 204 test items per language"
+_XSIM_SESOI = ("half a point of macro-averaged xsim error: half a sentence per language in `mini` (one of its "
+               "102 sentences is 0.0098), five of `full`'s 1,012 FLORES devtest lines, and a small fraction of "
+               "the 'large improvements' on the BUCC and Tatoeba retrieval tasks that X-STILTs (Phang et al. "
+               "2020, arXiv 2005.13013v3) reports for English intermediate training; a multimodal effect "
+               "smaller than this would not change the answer to the question")
+_SIB_SESOI = "one point of SIB-200 accuracy: one of the 102 test items per language in `mini`, two of 204 in `full`"
 
 DECLARATION = Declaration(
     primary=Comparison(treatment="coco-contrastive", control="caption-contrastive", target="xsim_margin_x2eng",

@@ -12,8 +12,11 @@ Running the layers one by one with an additive mask gives the same bits as ``Ber
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+import numpy as np
 import torch
+from safetensors.numpy import load_file, save_file
 from torch import Tensor, nn
 
 from benchmark.models import batching
@@ -107,6 +110,27 @@ class BottomMemo:
             hidden = bottom(model, ids.to(device), mask.to(device), n_frozen)
             for i, r in enumerate(chunk):
                 self.rows[self.key(torch.tensor(r))] = hidden[i, : len(r)].clone()
+
+    def save(self, path: Path) -> None:
+        """The memo as safetensors: every row's ids and states back to back, with their offsets."""
+        keys = sorted(self.rows)
+        ids = [np.frombuffer(k, dtype=np.int64) for k in keys]
+        offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(i) for i in ids])
+        hidden = torch.cat([self.rows[k] for k in keys]) if keys else torch.zeros(0, 0)
+        save_file({"ids": np.concatenate(ids) if ids else np.zeros(0, np.int64), "offsets": offsets,
+                   "hidden": hidden.float().numpy()}, str(path))
+
+    @classmethod
+    def load(cls, *paths: Path) -> BottomMemo:
+        """The memos :meth:`save` wrote, merged into one."""
+        memo = cls()
+        for path in paths:
+            data = load_file(str(path))
+            ids, offsets, hidden = data["ids"], data["offsets"], torch.from_numpy(data["hidden"])
+            for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
+                memo.rows[ids[a:b].tobytes()] = hidden[a:b]
+        return memo
 
     def lookup(self, input_ids: Tensor, mask: Tensor) -> Tensor | None:
         """``[B, T, H]`` (zeros at padding) if every row is known, else ``None``."""

@@ -29,6 +29,11 @@ def frozen() -> Path:
     return ARTIFACTS / "frozen"
 
 
+def task_states() -> Path:
+    """The frozen bottom's states for the textual runs' English rows (stage ``task-states``)."""
+    return ARTIFACTS / "task_states"
+
+
 def model(run: str) -> Path:
     """A run's trained tensors (the top layers and the objective's heads) after training."""
     return ARTIFACTS / "models" / run

@@ -35,13 +35,14 @@ from tqdm import tqdm
 from benchmark.armspec import ArmSpec, load_run
 from benchmark.config import Params
 from benchmark.data import coco
-from benchmark.data.tasks import TASKS, load_task
+from benchmark.data.tasks import TASKS
 from benchmark.determinism import resolve_device, seed_everything
-from benchmark.io import atomic_dir, write_json
+from benchmark.io import BenchmarkError, atomic_dir, write_json
 from benchmark.models import layers
 from benchmark.models.encoder import Encoder, load_encoder
 from benchmark.pipeline import paths
 from benchmark.pipeline.corpus import load_corpus
+from benchmark.pipeline.task_data import HELDOUT_EXAMPLES, task_tables
 from benchmark.tracking import stage_run
 from benchmark.training import checkpoint
 from benchmark.training import evidence as image_evidence
@@ -55,8 +56,6 @@ from benchmark.training.text_objectives import make_text_objective
 from benchmark.training.trainer import TrainData, train
 
 MODEL_INFO = "model.json"
-EVIDENCE_FIT_EXAMPLES = 400  # training items the frozen-encoder head is fitted on (textual arms)
-EVIDENCE_HELDOUT_EXAMPLES = 250  # held-out items scored (the first ones of the task's held-out split)
 
 
 def _code_sha256() -> str:
@@ -123,8 +122,7 @@ def _coco(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setup:
 
 def _textual(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setup:
     tok, t = encoder.tokenizer, params.training
-    source, root = ("bundle", paths.BUNDLE) if params.data.source == "bundle" else ("hub", paths.DATA / "hub")
-    tables = {task: load_task(task, source, root) for task in spec.tasks}
+    tables = {task: task_tables(params, task) for task in spec.tasks}
     datas = {task: make_task_data(TASKS[task].format, tables[task]["train"], tok, t.max_length) for task in spec.tasks}
     heads = {task: make_text_objective(TASKS[task].format, encoder.model, TASKS[task].num_labels, seed)
              for task in spec.tasks}
@@ -134,6 +132,13 @@ def _textual(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setu
     else:
         data = MultiTaskData(datas, cap=spec.mixing_cap)
         objective = MultiTaskObjective(encoder.model, heads, seed=seed)  # one encoder, one head per task
+    if layers.frozen_layers(encoder.model, t.train_top_layers):  # the rows' frozen states, from stage task-states
+        meta = paths.task_states() / "meta.json"
+        known = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
+        if known.get("weights_sha256") != encoder.weights_sha256() or not set(spec.tasks) <= set(known.get("tasks", [])):
+            raise BenchmarkError(f"{paths.task_states()}: no frozen states of {', '.join(spec.tasks)} from this "
+                                 "encoder; run the task-states stage first")
+        objective.memo = layers.BottomMemo.load(*(paths.task_states() / f"{task}.safetensors" for task in spec.tasks))
 
     def evidence(trained: Objective) -> dict[str, float]:
         pretrained = load_encoder(params.encoder, seed=params.seed, device=str(next(trained.parameters()).device))
@@ -141,13 +146,10 @@ def _textual(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setu
         for task in spec.tasks:
             task_spec = TASKS[task]
             head = trained if len(spec.tasks) == 1 else trained.task(task)  # type: ignore[operator]
-            # The frozen-encoder head is fitted on a fixed subset of the training items (the same for every
-            # run of the task) with the run's steps, rows per step and learning rate: a full pretrained pass
-            # over every row the run saw would cost as much as the training itself on CPU.
-            fit = make_task_data(task_spec.format, tables[task]["train"].head(EVIDENCE_FIT_EXAMPLES), tok, t.max_length)
-            heldout = make_task_data(task_spec.format, tables[task]["heldout"], tok, t.max_length)
+            fit, heldout = (make_task_data(task_spec.format, tables[task][part], tok, t.max_length)
+                            for part in ("fit", "heldout"))
             scores = task_evidence(head, pretrained.model, fit, heldout, task_spec.format, task_spec.metric,
-                                   task_spec.chance, budget=t, seed=seed, max_heldout=EVIDENCE_HELDOUT_EXAMPLES)
+                                   task_spec.chance, budget=t, seed=seed, max_heldout=HELDOUT_EXAMPLES)
             out |= {k.replace("heldout.", f"heldout.{task}.", 1): v for k, v in scores.items()}
         return out
 
@@ -216,12 +218,12 @@ def run(params: Params, run_name: str) -> None:
         ckpt_dir = _checkpoint_dir(run_name, _config_key(spec, params, seed))
         t0 = time.perf_counter()
         n_frozen = layers.frozen_layers(encoder.model, t.train_top_layers)
-        rows = setup.data.token_rows() if n_frozen and objective.memoizable else []  # type: ignore[attr-defined]
-        if rows and t.steps * t.batch_size > len(rows):
-            # Each training text recurs (COCO: many epochs), so its frozen states are computed once, not
-            # every step; a task larger than the budget (HellaSwag) sees most texts once: no memo.
+        if n_frozen and objective.memoizable and objective.memo is None:
+            # The training texts' frozen states once, not every step: COCO's captions recur epoch after
+            # epoch (the textual arms' rows come precomputed from stage task-states).
             objective.memo = layers.BottomMemo()
-            objective.memo.fill(encoder.model.to(device), rows, n_frozen, encoder.tokenizer.pad_token_id)
+            objective.memo.fill(encoder.model.to(device), setup.data.token_rows(), n_frozen,  # type: ignore[attr-defined]
+                                encoder.tokenizer.pad_token_id)
         final = train(objective, setup.data, t, ckpt_dir, seed=seed, precision=params.runtime.precision,
                       keep_last=1, keep_weights=t.selection != "final", device=device,
                       log=lambda step, m: run_.log_metrics({f"train.{k}": v for k, v in m.items()}, step=step))

@@ -49,8 +49,8 @@ def _same_bottom(a: nn.Module, b: nn.Module, n_frozen: int) -> bool:
 def _states(encoder: nn.Module, batch: Batch, n_frozen: int, bottom: Tensor | None = None) -> Tensor:
     """Final hidden states, the bottom ``n_frozen`` layers' output given or computed."""
     ids, mask = batch["input_ids"], batch["attention_mask"]
-    if bottom is None:
-        bottom = layers.bottom(encoder, ids, mask, n_frozen)
+    if bottom is None:  # rows of similar length together: held-out rows come in table order
+        bottom = layers.bottom_by_length(encoder, ids, mask, n_frozen)
     return layers.top(encoder, bottom, mask, n_frozen)
 
 
@@ -121,8 +121,11 @@ def _heldout(trained: TextObjective, fresh: TextObjective, data: Any, n: int, sh
         for start in range(0, n, EVAL_EXAMPLES):
             chunk = list(range(start, min(n, start + EVAL_EXAMPLES)))
             batch = _to(data.batch(chunk), device)
-            bottom = layers.bottom(trained.encoder, batch["input_ids"], batch["attention_mask"], shared) \
-                if shared else None  # once, for both tops
+            bottom = None
+            if shared:  # once, for both tops (precomputed when the memo holds these rows)
+                memo = trained.memo.lookup(batch["input_ids"], batch["attention_mask"]) if trained.memo else None
+                bottom = memo if memo is not None else layers.bottom_by_length(
+                    trained.encoder, batch["input_ids"], batch["attention_mask"], shared)
             for name, obj, n_frozen in (("trained", trained, trained.frozen_layers), ("frozen_encoder", fresh, shared)):
                 hidden = _states(obj.encoder, batch, n_frozen, bottom)
                 scores = obj.scores(obj.features(hidden, batch["attention_mask"]), batch)

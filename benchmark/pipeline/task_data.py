@@ -1,0 +1,26 @@
+"""What a textual run trains and is judged on, per English task: shared by stage ``task-states``
+(which computes these rows' frozen states once) and ``train@<run>`` (which trains and scores on them).
+
+Training items: the task's first ``data.task_pool`` training items (all with ``null``). Held-out items:
+the first :data:`HELDOUT_EXAMPLES` of the task's held-out split, never trained on. The frozen-encoder
+head of the task-learned evidence is fitted on the first :data:`FIT_EXAMPLES` training items.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from benchmark.config import Params
+from benchmark.data.tasks import load_task
+from benchmark.pipeline import paths
+
+FIT_EXAMPLES = 400  # training items the frozen-encoder head is fitted on (the evidence's baseline)
+HELDOUT_EXAMPLES = 250  # held-out items every textual run is scored on
+
+
+def task_tables(params: Params, task: str) -> dict[str, pd.DataFrame]:
+    """``train`` (the pool), ``fit`` (the evidence head's items) and ``heldout`` of ``task``."""
+    source, root = ("bundle", paths.BUNDLE) if params.data.source == "bundle" else ("hub", paths.DATA / "hub")
+    tables = load_task(task, source, root)
+    pool = tables["train"].head(params.data.task_pool) if params.data.task_pool else tables["train"]
+    return {"train": pool, "fit": pool.head(FIT_EXAMPLES), "heldout": tables["heldout"].head(HELDOUT_EXAMPLES)}
