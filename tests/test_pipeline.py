@@ -20,8 +20,9 @@ pytestmark = pytest.mark.slow  # real `dvc repro` of the tiny profile, minutes p
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-# A multimodal arm, a text control with an extra seed, and the baseline: every stage kind, fast.
-RUNS = ("baseline", "coco-contrastive", "caption-contrastive.s1")
+# A multimodal arm, a text control with an extra seed, a textual (X-STILTs) arm and the baseline:
+# every stage kind, fast.
+RUNS = ("baseline", "coco-contrastive", "caption-contrastive.s1", "hellaswag")
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
@@ -94,10 +95,13 @@ def test_tiny_repro_end_to_end(scratch: tuple[Path, dict[str, str]]) -> None:
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id}
     per_run = {f"{stage}/{run}" for stage in ("train", "embed", "retrieval", "sib") for run in RUNS}
-    assert set(children) == {"prepare", "runs", "images", "frozen", "analysis", "report"} | per_run
+    assert set(children) == {"prepare", "runs", "images", "frozen", "task-states", "analysis", "report"} | per_run
     train = children["train/coco-contrastive"]
     assert {"train.loss", "train.lr", "train.examples_per_s", "heldout.r1_caption_to_image.true"} <= set(train.data.metrics)
     assert json.loads((root / "metrics/train/caption-contrastive.s1.json").read_text())["budget"]["steps"] == 6
+    text = json.loads((root / "metrics/train/hellaswag.json").read_text())
+    assert text["budget"]["rows"] == 4 * text["budget"]["examples"] == 6 * 8  # a 4-choice example is 4 rows
+    assert {"heldout.hellaswag.accuracy.trained", "heldout.hellaswag.accuracy.frozen_encoder"} <= set(text["evidence"])
     retrieval = children["retrieval/baseline"]
     assert "xsim_margin_x2eng.fra_Latn" in retrieval.data.metrics
     for tag in ["git.commit", "profile", "seed", "device", "cpu.flags", "threads", "lib.torch"]:

@@ -28,8 +28,8 @@ from benchmark.report.figures import plt, save_note, save_png
 CAVEATS = {
     "mini": ("`mini` is a demonstration on a small, already-aligned encoder (multilingual-e5-small) with a few "
              "hundred COCO images and only its top layer trained. Its textual arms are the two X-STILTs tasks the "
-             "offline bundle holds (HellaSwag, Cosmos QA; each trained on its validation items minus a held-out "
-             "tenth, since no train split was obtainable); MNLI, SQuAD, QQP, CommonsenseQA, ANLI+ and CCG are "
+             "offline bundle holds (HellaSwag, Cosmos QA; each trained on the first 400 of its validation items "
+             "outside a held-out tenth, since no train split was obtainable); MNLI, SQuAD, QQP, CommonsenseQA, ANLI+ and CCG are "
              "absent (not obtainable offline) and SST-2 is absent (no redistribution license), so the seed's "
              "headline tasks MNLI and SQuAD are not compared here. Its VQA and caption-MLM arms are `full`-only "
              "for the run-time budget (`dvc exp run -S 'arms=[...]'` adds them)."),
@@ -261,9 +261,34 @@ def _headline(params: Params, summary: pd.DataFrame) -> str:
         f"{params.encoder.name}; {CAVEATS[params.profile]}")
 
 
-def _question(params: Params, summary: pd.DataFrame) -> str:
+def _learned(training: pd.DataFrame, arm: str) -> str:
+    """What the evidence lets ``arm``'s number show: its held-out task or image score, mean of its runs."""
+    runs = training[training["arm"] == arm] if "arm" in training else training.iloc[:0]
+    if not len(runs):
+        return ""
+    spec = parse_run(arm)[0]
+    if spec.kind == "textual":
+        parts = []
+        for task in spec.tasks:
+            col = f"heldout.{task}.{TASKS[task].metric}"
+            trained, frozen, chance = (float(runs[f"{col}.{k}"].mean()) for k in ("trained", "frozen_encoder", "chance"))
+            learned = trained > frozen and trained > chance
+            parts.append(f"{arm} held-out {task} {TASKS[task].metric} {trained:.3f} vs {frozen:.3f} for the frozen "
+                         f"encoder with the same head and {chance:.3f} chance: "
+                         + ("above both, so it learned its task" if learned else "not above both, so its number "
+                            "says nothing about what the task teaches"))
+        return "; ".join(parts)
+    column = "heldout.r1_caption_to_image.true"
+    if column in runs and runs[column].notna().all():
+        return (f"{arm} held-out caption→image R@1 {runs[column].mean():.3f} vs chance "
+                f"{runs['heldout.r1_chance'].mean():.3f}: it uses its images")
+    return ""
+
+
+def _question(params: Params, summary: pd.DataFrame, training: pd.DataFrame) -> str:
     """The research question as asked: the multimodal arm with proven image use vs the textual tasks
-    the seed found best (the declaration's headline pairs that this run has)."""
+    the seed found best (the declaration's headline pairs that this run has), with what each arm's
+    evidence lets it show and where each stands against the untrained baseline."""
     q = DECLARATION.question
     rows = summary[(summary["role"] == "headline") & (summary["grouping"] == "overall")]
     if not len(rows):
@@ -281,8 +306,17 @@ def _question(params: Params, summary: pd.DataFrame) -> str:
             parts.append(f"{head}, 95% CI [{r['seed_ci_low']:+.4f}, {r['seed_ci_high']:+.4f}], run-level t-test "
                          f"p = {r['p']:.3g} (Holm over the headline pairs run: {r['p_holm']:.3g}), TOST against "
                          f"±{r['sesoi']:g}: p = {r['tost_p']:.3g}, MDE {r['mde']:.4f}; **{_verdict(r, 'p_holm')}**")
+    arms = list(dict.fromkeys([*rows["treatment"], *rows["control"]]))
+    evidence = [e for e in (_learned(training, a) for a in arms) if e]
+    base = summary[(summary["control"] == "baseline") & summary["treatment"].isin(arms)
+                   & (summary["target"] == q.target) & (summary["grouping"] == "overall")
+                   & (summary["group"] == q.languages)]
+    against = [f"{r['treatment']} {r['margin']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]" for _, r in base.iterrows()]
     return ("**Multimodal vs textual intermediate tasks** (the question as asked; same target, languages, budget "
             f"and designated test): {'; '.join(parts)}."
+            + (f" Evidence: {'; '.join(evidence)}." if evidence else "")
+            + (" Against the untrained baseline (descriptive; > 0: better than no intermediate training, items "
+               f"interval): {', '.join(against)}; the pair's margin is the first minus the second." if against else "")
             + (f" The seed's other best tasks ({', '.join(absent)}) are not in this run." if absent else "")
             + " Every other multimodal × textual pair is in the table of declared comparisons (role `question`).")
 
@@ -424,7 +458,7 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
     lock = _lock_hashes()
     pair = " vs ".join(PRIMARY_COMPARISON)
     arm_of = {r: parse_run(r)[0].name for r in params.arms}
-    headline = _headline(params, summary) + "\n\n" + _question(params, summary)
+    headline = _headline(params, summary) + " " + _question(params, summary, training)  # one paragraph: both
     parts = ["# REPORT — does multimodal intermediate training improve zero-shot cross-lingual transfer?", "",
              headline, ""]
     primary_runs = [r for r in params.arms if arm_of[r] in PRIMARY_COMPARISON]
