@@ -6,7 +6,8 @@ every run, so a training row's bottom states are the same in every run that sees
 visits each row of its task pool about once, so computing them inside the run saves nothing; computed
 here once (:class:`benchmark.models.layers.BottomMemo`, the same fixed batches whichever run asks),
 they serve every seed and the multi-task arm, and each run trains only its top layers. Rows: each
-task's pool, the items its evidence head is fitted on, and its held-out items (:mod:`.task_data`).
+task's pool (which holds the items its evidence head is fitted on) and its held-out items
+(:mod:`.task_data`).
 
 Writes ``artifacts/task_states/<task>.safetensors`` for every task of a textual run in ``arms``
 (nothing when no layer is frozen) and ``meta.json``.
@@ -45,7 +46,8 @@ def run(params: Params) -> None:
         with atomic_dir(paths.task_states()) as tmp:
             for task in meta["tasks"]:
                 fmt, tables = TASKS[task].format, task_tables(params, task)
-                rows = [r for part in ("train", "fit", "heldout")
+                # "fit" is the pool's head (task_data), so its rows are among the pool's already.
+                rows = [r for part in ("train", "heldout")
                         for r in make_task_data(fmt, tables[part], encoder.tokenizer, params.training.max_length).token_rows()]
                 memo = layers.BottomMemo()
                 memo.fill(encoder.model.eval(), rows, n_frozen, encoder.tokenizer.pad_token_id)
