@@ -67,31 +67,20 @@ def _train(args: argparse.Namespace, params: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace, params: Any) -> None:
-    # One process for the three: a run's embeddings are read by both targets, and each process start
+    # One process for every target: identical texts are embedded once, and each process start
     # (torch, transformers, MLflow) costs seconds per stage and run.
-    from benchmark.pipeline import embed, retrieval, sib
+    from benchmark.pipeline import evaluate
 
-    embed.run(params, args.arm)
-    retrieval.run(params, args.arm)
-    sib.run(params, args.arm)
+    evaluate.run(params, args.arm, targets=args.targets, use_cache=not args.no_cache)
 
 
-def _embed(args: argparse.Namespace, params: Any) -> None:
-    from benchmark.pipeline import embed
+def _targets(args: argparse.Namespace, params: Any) -> None:
+    from benchmark.targets.registry import TARGETS
 
-    embed.run(params, args.arm, use_cache=not args.no_cache)
-
-
-def _retrieval(args: argparse.Namespace, params: Any) -> None:
-    from benchmark.pipeline import retrieval
-
-    retrieval.run(params, args.arm)
-
-
-def _sib(args: argparse.Namespace, params: Any) -> None:
-    from benchmark.pipeline import sib
-
-    sib.run(params, args.arm)
+    for t in TARGETS.values():
+        print(f"{t.name:10} {t.display}: {t.protocol}; {t.dataset.name} ({t.dataset.license}, "
+              f"{len(t.dataset.languages)} languages); scores {', '.join(s.name for s in t.scores)} "
+              f"(main {t.main_score}); profiles {', '.join(t.profiles)}")
 
 
 def _analysis(args: argparse.Namespace, params: Any) -> None:
@@ -186,11 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("frozen", _frozen, "stage: hidden states of the frozen lower layers for every evaluation text")
     add("task-states", _task_states, "stage: hidden states of the frozen lower layers for the textual runs' rows")
     add("train", _train, "stage: intermediate training of one run (an arm, or <arm>.s<k> for seed k)", arm=True)
-    add("evaluate", _evaluate, "stage: embed, retrieval and sib of one run, in one process", arm=True)
-    p = add("embed", _embed, "embed every evaluation text with a run's encoder", arm=True)
+    p = add("evaluate", _evaluate, "stage: one run on every target of the profile (benchmark targets), "
+            "one embedding pass", arm=True)
+    p.add_argument("--targets", nargs="+", default=None, metavar="TARGET",
+                   help="only these targets (default: every target the profile evaluates)")
     p.add_argument("--no-cache", action="store_true", help="recompute instead of reading the embedding cache")
-    add("retrieval", _retrieval, "FLORES-200 xsim retrieval against eng_Latn (of a run's embeddings)", arm=True)
-    add("sib", _sib, "SIB-200 zero-shot probe accuracy (of a run's embeddings)", arm=True)
+    add("targets", _targets, "list the evaluation targets (the registry) and what each measures", needs_params=False)
     add("analysis", _analysis, "stage: margins between arms with bootstrap CIs, tests and language groups")
     add("report", _report, "stage: results tables, plots, summary and results/REPORT.md")
     p = add("compare", _compare, "print runs side by side from MLflow (default: the last two finished pipeline runs)")

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from benchmark.io import BenchmarkError
+from benchmark.targets import registry
 
 Profile = Literal["tiny", "smoke", "mini", "full"]
 PROFILES: tuple[str, ...] = ("tiny", "smoke", "mini", "full")
@@ -80,23 +81,8 @@ class DataConfig(Strict):
         return langs
 
 
-class RetrievalConfig(Strict):
-    pivot: str
-    margin_k: Count
-
-
-class SibConfig(Strict):
-    c_grid: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1)]
-    max_iter: Annotated[int, Field(ge=10)]
-    finetune: bool
-    finetune_steps: Count
-    finetune_batch_size: Annotated[int, Field(ge=2)]
-    finetune_lr: Annotated[float, Field(gt=0)]
-
-
-class TargetsConfig(Strict):
-    retrieval: RetrievalConfig
-    sib: SibConfig
+# One block per target of the registry (benchmark/targets/registry.py): a new target adds its own.
+TargetsConfig = create_model("TargetsConfig", __base__=Strict, **registry.configs())
 
 
 class TrainingConfig(Strict):

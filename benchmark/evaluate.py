@@ -174,7 +174,7 @@ def _score(params: Params, lines: dict[str, list[str]], pivot: str, split: str,
 
     from benchmark.determinism import resolve_device, seed_everything
     from benchmark.models.encoder import load_encoder
-    from benchmark.pipeline.retrieval import evaluate
+    from benchmark.targets.flores import xsim_table
 
     seed_everything(params.seed, params.runtime.threads)
     encoder = load_encoder(params.encoder, seed=params.seed, device=resolve_device(params.runtime.device))
@@ -184,7 +184,6 @@ def _score(params: Params, lines: dict[str, list[str]], pivot: str, split: str,
                          batch_size=params.encoder.batch_size,
                          batch_tokens=params.encoder.batch_tokens, progress=f"embed {split}")
     n = len(lines[pivot])
-    emb = {f"lang/{lang}": flat[i * n : (i + 1) * n] for i, lang in enumerate(langs)}
-    emb["ids"] = np.arange(n)
-    table, _ = evaluate(emb, pivot, params.targets.retrieval.margin_k)
+    emb = {lang: flat[i * n : (i + 1) * n] for i, lang in enumerate(langs)}
+    table, _ = xsim_table(emb, np.arange(n), pivot, params.targets.retrieval.margin_k)
     return table

@@ -5,7 +5,8 @@ FLORES-200/SIB-200 subsets, and the COCO ``mini`` training data: 224x224 re-enco
 images whose license allows derivatives, their captions and instance annotations, and COCO-QA-style
 questions generated from those (rules in :mod:`benchmark.data.coco`). Also the validation sets of two
 English intermediate tasks, HellaSwag and Cosmos QA, in the normalized choice schema of
-:mod:`benchmark.data.tasks` (SST-2 has no explicit license and is never bundled).
+:mod:`benchmark.data.tasks` (SST-2 has no explicit license and is never bundled). And the whole
+Tatoeba test set of LASER (112 languages paired with English, every pair).
 
 The output is byte-for-byte reproducible: tables are assembled with pyarrow directly (no pandas
 metadata), rows have a fixed order, and parquet is written with fixed settings in one row group.
@@ -33,6 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmark.data import coco, tasks  # noqa: E402
+from benchmark.evaluate import read_lines  # noqa: E402
 from benchmark.io import BenchmarkError, atomic_dir, sha256_file, write_json  # noqa: E402
 
 SPLIT_SIZES = {"dev": 997, "devtest": 1012}
@@ -60,6 +62,11 @@ HELLASWAG_TEXT_REPO, HELLASWAG_TEXT_REV_SHORT = "klosax/hellaswag_text_data", "1
 COSMOSQA_FILE = "cosmosqa/valid.csv"
 COSMOSQA_REPO, COSMOSQA_REV_SHORT = "wilburOne/cosmosqa", "b6eb99cc"
 TEXT_ROWS = {"hellaswag": 10042, "cosmosqa": 2985}
+# Tatoeba as LASER ships it (see ../shared/data/SOURCES.md): only the short SHA of the commit is known.
+TATOEBA_REPO, TATOEBA_REV_SHORT, TATOEBA_FOLDER_REV_SHORT = "facebookresearch/LASER", "74bc6ae7", "2aa9cf82"
+TATOEBA_URL = f"https://raw.githubusercontent.com/{TATOEBA_REPO}/{TATOEBA_REV_SHORT}/data/tatoeba/v1/{{path}}"
+TATOEBA_FILE = "tatoeba.parquet"
+TATOEBA_LANGS, TATOEBA_PAIRS = 112, 88_877
 # Per-file dictionary encoding: never for unique text or image bytes.
 DICTIONARY: dict[str, bool | list[str]] = {
     "flores200_sib.parquet": False,
@@ -69,6 +76,8 @@ DICTIONARY: dict[str, bool | list[str]] = {
     "hellaswag.parquet": False,
     # Several questions share one Cosmos QA passage; everything else is unique text.
     "cosmosqa.parquet": ["context"],
+    # 112 language codes repeated over 88,877 rows; the sentences are (nearly) unique.
+    TATOEBA_FILE: ["language"],
 }
 
 # One row group, no dictionaries for unique sentences, fixed zstd level: stable bytes, small size.
@@ -192,6 +201,7 @@ def build(shared: Path, out: Path, pins_dir: Path) -> dict:
     tmp_files |= coco_tables
     text_tables, text_source = build_text_tasks(shared)
     tmp_files |= text_tables
+    tmp_files[TATOEBA_FILE], tatoeba_counts = build_tatoeba(shared / "tatoeba")
 
     pins = write_pins(shared, pins_dir, langs)
     with atomic_dir(out) as tmp:
@@ -205,15 +215,16 @@ def build(shared: Path, out: Path, pins_dir: Path) -> dict:
                 "columns": table.num_columns,
             }
         # Byte-exact CC BY-SA text first (FLORES/SIB), then the licenses of the text-task files.
-        license_text = (flores / "LICENSE-CC-BY-SA").read_bytes() + TEXT_TASK_LICENSES.encode("utf-8")
+        license_text = (flores / "LICENSE-CC-BY-SA").read_bytes() + (TEXT_TASK_LICENSES + TATOEBA_LICENSE).encode("utf-8")
         (tmp / "LICENSE").write_bytes(license_text)
-        attribution = ATTRIBUTION + coco_attribution(coco_info) + TEXT_TASK_ATTRIBUTION
+        attribution = ATTRIBUTION + coco_attribution(coco_info) + TEXT_TASK_ATTRIBUTION + tatoeba_attribution(tatoeba_counts)
         (tmp / "ATTRIBUTION.md").write_text(attribution, encoding="utf-8")
         for name in ("LICENSE", "ATTRIBUTION.md"):
             manifest["files"][name] = {"sha256": sha256_file(tmp / name)}
         write_json(tmp / "MANIFEST.json", manifest)
     return {
         "text_rows": {name: t.num_rows for name, t in text_tables.items()},
+        "tatoeba": tatoeba_counts,
         "ids": len(ids),
         "langs": len(langs),
         "categories": categories,
@@ -386,6 +397,49 @@ def build_text_tasks(shared: Path) -> tuple[dict[str, pa.Table], dict]:
     return tables, source
 
 
+def tatoeba_languages(folder: Path) -> list[str]:
+    """The codes of the ``tatoeba.<xxx>-eng.<xxx>`` files in LASER's folder (README.md aside)."""
+    langs = sorted(p.name.split(".")[1].removesuffix("-eng") for p in folder.glob("tatoeba.*-eng.eng"))
+    if len(langs) != TATOEBA_LANGS:
+        raise BenchmarkError(f"{folder}: expected {TATOEBA_LANGS} tatoeba.<xxx>-eng.eng files, found {len(langs)}")
+    expected = sorted(name for lang in langs for name in (f"tatoeba.{lang}-eng.{lang}", f"tatoeba.{lang}-eng.eng"))
+    if sorted(p.name for p in folder.iterdir() if p.name != "README.md") != expected:
+        raise BenchmarkError(f"{folder}: expected exactly the pairs tatoeba.<xxx>-eng.{{<xxx>,eng}} and README.md")
+    return langs
+
+
+def build_tatoeba(folder: Path) -> tuple[pa.Table, dict[str, int]]:
+    """Every pair, rows by language then line: ``language``, ``index_id`` (0-based line), ``text``, ``eng``.
+
+    Read independently of :func:`benchmark.data.tatoeba.read_official` (which imports the pins this
+    script writes); tests check the two agree row for row."""
+    language, index_id, text, eng = [], [], [], []
+    counts: dict[str, int] = {}
+    for lang in tatoeba_languages(folder):
+        src, tgt = read_lines(folder / f"tatoeba.{lang}-eng.{lang}"), read_lines(folder / f"tatoeba.{lang}-eng.eng")
+        if len(src) != len(tgt) or not src:
+            raise BenchmarkError(f"{folder}: tatoeba.{lang}-eng.{lang} has {len(src)} lines, .eng has {len(tgt)}")
+        empty = [i for i, (a, b) in enumerate(zip(src, tgt), 1) if not a.strip() or not b.strip()]
+        if empty:
+            raise BenchmarkError(f"{folder}: tatoeba.{lang}-eng.*: line {empty[0]} is empty")
+        counts[lang] = len(src)
+        language += [lang] * len(src)
+        index_id += range(len(src))
+        text += src
+        eng += tgt
+    if len(language) != TATOEBA_PAIRS:
+        raise BenchmarkError(f"{folder}: expected {TATOEBA_PAIRS} pairs, found {len(language)}")
+    table = pa.table(
+        {
+            "language": _str(language),
+            "index_id": pa.array(index_id, pa.int32()),
+            "text": _str(text),
+            "eng": _str(eng),
+        }
+    )
+    return table, counts
+
+
 def write_pins(shared: Path, pins_dir: Path, langs: list[str]) -> dict:
     """sha256 of every upstream file the ``full`` profile downloads; the spec module loads these."""
     flores, sib = shared / "flores200", shared / "sib200"
@@ -395,6 +449,12 @@ def write_pins(shared: Path, pins_dir: Path, langs: list[str]) -> dict:
     meta_files = {f"metadata_{s}.tsv": sha256_file(flores / f"metadata_{s}.tsv") for s in SPLIT_SIZES}
     sib_files = {f"{s}.tsv": sha256_file(sib / f"{s}.tsv") for s in SIB_SPLITS}
     sib_files["labels.txt"] = sha256_file(sib / "labels.txt")
+    tatoeba = shared / "tatoeba"
+    tatoeba_files = {
+        name: sha256_file(tatoeba / name)
+        for lang in tatoeba_languages(tatoeba)
+        for name in (f"tatoeba.{lang}-eng.{lang}", f"tatoeba.{lang}-eng.eng")
+    }
     pins = {
         "flores200": {"repo": FLORES_REPO, "revision": FLORES_REV, "url_template": FLORES_URL, "files": flores_files},
         "flores200_metadata": {
@@ -404,9 +464,16 @@ def write_pins(shared: Path, pins_dir: Path, langs: list[str]) -> dict:
             "files": meta_files,
         },
         "sib200": {"repo": SIB_REPO, "revision": SIB_REV, "url_template": SIB_URL, "files": sib_files},
+        "tatoeba": {
+            "repo": TATOEBA_REPO,
+            "revision_short_unresolved": TATOEBA_REV_SHORT,
+            "url_template": TATOEBA_URL,
+            "files": tatoeba_files,
+        },
     }
     write_json(pins_dir / "flores200.json", {"sentences": pins["flores200"], "metadata": pins["flores200_metadata"]})
     write_json(pins_dir / "sib200.json", pins["sib200"])
+    write_json(pins_dir / "tatoeba.json", pins["tatoeba"])
     return {
         k: {kk: vv for kk, vv in v.items() if kk not in ("files", "url_template")} | {"files": len(v["files"])}
         for k, v in pins.items()
@@ -420,7 +487,8 @@ offline. The FLORES-200 and SIB-200 files are licensed under **CC BY-SA 4.0** (s
 https://creativecommons.org/licenses/by-sa/4.0/); anything derived from them must be shared alike.
 The COCO files (`coco_*.parquet`) are under the licenses given in the COCO section below;
 `hellaswag.parquet` is under the **MIT** license and `cosmosqa.parquet` under **CC BY 4.0** (both
-at the end of `LICENSE`; see the last section below).
+at the end of `LICENSE`; see their section below); `tatoeba.parquet` is under **CC BY 2.0 FR**
+(Tatoeba's terms of use; see the last section below).
 
 | file | what |
 |---|---|
@@ -574,6 +642,54 @@ items were converted to parquet and each answer was prefixed with its question
 """
 
 
+def tatoeba_attribution(counts: dict[str, int]) -> str:
+    full = sum(n == 1000 for n in counts.values())
+    return f"""
+## Tatoeba (`tatoeba.parquet`)
+
+| file | what |
+|---|---|
+| `tatoeba.parquet` | the whole Tatoeba test set of LASER: {sum(counts.values()):,} English–X sentence pairs in {len(counts)} languages ({full} with 1000 pairs, the others fewer); `language` (LASER's three-letter code), `index_id` (0-based line of the source files), `text` (the non-English sentence), `eng` (its English translation) |
+
+- **Source**: the Tatoeba test set of LASER (Artetxe and Schwenk, 2019, "Massively Multilingual
+  Sentence Embeddings for Zero-Shot Cross-Lingual Transfer and Beyond", Transactions of the ACL 7,
+  597–610, arXiv:1812.10464): `{TATOEBA_REPO}` @ `{TATOEBA_REV_SHORT}` (short SHA; the folder last
+  changed in `{TATOEBA_FOLDER_REV_SHORT}`), `data/tatoeba/v1/tatoeba.<xxx>-eng.{{<xxx>,eng}}`. The
+  sha256 of every source file is in `benchmark/data/pins/tatoeba.json`.
+- **License**: the sentences come from the Tatoeba corpus (https://tatoeba.org), written and
+  translated by its contributors, under **CC BY 2.0 FR** (https://creativecommons.org/licenses/by/2.0/fr/;
+  some contributors release theirs under CC0); see Tatoeba's terms of use,
+  https://tatoeba.org/eng/terms_of_use. LASER's README: "Please see
+  [here](https://tatoeba.org/eng/terms_of_use) for the license of the Tatoeba corpus."
+- LASER's README also says: "This data is extracted from the Tatoeba corpus, dated Saturday
+  2018/11/17. For each languages, we have selected 1000 English sentences and their translations, if
+  available. [...] Please note that the English sentences are not identical for all language pairs.
+  This means that the results are not directly comparable across languages. In particular, the
+  sentences tend to have less variety for several low-resource languages, e.g. "Tom needed water",
+  "Tom needs water", "Tom is getting water", ...."
+
+## Tatoeba: changes made
+
+- Reformatting only: the 224 plain-text files became one parquet table (zstd), one row per line
+  pair, rows by language then line; text is unchanged (UTF-8, trailing newline stripped).
+"""
+
+
+TATOEBA_LICENSE = """
+=======================================================================
+
+tatoeba.parquet: Tatoeba test set of LASER (https://github.com/facebookresearch/LASER)
+
+The sentences come from the Tatoeba corpus (https://tatoeba.org), by its
+contributors, and are licensed under the Creative Commons Attribution 2.0
+France License (CC BY 2.0 FR; some contributors release theirs under CC0):
+https://creativecommons.org/licenses/by/2.0/fr/ . See Tatoeba's terms of use,
+https://tatoeba.org/eng/terms_of_use . Selection of the pairs: Artetxe and
+Schwenk (2019), LASER. Changes made: the plain-text files were converted to
+parquet (see ATTRIBUTION.md); the text is unchanged. No warranties are given.
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=REPO_ROOT / ".." / "shared" / "data")
@@ -587,6 +703,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{info['ids']} index_ids x {info['langs']} languages, {len(info['categories'])} categories -> {args.out}")
     print(f"text tasks: {info['text_rows']}")
+    t = info["tatoeba"]
+    print(f"Tatoeba: {sum(t.values())} pairs in {len(t)} languages ({sum(n == 1000 for n in t.values())} with 1000)")
     c = info["coco"]
     print(
         f"COCO: {c['images']} of {c['images_seen']} images kept ({c['no_derivs']} NoDerivs left out, "

@@ -14,6 +14,7 @@ from benchmark.analysis import groups as grp
 from benchmark.analysis import margins as mg
 from benchmark.analysis.declaration import DECLARATION
 from benchmark.analysis.stats import holm, language_counts, paired_cluster_bootstrap, run_level_test
+from benchmark.targets.registry import SCORES
 from benchmark.data.flores import load_metadata
 from benchmark.io import BenchmarkError
 
@@ -245,6 +246,9 @@ def ids() -> np.ndarray:
     return load_metadata().index.to_numpy()[:120]
 
 
+FLORES_SCORES = [name for name, (target, _) in SCORES.items() if target.name in ("retrieval", "sib")]
+
+
 def write_retrieval(root: Path, run: str, ids: np.ndarray, error_rate: float, seed: int,
                     langs: list[str] = LANGS) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
@@ -252,8 +256,8 @@ def write_retrieval(root: Path, run: str, ids: np.ndarray, error_rate: float, se
                             "correct": rng.random(len(ids)) >= error_rate})
               for lang in langs for d in ("x2eng", "eng2x") for s in ("cosine", "margin")]
     df = pd.concat(frames, ignore_index=True)
-    (root / "retrieval").mkdir(parents=True, exist_ok=True)
-    df.to_parquet(root / "retrieval" / f"{run}.parquet", index=False)
+    (root / run).mkdir(parents=True, exist_ok=True)
+    df.to_parquet(root / run / "retrieval.parquet", index=False)
     return df
 
 
@@ -263,8 +267,8 @@ def write_sib(root: Path, run: str, ids: np.ndarray, langs: list[str], seed: int
     gold = cats[np.arange(len(ids)) % 3]
     frames = [pd.DataFrame({"language": lang, "index_id": ids, "label": gold,
                             "predicted": np.where(rng.random(len(ids)) < 0.7, gold, cats[0])}) for lang in langs]
-    (root / "sib").mkdir(parents=True, exist_ok=True)
-    pd.concat(frames, ignore_index=True).to_parquet(root / "sib" / f"{run}.parquet", index=False)
+    (root / run).mkdir(parents=True, exist_ok=True)
+    pd.concat(frames, ignore_index=True).to_parquet(root / run / "sib.parquet", index=False)
 
 
 def test_run_names_and_seed_groups() -> None:
@@ -297,16 +301,16 @@ def test_missing_items_are_named(tmp_path: Path, ids: np.ndarray) -> None:
     write_retrieval(tmp_path, "vqa", ids, 0.2, 0)
     df = write_retrieval(tmp_path, "vqa-shuffled", ids, 0.2, 1)
     drop = (df["language"] == "fra_Latn") & df["index_id"].isin(ids[[3, 7]])
-    df[~drop].to_parquet(tmp_path / "retrieval" / "vqa-shuffled.parquet", index=False)
+    df[~drop].to_parquet(tmp_path / "vqa-shuffled" / "retrieval.parquet", index=False)
     with pytest.raises(BenchmarkError, match=f"run 'vqa-shuffled' .* fra_Latn lacks index_id {ids[3]}, {ids[7]}"):
         mg.compute_margins([("vqa", "vqa-shuffled")], ["vqa", "vqa-shuffled"], root=tmp_path,
                            targets=["xsim_cosine_eng2x"], groups=GROUPS)
-    df[~drop].iloc[:0].to_parquet(tmp_path / "retrieval" / "vqa-shuffled.parquet", index=False)
-    with pytest.raises(BenchmarkError, match="xsim_margin_x2eng: run 'vqa-shuffled' has no retrieval predictions "
-                                             "for direction x2eng, scoring margin"):
+    df[~drop].iloc[:0].to_parquet(tmp_path / "vqa-shuffled" / "retrieval.parquet", index=False)
+    with pytest.raises(BenchmarkError, match="xsim_margin_x2eng: run 'vqa-shuffled' has no retrieval predictions, "
+                                             "direction x2eng, scoring margin"):
         mg.compute_margins([("vqa", "vqa-shuffled")], ["vqa", "vqa-shuffled"], root=tmp_path,
                            targets=["xsim_margin_x2eng"], groups=GROUPS)
-    pd.concat([df, df.iloc[:1]]).to_parquet(tmp_path / "retrieval" / "vqa-shuffled.parquet", index=False)
+    pd.concat([df, df.iloc[:1]]).to_parquet(tmp_path / "vqa-shuffled" / "retrieval.parquet", index=False)
     with pytest.raises(BenchmarkError, match="1 duplicate predictions .first: deu_Latn index_id 0"):
         mg.compute_margins([("vqa", "vqa-shuffled")], ["vqa", "vqa-shuffled"], root=tmp_path,
                            targets=["xsim_cosine_x2eng"], groups=GROUPS)
@@ -324,9 +328,10 @@ def test_compute_margins_tables(tmp_path: Path, ids: np.ndarray) -> None:
     write_retrieval(tmp_path, "vqa", ids, 0.3, 0)  # identical predictions: margin exactly 0
     plan = DECLARATION.model_copy(update={"n_boot": 200})
     summary, per_lang = mg.compute_margins(
-        [mg.PRIMARY_COMPARISON, ("vqa", "vqa-shuffled")], runs, root=tmp_path, groups=GROUPS, declaration=plan)
+        [mg.PRIMARY_COMPARISON, ("vqa", "vqa-shuffled")], runs, root=tmp_path, groups=GROUPS, declaration=plan,
+        targets=FLORES_SCORES)
 
-    assert set(summary["target"]) == set(mg.TARGETS)
+    assert set(summary["target"]) == set(FLORES_SCORES)
     primary = summary[summary["role"] == "primary"]
     assert len(primary) == 1
     row = primary.iloc[0]

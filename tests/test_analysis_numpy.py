@@ -36,7 +36,6 @@ SEED, N_BOOT = 11, 2000
 def write_predictions(root: Path) -> None:
     ids = load_metadata().index.to_numpy()
     rng = np.random.default_rng(0)
-    (root / "retrieval").mkdir(parents=True)
     for r, run in enumerate(TREATMENT + CONTROL):
         base = 0.10 if run.startswith("coco") else 0.16
         frames = []
@@ -49,7 +48,8 @@ def write_predictions(root: Path) -> None:
                         "retrieved_id": np.where(correct, ids, -1), "correct": correct}))
         # Shuffled rows: the loaders must align by (language, index_id), not by position.
         df = pd.concat(frames, ignore_index=True).sample(frac=1.0, random_state=r)
-        df.to_parquet(root / "retrieval" / f"{run}.parquet", index=False)
+        (root / run).mkdir(parents=True)
+        df.to_parquet(root / run / "retrieval.parquet", index=False)
 
 
 def plain_bootstrap(root: Path, langs: list[str]) -> tuple[float, float, float, dict[str, float], tuple[float, float],
@@ -59,7 +59,7 @@ def plain_bootstrap(root: Path, langs: list[str]) -> tuple[float, float, float, 
     urls = load_metadata()["url"]
     errors: dict[str, dict[str, np.ndarray]] = {}
     for run in TREATMENT + CONTROL:
-        df = pd.read_parquet(root / "retrieval" / f"{run}.parquet")
+        df = pd.read_parquet(root / run / "retrieval.parquet")
         df = df[(df["direction"] == "x2eng") & (df["scoring"] == "margin")]
         errors[run] = {}
         for lang in langs:

@@ -20,7 +20,7 @@ def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 
 def test_help_lists_subcommands() -> None:
     out = _cli("--help").stdout
-    for name in ["prepare", "embed", "retrieval", "sib", "report", "params", "eval-flores", "fetch"]:
+    for name in ["prepare", "evaluate", "targets", "report", "params", "eval-flores", "fetch"]:
         assert name in out
 
 

@@ -71,6 +71,10 @@ def _closure(roots: set[str], exempt: set[str] = EXEMPT) -> set[str]:
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
         parents = {".".join(module.split(".")[:i]) for i in range(1, module.count(".") + 1)}
         todo.extend(_imported(ast.parse(path.read_text(encoding="utf-8")), package) | parents)
+        if rel == "benchmark/targets/registry.py":  # it imports each target's module by name (TargetSpec.module)
+            from benchmark.targets.registry import TARGETS
+
+            todo.extend(t.module for t in TARGETS.values())
     return files
 
 

@@ -199,18 +199,20 @@ def test_kernel_choice_moves_targets_less_than_the_golden_tolerance(e5: Encoder)
     from benchmark.config import resolve
     from benchmark.data.spec import BUNDLE_DIR
     from benchmark.models import fast_linear
-    from benchmark.pipeline.corpus import eval_texts, load_corpus
-    from benchmark.pipeline.retrieval import evaluate
+    from benchmark.pipeline.corpus import load_corpus, probe_texts
+    from benchmark.targets.flores import xsim_table
     from benchmark.targets.sib_probe import fit_probe
 
     params = resolve({"profile": "smoke", "data": {"languages": ["eng_Latn", "fra_Latn", "hin_Deva", "yor_Latn"]}})
     corpus = load_corpus(params, BUNDLE_DIR.parent)
-    groups = eval_texts(corpus, "eng_Latn")
+    groups = {f"lang/{lang}": corpus.sentences.loc[corpus.retrieval_ids, lang].tolist() for lang in corpus.languages}
+    groups |= probe_texts(corpus, "eng_Latn")
     labels = corpus.labels.set_index("index_id")["category"]
 
     def targets() -> tuple[pd.DataFrame, object, dict[str, np.ndarray]]:
         emb = {name: e5.embed(texts, prefix="query: ") for name, texts in groups.items()}
-        table, _ = evaluate({**emb, "ids": np.asarray(corpus.eval_ids)}, "eng_Latn", 4)
+        table, _ = xsim_table({lang: emb[f"lang/{lang}"] for lang in corpus.languages},
+                              np.asarray(corpus.retrieval_ids), "eng_Latn", 4)
         probe = fit_probe(emb["probe/train"], labels.loc[corpus.ids("train")].to_numpy(), emb["probe/dev"],
                           labels.loc[corpus.ids("dev")].to_numpy(), params.targets.sib.c_grid, 2000, 0)
         return table.set_index("language"), probe, emb

@@ -23,6 +23,7 @@ BIN = Path(sys.executable).parent
 # A multimodal arm, a text control with an extra seed, a textual (X-STILTs) arm and the baseline:
 # every stage kind, fast.
 RUNS = ("baseline", "coco-contrastive", "caption-contrastive.s1", "hellaswag")
+TARGETS = ("retrieval", "sib", "tatoeba")  # what profile tiny evaluates (benchmark/targets/registry.py)
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
@@ -77,24 +78,27 @@ def test_tiny_repro_end_to_end(scratch: tuple[Path, dict[str, str]]) -> None:
     root, env = scratch
     _run([str(BIN / "dvc"), "repro"], root, env)
 
-    for rel in ["results/results.md", "results/retrieval.csv", "results/sib.csv", "results/retrieval.png",
-                "results/sib.png", "results/summary.json", "artifacts/predictions/retrieval/baseline.parquet",
-                "artifacts/predictions/sib/baseline.parquet", "dvc.lock"]:
+    for rel in ["results/results.md", *[f"results/targets/{t}.{ext}" for t in TARGETS for ext in ("csv", "png")],
+                "results/summary.json", *[f"artifacts/predictions/baseline/{t}.parquet" for t in TARGETS], "dvc.lock"]:
         assert (root / rel).is_file(), rel
 
     import pandas as pd
 
-    preds = pd.read_parquet(root / "artifacts/predictions/retrieval/baseline.parquet")
+    preds = pd.read_parquet(root / "artifacts/predictions/baseline/retrieval.parquet")
     assert set(preds["direction"]) == {"x2eng", "eng2x"} and set(preds["scoring"]) == {"cosine", "margin"}
     assert len(preds) == 4 * 2 * 2 * 16  # 4 non-pivot languages x 2 directions x 2 scorings x 16 items
-    sib = pd.read_parquet(root / "artifacts/predictions/sib/baseline.parquet")
+    sib = pd.read_parquet(root / "artifacts/predictions/baseline/sib.parquet")
     assert len(sib) == 5 * 16 and set(sib.columns) >= {"language", "index_id", "label", "predicted"}
+    tatoeba = pd.read_parquet(root / "artifacts/predictions/baseline/tatoeba.parquet")
+    assert len(tatoeba) == 4 * 2 * 2 * 16  # tiny: 4 Tatoeba languages x 2 directions x 2 scorings x 16 pairs
+    margins = pd.read_csv(root / "results/margins.csv")
+    assert {"tatoeba_accuracy", "tatoeba_xsim_margin_x2eng", "xsim_margin_x2eng", "sib_accuracy"} <= set(margins["target"])
 
     runs = _runs(root)
     parents = [r for r in runs if r.data.tags.get("pipeline.role") == "parent"]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id}
-    per_run = {f"{stage}/{run}" for stage in ("train", "embed", "retrieval", "sib") for run in RUNS}
+    per_run = {f"{stage}/{run}" for stage in ("train", "embed", *TARGETS) for run in RUNS}
     assert set(children) == {"prepare", "runs", "images", "frozen", "task-states", "analysis", "report"} | per_run
     train = children["train/coco-contrastive"]
     assert {"train.loss", "train.lr", "train.examples_per_s", "heldout.r1_caption_to_image.true"} <= set(train.data.metrics)
@@ -107,7 +111,7 @@ def test_tiny_repro_end_to_end(scratch: tuple[Path, dict[str, str]]) -> None:
     for tag in ["git.commit", "profile", "seed", "device", "cpu.flags", "threads", "lib.torch"]:
         assert tag in retrieval.data.tags, tag
     assert any(k.startswith("data.") and k.endswith(".sha256") for k in children["prepare"].data.tags)
-    stage_json = json.loads((root / "metrics/retrieval/baseline.json").read_text())
+    stage_json = json.loads((root / "metrics/evaluate/baseline/retrieval.json").read_text())
     assert stage_json["mlflow_run_id"] == retrieval.info.run_id
 
     start = time.perf_counter()
@@ -322,7 +326,7 @@ def test_exp_run_temp_lands_in_main_database(scratch: tuple[Path, dict[str, str]
 def test_embeddings_bit_identical_and_seed_sensitive(scratch: tuple[Path, dict[str, str]],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from benchmark.config import load_params
-    from benchmark.pipeline import embed
+    from benchmark.pipeline import evaluate
 
     root, env = scratch
     monkeypatch.chdir(root)
@@ -333,7 +337,7 @@ def test_embeddings_bit_identical_and_seed_sensitive(scratch: tuple[Path, dict[s
         materialize(root / "data/bundle")
     from benchmark.pipeline import frozen, images, runs, train
 
-    out = root / "artifacts/embeddings/coco-contrastive.safetensors"
+    out = root / "artifacts/predictions/coco-contrastive/retrieval.parquet"
     digests, weights = [], []
     for seed in (0, 0, 1):
         params = load_params(root / "params.yaml", {"seed": seed})
@@ -342,11 +346,11 @@ def test_embeddings_bit_identical_and_seed_sensitive(scratch: tuple[Path, dict[s
         frozen.run(params)
         shutil.rmtree(root / "checkpoints", ignore_errors=True)  # train afresh, not resume
         train.run(params, "coco-contrastive")
-        embed.run(params, "coco-contrastive", use_cache=False)
-        digests.append(sha256_file(out))
+        evaluate.run(params, "coco-contrastive", use_cache=False)
+        digests.append(sha256_file(out) + sha256_file(out.with_name("tatoeba.parquet")))
         weights.append(json.loads((root / "artifacts/models/coco-contrastive/model.json").read_text())["weights_sha256"])
     assert weights[0] == weights[1], "same params, same machine: trained weights must be bit-identical"
-    assert digests[0] == digests[1], "same params, same machine: embeddings must be bit-identical"
+    assert digests[0] == digests[1], "same params, same machine: predictions must be bit-identical"
     assert weights[0] != weights[2] and digests[0] != digests[2], "another seed must change the run"
 
 

@@ -39,7 +39,7 @@ RUNS = MULTIMODAL_SIDE + [f"{arm}.s{k}" for arm in dict.fromkeys(
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from benchmark.config import resolve
     from benchmark.data.spec import materialize
-    from benchmark.pipeline import analysis, embed, frozen, images, paths, retrieval, runs, sib, train
+    from benchmark.pipeline import analysis, evaluate, frozen, images, paths, runs, train
 
     root = tmp_path_factory.mktemp("smoke")
     mp = pytest.MonkeyPatch()
@@ -54,9 +54,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         frozen.run(params)
         for run in RUNS:
             train.run(params, run)
-            embed.run(params, run, use_cache=False)
-            retrieval.run(params, run)
-            sib.run(params, run)
+            evaluate.run(params, run, use_cache=False)
         analysis.run(params)
     finally:
         mp.undo()
@@ -64,7 +62,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _per_language(root: Path, target: str) -> pd.DataFrame:
-    frames = [pd.read_csv(root / f"metrics/{target}/{run}.per_language.csv").assign(run=run) for run in RUNS]
+    frames = [pd.read_csv(root / f"metrics/evaluate/{run}/{target}.per_language.csv").assign(run=run) for run in RUNS]
     return pd.concat(frames, ignore_index=True).set_index(["run", "language"]).reset_index()
 
 
@@ -100,9 +98,15 @@ def test_smoke_sib_matches_golden(smoke_run: Path, dataframe_regression) -> None
     _check_runs(table, "sib", dataframe_regression)
 
 
+def test_smoke_tatoeba_matches_golden(smoke_run: Path, dataframe_regression) -> None:
+    table = _per_language(smoke_run, "tatoeba")
+    assert len(table) == 8 * len(RUNS) and set(table["pairs"]) == {50}  # smoke: 8 languages x 50 pairs
+    _check_runs(table, "tatoeba", dataframe_regression)
+
+
 def test_smoke_summary_matches_golden(smoke_run: Path, num_regression) -> None:
-    retrieval = json.loads((smoke_run / "metrics/retrieval/baseline.json").read_text())
-    sib = json.loads((smoke_run / "metrics/sib/baseline.json").read_text())
+    retrieval = json.loads((smoke_run / "metrics/evaluate/baseline/retrieval.json").read_text())
+    sib = json.loads((smoke_run / "metrics/evaluate/baseline/sib.json").read_text())
     summary = {k: v for k, v in retrieval.items() if k.startswith("mean_")}
     summary |= {f"sib_{k}": sib[k] for k in ("mean_accuracy", "english_dev_accuracy", "english_test_accuracy")}
     num_regression.check(summary, default_tolerance={"atol": ONE_ITEM / 9 + 1e-9})
@@ -127,10 +131,10 @@ def test_smoke_images_are_used(smoke_run: Path) -> None:
 
 def test_smoke_numbers_are_meaningful(smoke_run: Path) -> None:
     """A real encoder, not noise: e5-small retrieves most high-resource translations and beats chance on SIB."""
-    table = pd.read_csv(smoke_run / "metrics/retrieval/baseline.per_language.csv").set_index("language")
+    table = pd.read_csv(smoke_run / "metrics/evaluate/baseline/retrieval.per_language.csv").set_index("language")
     assert table.loc["fra_Latn", "xsim_margin_x2eng"] <= 0.04
     assert table.loc["deu_Latn", "xsim_margin_x2eng"] <= 0.04
-    sib = json.loads((smoke_run / "metrics/sib/baseline.json").read_text())
+    sib = json.loads((smoke_run / "metrics/evaluate/baseline/sib.json").read_text())
     assert sib["english_test_accuracy"] > 0.6  # 7 classes: chance is ~0.14
 
 

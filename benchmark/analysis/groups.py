@@ -89,7 +89,8 @@ def _tokenizer():  # noqa: ANN202 - a transformers tokenizer; imported only when
 _RATES: dict[tuple[Path, str], float] = {}  # (data_dir, language) -> unk rate; the bundle is checksummed
 
 
-def _rate(sentences: list[str]) -> float:
+def unk_rate(sentences: list[str]) -> float:
+    """Share of ``<unk>`` among the XLM-R tokens of ``sentences`` (no special tokens)."""
     tok = _tokenizer()
     encodings = tok.backend_tokenizer.encode_batch(sentences, add_special_tokens=False)
     ids = np.concatenate([np.asarray(e.ids, dtype=np.int64) for e in encodings])
@@ -109,7 +110,7 @@ def unk_rates(langs: Iterable[str] | None = None, data_dir: Path = BUNDLE_DIR, w
         sentences = load_sentences(data_dir, todo)  # raises on an unknown code
         _tokenizer()  # loaded once, before the threads share it
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for lang, rate in zip(todo, pool.map(lambda lang: _rate(sentences[lang].tolist()), todo)):
+            for lang, rate in zip(todo, pool.map(lambda lang: unk_rate(sentences[lang].tolist()), todo)):
                 _RATES[data_dir, lang] = rate
     return pd.Series([_RATES[data_dir, lang] for lang in langs], index=langs, name="unk_rate", dtype=float)
 

@@ -13,13 +13,15 @@ within itself) get the designated run-level test when each arm has at least
 ``min_seeds`` runs; every other comparison x target over all and over covered languages is
 *descriptive* (estimate and intervals, no p-value), and the breakdowns by language group (uncovered,
 CC-100 in/out, each script) are *exploratory* locations of an effect, also without p-values. Every row
-carries the cluster-bootstrap interval over items with the languages fixed and with them resampled.
+carries the bootstrap interval over items with the languages fixed and with them resampled. What the
+item bootstrap draws is the target's (:mod:`benchmark.targets.registry`): FLORES articles jointly in
+every language where items are parallel (FLORES, SIB), each language's own items where they are not
+(Tatoeba: :func:`~benchmark.analysis.stats.paired_stratified_bootstrap`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,36 +31,17 @@ import pandas as pd
 from benchmark import arms
 from benchmark.analysis.groups import language_groups
 from benchmark.analysis.declaration import DECLARATION, Comparison, Declaration
-from benchmark.analysis.stats import holm, language_counts, paired_cluster_bootstrap, run_level_test, run_scores
+from benchmark.analysis.stats import (holm, language_counts, paired_cluster_bootstrap, paired_stratified_bootstrap,
+                                      run_level_test, run_scores)
 from benchmark.data.flores import PIVOT, load_metadata
 from benchmark.io import BenchmarkError
+from benchmark.targets.registry import SCORES, Score, get_target
 
 PREDICTIONS_DIR = Path("artifacts") / "predictions"
 
 
-@dataclass(frozen=True)
-class Target:
-    name: str
-    source: str  # predictions folder: "retrieval" | "sib"
-    higher_is_better: bool
-    direction: str | None = None  # retrieval only
-    scoring: str | None = None  # retrieval only
-
-
-TARGETS: dict[str, Target] = {t.name: t for t in [
-    Target("xsim_margin_x2eng", "retrieval", False, "x2eng", "margin"),
-    Target("xsim_margin_eng2x", "retrieval", False, "eng2x", "margin"),
-    Target("xsim_cosine_x2eng", "retrieval", False, "x2eng", "cosine"),
-    Target("xsim_cosine_eng2x", "retrieval", False, "eng2x", "cosine"),
-    Target("sib_accuracy", "sib", True),
-]}
 PRIMARY_COMPARISON = DECLARATION.primary.pair
-HOLM_FAMILIES = ("secondary", "headline", "question")  # each adjusted within itself; the primary stands alone
-
-_COLUMNS = {
-    "retrieval": ("language", "direction", "scoring", "index_id", "correct"),
-    "sib": ("language", "index_id", "label", "predicted"),
-}
+HOLM_FAMILIES = ("secondary", "headline", "question", "tatoeba")  # each adjusted within itself; the primary stands alone
 
 
 class MarginTables(NamedTuple):
@@ -89,43 +72,43 @@ def seed_groups(runs: Iterable[str]) -> dict[str, list[str]]:
     return {arm: [seeds[k] for k in sorted(seeds)] for arm, seeds in groups.items()}
 
 
-def load_predictions(source: str, runs: Sequence[str], root: Path = PREDICTIONS_DIR) -> dict[str, pd.DataFrame]:
-    """``<root>/<source>/<run>.parquet`` for every run; every missing file is named in one error."""
-    if source not in _COLUMNS:
-        raise BenchmarkError(f"unknown predictions source {source!r}; expected one of {', '.join(_COLUMNS)}")
-    folder = Path(root) / source
-    missing = [run for run in runs if not (folder / f"{run}.parquet").is_file()]
+def load_predictions(target: str, runs: Sequence[str], root: Path = PREDICTIONS_DIR) -> dict[str, pd.DataFrame]:
+    """``<root>/<run>/<target>.parquet`` for every run; every missing file is named in one error."""
+    spec = get_target(target)
+    root = Path(root)
+    missing = [run for run in runs if not (root / run / f"{target}.parquet").is_file()]
     if missing:
-        raise BenchmarkError(f"{folder}: no {source} predictions for run(s) {', '.join(missing)}")
+        raise BenchmarkError(f"{root}: no {target} predictions for run(s) {', '.join(missing)}")
     out = {}
     for run in runs:
-        path = folder / f"{run}.parquet"
+        path = root / run / f"{target}.parquet"
         df = pd.read_parquet(path)
-        lacking = [c for c in _COLUMNS[source] if c not in df.columns]
+        lacking = [c for c in spec.predictions if c not in df.columns]
         if lacking:
             raise BenchmarkError(f"{path}: missing column(s) {', '.join(lacking)}")
         out[run] = df
     return out
 
 
-def _item_table(run: str, df: pd.DataFrame, target: Target) -> pd.DataFrame:
-    """language x index_id table of per-item scores (error for retrieval, correctness for SIB)."""
-    if target.source == "retrieval":
-        df = df[(df["direction"] == target.direction) & (df["scoring"] == target.scoring)]
-        score = 1.0 - df["correct"].astype(bool).to_numpy(dtype=np.float64)
-        what = f" for direction {target.direction}, scoring {target.scoring}"
+def _item_table(run: str, df: pd.DataFrame, target: str, score: Score) -> pd.DataFrame:
+    """language x index_id table of one score's per-item values (1 = correct, or 1 = error)."""
+    for column, value in score.where.items():
+        df = df[df[column] == value]
+    if score.item == "label_match":
+        values = (df["label"].astype(str) == df["predicted"].astype(str)).to_numpy(dtype=np.float64)
     else:
-        score = (df["label"].astype(str) == df["predicted"].astype(str)).to_numpy(dtype=np.float64)
-        what = ""
+        values = df["correct"].astype(bool).to_numpy(dtype=np.float64)
+        values = 1.0 - values if score.item == "error" else values
+    what = "".join(f", {k} {v}" for k, v in score.where.items())
     if df.empty:
-        raise BenchmarkError(f"{target.name}: run {run!r} has no {target.source} predictions{what}")
+        raise BenchmarkError(f"{score.name}: run {run!r} has no {target} predictions{what}")
     dup = df.duplicated(["language", "index_id"])
     if dup.any():
         first = df[dup].iloc[0]
-        raise BenchmarkError(f"{target.name}: run {run!r} has {int(dup.sum())} duplicate predictions "
+        raise BenchmarkError(f"{score.name}: run {run!r} has {int(dup.sum())} duplicate predictions "
                              f"(first: {first['language']} index_id {first['index_id']})")
     items = pd.DataFrame({"language": df["language"].to_numpy(), "index_id": df["index_id"].to_numpy(),
-                          "score": score})
+                          "score": values})
     return items.pivot(index="language", columns="index_id", values="score")
 
 
@@ -142,25 +125,32 @@ def _holes(languages: list[str], ids: np.ndarray, holes: np.ndarray, shown: int 
     return "; ".join(parts)
 
 
-def item_scores(preds: dict[str, pd.DataFrame], target: Target) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+def item_scores(preds: dict[str, pd.DataFrame], score: str) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
     """(languages, index_ids, {run: scores [n_languages, n_items]}), checked to be one grid in every run.
 
-    Every run must cover the same languages, and every (run, language) the same items: the union of
-    all of them, so an item only one run has is reported as missing from the others.
+    Every run must cover the same languages, and every (run, language) the same items. With parallel
+    items (FLORES) that is the union of all of them, so an item only one run has is reported as
+    missing from the others; where each language has its own items (Tatoeba), a language's items are
+    those of the first run, the cells it lacks are NaN, and every other run must match them.
     """
-    tables = {run: _item_table(run, df, target) for run, df in preds.items()}
+    spec, sc = SCORES[score]
+    tables = {run: _item_table(run, df, spec.name, sc) for run, df in preds.items()}
     languages = sorted(set().union(*(t.index for t in tables.values())))
     ids = np.array(sorted(set().union(*(t.columns for t in tables.values()))))
     gaps = [f"run {run!r} lacks {', '.join(sorted(set(languages) - set(t.index)))}"
             for run, t in tables.items() if len(t.index) < len(languages)]
     if gaps:
-        raise BenchmarkError(f"{target.name}: languages differ between runs: {'; '.join(gaps)}")
-    out = {}
+        raise BenchmarkError(f"{score}: languages differ between runs: {'; '.join(gaps)}")
+    out: dict[str, np.ndarray] = {}
+    expected: np.ndarray | None = None
     for run, t in tables.items():
         grid = t.reindex(index=languages, columns=ids).to_numpy(dtype=np.float64)
         holes = np.isnan(grid)
+        if spec.items == "per_language":
+            expected = holes if expected is None else expected
+            holes = holes != expected
         if holes.any():
-            raise BenchmarkError(f"{target.name}: run {run!r} does not cover the {len(ids)} items of the other "
+            raise BenchmarkError(f"{score}: run {run!r} does not cover the {len(ids)} items of the other "
                                  f"runs and languages: {_holes(languages, ids, holes)}")
         out[run] = grid
     return languages, ids, out
@@ -202,7 +192,7 @@ def _resolve(comparisons: Sequence[tuple[str, str]], runs: Sequence[str]) -> dic
     return by_arm
 
 
-def _run_test(t_runs: np.ndarray, c_runs: np.ndarray, target: Target,
+def _run_test(t_runs: np.ndarray, c_runs: np.ndarray, target: Score,
               declared: tuple[str, Comparison] | None, d: Declaration) -> dict[str, object]:
     """The run-level columns of one row: seed CI for every row with enough seeds; the designated test,
     TOST and MDE for declared rows only."""
@@ -224,8 +214,8 @@ def compute_margins(
     runs: Sequence[str],
     *,
     root: Path = PREDICTIONS_DIR,
-    targets: Sequence[str] = tuple(TARGETS),
-    groups: pd.DataFrame | None = None,
+    targets: Sequence[str] = tuple(SCORES),
+    groups: pd.DataFrame | Callable[[str, list[str]], pd.DataFrame] | None = None,
     metadata: pd.DataFrame | None = None,
     exclude_languages: Sequence[str] = (PIVOT,),
     declaration: Declaration = DECLARATION,
@@ -237,43 +227,60 @@ def compute_margins(
     from the tokenizer when None. Every (comparison, target) is bootstrapped once with the
     declaration's seed; all subsets of languages are macro-averages of that one joint resampling.
     """
-    unknown = [t for t in targets if t not in TARGETS]
+    unknown = [t for t in targets if t not in SCORES]
     if unknown:
-        raise BenchmarkError(f"unknown target(s) {', '.join(unknown)}; expected some of {', '.join(TARGETS)}")
+        raise BenchmarkError(f"unknown target(s) {', '.join(unknown)}; expected some of {', '.join(SCORES)}")
     by_arm = _resolve(comparisons, runs)
     needed = list(dict.fromkeys(run for pair in comparisons for arm in pair for run in by_arm[arm]))
-    chosen = [TARGETS[t] for t in targets]
-    preds = {src: load_predictions(src, needed, root) for src in dict.fromkeys(t.source for t in chosen)}
-    grids = {t.name: item_scores(preds[t.source], t) for t in chosen}
-    meta = load_metadata() if metadata is None else metadata
-
+    sources = list(dict.fromkeys(SCORES[t][0].name for t in targets))
+    preds = {name: load_predictions(name, needed, root) for name in sources}
+    grids = {t: item_scores(preds[SCORES[t][0].name], t) for t in targets}
+    meta = None
+    if any(SCORES[t][0].items == "parallel" for t in targets):
+        meta = load_metadata() if metadata is None else metadata
     excluded = set(exclude_languages)
-    all_langs = sorted({lang for langs, _, _ in grids.values() for lang in langs} - excluded)
-    if groups is None:
-        groups = language_groups(all_langs)
-    lacking = sorted(set(all_langs) - set(groups.index))
-    if lacking:
-        raise BenchmarkError(f"language groups lack {', '.join(lacking)}")
+
+    def groups_of(target: str) -> pd.DataFrame:
+        langs = sorted(set(grids[target][0]) - excluded)
+        spec = SCORES[target][0]
+        table = groups(spec.name, langs) if callable(groups) else groups
+        if table is None:
+            if spec.items != "parallel":
+                raise BenchmarkError(f"{target}: no language groups given for target {spec.name!r}")
+            table = language_groups(langs)
+        lacking = sorted(set(langs) - set(table.index))
+        if lacking:
+            raise BenchmarkError(f"language groups of {spec.name} lack {', '.join(lacking)}")
+        return table
+
+    tables = {t: groups_of(t) for t in targets}
 
     d = declaration
     rows, lang_rows = [], []
-    for target in chosen:
-        languages, ids, scores = grids[target.name]
+    for name in targets:
+        spec, target = SCORES[name]
+        languages, ids, scores = grids[name]
         keep = np.array([lang not in excluded for lang in languages])
         langs = [lang for lang, k in zip(languages, keep) if k]
         if not langs:
-            raise BenchmarkError(f"{target.name}: no languages left after excluding {', '.join(exclude_languages)}")
-        clusters = item_clusters(ids, meta)
-        g = groups.loc[langs]
+            raise BenchmarkError(f"{name}: no languages left after excluding {', '.join(exclude_languages)}")
+        clusters = item_clusters(ids, meta) if spec.items == "parallel" else None
+        valid = ~np.isnan(scores[next(iter(scores))][keep])  # [n_languages, n_items]: the items each language has
+        g = tables[name].loc[langs]
         for treatment, control in comparisons:
             t = np.stack([scores[run][keep] for run in by_arm[treatment]])
             c = np.stack([scores[run][keep] for run in by_arm[control]])
-            boot = paired_cluster_bootstrap(t, c, clusters, higher_is_better=target.higher_is_better,
-                                            n_boot=d.n_boot, seed=d.bootstrap_seed, confidence=d.confidence)
-            t_score, c_score = t.mean(axis=2).mean(axis=0), c.mean(axis=2).mean(axis=0)
+            common = {"higher_is_better": target.higher_is_better, "n_boot": d.n_boot, "seed": d.bootstrap_seed,
+                      "confidence": d.confidence}
+            if clusters is not None:
+                boot = paired_cluster_bootstrap(t, c, clusters, **common)
+            else:
+                boot = paired_stratified_bootstrap([t[:, li, v] for li, v in enumerate(valid)],
+                                                   [c[:, li, v] for li, v in enumerate(valid)], **common)
+            t_score, c_score = np.nanmean(t, axis=2).mean(axis=0), np.nanmean(c, axis=2).mean(axis=0)
             low, high = boot.language_ci()
             head = {"comparison": f"{treatment} vs {control}", "treatment": treatment, "control": control,
-                    "target": target.name}
+                    "target": name}
             lang_rows.append(pd.DataFrame({
                 **head, "language": langs, "script": g["script"].to_numpy(), "covered": g["covered"].to_numpy(),
                 "in_cc100": g["in_cc100"].to_numpy(), "treatment_score": t_score, "control_score": c_score,
@@ -284,7 +291,7 @@ def compute_margins(
                 estimate, lo, hi = boot.macro(mask)
                 _, lang_lo, lang_hi = boot.macro(mask, resample_languages=True)
                 improved, hurt, tied = language_counts(boot.margins[mask])
-                declared = d.find((treatment, control), target.name, group) if grouping == "overall" else None
+                declared = d.find((treatment, control), name, group) if grouping == "overall" else None
                 role = declared[0] if declared else "descriptive" if grouping == "overall" else "exploratory"
                 row = {
                     **head, "higher_is_better": target.higher_is_better,

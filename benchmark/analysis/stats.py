@@ -94,13 +94,14 @@ class BootstrapResult:
         return self._percentiles(self.replicates)
 
 
-def _as_runs(x: ArrayLike, name: str) -> np.ndarray:
+def _as_runs(x: ArrayLike, name: str, holes: bool = False) -> np.ndarray:
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or 0 in arr.shape:
         raise ValueError(f"{name}: expected per-item scores [n_seeds, n_languages, n_items], got shape {arr.shape}")
-    if not np.isfinite(arr).all():
+    finite = np.isfinite(arr) | (np.isnan(arr) if holes else False)  # holes: NaN for items a language lacks
+    if not finite.all() or (holes and np.isnan(arr).all(axis=2).any()):
         raise ValueError(f"{name}: scores must be finite")
     return arr
 
@@ -160,6 +161,45 @@ def paired_cluster_bootstrap(
     diff = sign * (c.shape[0] * t.sum(axis=0) - t.shape[0] * c.sum(axis=0))  # [n_languages, n_items]
     margins = diff.sum(axis=1) / (scale * diff.shape[1]) + 0.0
     reps = (cluster_w @ (diff @ onehot).T) / (scale * n_items[:, None]) + 0.0
+    return BootstrapResult(margins=margins, replicates=reps, n_boot=n_boot, seed=seed, confidence=confidence)
+
+
+def paired_stratified_bootstrap(
+    treatment: list[ArrayLike],
+    control: list[ArrayLike],
+    *,
+    higher_is_better: bool,
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> BootstrapResult:
+    """Per-language margins with a paired bootstrap over each language's *own* items.
+
+    For targets whose items are not shared across languages (Tatoeba: every language pair has its
+    own English side), language ``l``'s items are resampled with replacement on their own, by a
+    generator seeded with ``[seed, l]``, so each language keeps its item count in every replicate.
+    ``treatment[l]`` / ``control[l]``: per-item scores [n_seeds, n_items_l] (1-D: one seed), items
+    aligned between the two. Sign convention and exact-integer sums as :func:`paired_cluster_bootstrap`.
+    """
+    if len(treatment) != len(control) or not treatment:
+        raise ValueError("treatment and control need the same, non-zero number of languages")
+    if n_boot < 1 or not 0.0 < confidence < 1.0:
+        raise ValueError("n_boot must be >= 1 and confidence in (0, 1)")
+    if not isinstance(higher_is_better, (bool, np.bool_)):
+        raise TypeError("higher_is_better must be a bool")
+    sign = 1.0 if higher_is_better else -1.0
+    margins = np.empty(len(treatment))
+    reps = np.empty((n_boot, len(treatment)))
+    for li, (t_l, c_l) in enumerate(zip(treatment, control)):
+        t = _as_runs(np.atleast_2d(t_l)[:, None, :], "treatment")[:, 0]
+        c = _as_runs(np.atleast_2d(c_l)[:, None, :], "control")[:, 0]
+        if t.shape[1] != c.shape[1]:
+            raise ValueError(f"language {li}: {t.shape[1]} treatment items but {c.shape[1]} control items")
+        scale, n = float(t.shape[0] * c.shape[0]), t.shape[1]
+        diff = sign * (c.shape[0] * t.sum(axis=0) - t.shape[0] * c.sum(axis=0))  # [n_items], exact integers
+        weights = _counts(np.random.default_rng([seed, li]).integers(0, n, size=(n_boot, n)), n)
+        margins[li] = diff.sum() / (scale * n) + 0.0
+        reps[:, li] = weights @ diff / (scale * n) + 0.0
     return BootstrapResult(margins=margins, replicates=reps, n_boot=n_boot, seed=seed, confidence=confidence)
 
 
@@ -251,8 +291,8 @@ def holm(pvalues: ArrayLike) -> np.ndarray:
 def run_scores(scores: ArrayLike, mask: ArrayLike | None = None) -> np.ndarray:
     """One score per run: per-item scores [n_runs, n_languages, n_items] averaged over items, then
     macro-averaged over ``mask``'s languages (all if None) - the unit :func:`run_level_test` compares."""
-    arr = _as_runs(scores, "scores")
+    arr = _as_runs(scores, "scores", holes=True)
     keep = np.ones(arr.shape[1], bool) if mask is None else np.asarray(mask, bool)
     if keep.shape != (arr.shape[1],) or not keep.any():
         raise ValueError(f"mask must select some of the {arr.shape[1]} languages")
-    return arr[:, keep].mean(axis=2).mean(axis=1)
+    return np.nanmean(arr[:, keep], axis=2).mean(axis=1)  # NaN: an item a language lacks (Tatoeba's sizes differ)

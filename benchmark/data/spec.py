@@ -88,7 +88,9 @@ class DatasetSpec(Frozen):
     homepage: str
     languages: Annotated[tuple[str, ...], Field(min_length=1)]
     splits: Annotated[dict[str, Annotated[int, Field(gt=0)]], Field(min_length=1)]
-    upstream: UpstreamPin
+    # An UnresolvedPin where only a short commit SHA is known (e.g. Tatoeba from LASER @ 74bc6ae7):
+    # the sha256 of every file still fixes the bytes.
+    upstream: UpstreamPin | UnresolvedPin
     # Secondary upstream sources (e.g. FLORES metadata lives in another repository).
     extra_upstream: dict[str, UpstreamPin | UnresolvedPin] = {}
     bundled_files: Annotated[tuple[RelPath, ...], Field(min_length=1)]

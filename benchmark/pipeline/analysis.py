@@ -11,14 +11,15 @@ every trained arm against the baseline - each only if both arms have runs in ``p
 
 from __future__ import annotations
 
-from benchmark.analysis.groups import language_groups
+import pandas as pd
+
 from benchmark.analysis.declaration import DECLARATION
 from benchmark.analysis.margins import compute_margins
 from benchmark.arms import ARMS, parse_run
 from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path, write_json
 from benchmark.pipeline import paths
-from benchmark.pipeline.corpus import load_corpus
+from benchmark.targets import registry
 from benchmark.tracking import stage_run
 
 
@@ -34,18 +35,23 @@ def run(params: Params) -> None:
     pairs = comparisons(params.arms)
     if not pairs:
         raise BenchmarkError(f"params arms {params.arms}: no two arms to compare")
-    corpus = load_corpus(params, paths.DATA)
     pivot = params.targets.retrieval.pivot
-    groups = language_groups([lang for lang in corpus.languages if lang != pivot], paths.BUNDLE,
-                             workers=params.runtime.threads)
-    tables = compute_margins(pairs, params.arms, root=paths.ARTIFACTS / "predictions", groups=groups,
-                             exclude_languages=(pivot,))
+    specs = registry.active(params.profile)
+    groups: dict[str, pd.DataFrame] = {}
+
+    def groups_of(target: str, languages: list[str]) -> pd.DataFrame:  # each target's own languages and data
+        if target not in groups:
+            groups[target] = registry.get_target(target).runner().language_groups(params, languages, paths.DATA)
+        return groups[target]
+
+    tables = compute_margins(pairs, params.arms, root=paths.ARTIFACTS / "predictions", groups=groups_of,
+                             targets=[s.name for spec in specs for s in spec.scores], exclude_languages=(pivot,))
     summary = tables.summary
     primary = summary[summary["role"] == "primary"]
     with stage_run("analysis", params, "cpu") as run_:
         paths.RESULTS.mkdir(exist_ok=True)
         for name, table in (("margins.csv", summary), ("margins_per_language.csv", tables.per_language),
-                            ("language_groups.csv", groups.reset_index())):
+                            ("language_groups.csv", pd.concat(groups, names=["target"]).reset_index())):
             with atomic_path(paths.RESULTS / name) as tmp:
                 table.to_csv(tmp, index=False, float_format="%.6f")
             run_.log_artifact(paths.RESULTS / name, "analysis")

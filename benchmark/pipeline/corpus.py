@@ -1,7 +1,7 @@
 """The texts a run evaluates on: which languages, which items, from the bundle or from upstream.
 
 In ``mini``/``smoke``/``tiny`` the retrieval items *are* the SIB-200 test items (SIB sentences are
-FLORES lines), so one embedding pass serves both targets. In ``full`` retrieval runs on all 1012
+FLORES lines), so the evaluate stage embeds them once for both targets. In ``full`` retrieval runs on all 1012
 FLORES devtest lines and SIB-200 on its own test items, all read from the upstream snapshot.
 """
 
@@ -27,12 +27,6 @@ class Corpus:
     sib_test_ids: list[int]
     # Lines for oracle model selection (benchmark/pipeline/selection.py), disjoint from the evaluated ones.
     selection_ids: list[int]
-
-    @property
-    def eval_ids(self) -> list[int]:
-        """Items embedded in every language: retrieval items, then SIB test items not among them."""
-        seen = set(self.retrieval_ids)
-        return self.retrieval_ids + [i for i in self.sib_test_ids if i not in seen]
 
     def ids(self, split: str) -> list[int]:
         return self.labels.loc[self.labels["split"] == split, "index_id"].astype(int).tolist()
@@ -88,11 +82,3 @@ def probe_labels(corpus: Corpus) -> dict[str, np.ndarray]:
     """The SIB categories of :func:`probe_texts`, by split (``train``, ``dev``)."""
     labels = corpus.labels.set_index("index_id")["category"]
     return {split: labels.loc[corpus.ids(split)].to_numpy() for split in ("train", "dev")}
-
-
-def eval_texts(corpus: Corpus, pivot: str) -> dict[str, list[str]]:
-    """Every text the targets embed, by group: ``lang/<code>`` (the evaluation items in each
-    language, in ``eval_ids`` order) and the :func:`probe_texts`."""
-    ids = corpus.eval_ids
-    groups = {f"lang/{lang}": corpus.sentences.loc[ids, lang].tolist() for lang in corpus.languages}
-    return groups | probe_texts(corpus, pivot)

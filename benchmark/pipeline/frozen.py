@@ -1,4 +1,4 @@
-"""Stage ``frozen``: the pretrained bottom of the encoder over every evaluation text, once for all arms.
+"""Stage ``frozen``: the pretrained bottom of the encoder over every text a target of the profile embeds, once for all arms.
 
 With ``training.train_top_layers = k``, every run's encoder equals the pretrained one below its top
 k layers (:mod:`benchmark.models.layers`). This stage stores the bottom's hidden states for each
@@ -20,15 +20,15 @@ from benchmark.models import layers
 from benchmark.models.encoder import load_encoder
 from benchmark.models.frozen_states import META, STATES, store
 from benchmark.pipeline import paths
-from benchmark.pipeline.corpus import eval_texts, load_corpus
+from benchmark.targets import registry
 from benchmark.tracking import stage_run
 
 
 def run(params: Params) -> None:
     seed_everything(params.seed, params.runtime.threads)
     device = resolve_device(params.runtime.device)
-    corpus = load_corpus(params, paths.DATA)
-    texts = sorted({t for group in eval_texts(corpus, params.targets.retrieval.pivot).values() for t in group})
+    groups = registry.texts_of(params, registry.active(params.profile), paths.DATA)
+    texts = sorted({t for group in groups.values() for t in group})
     with stage_run("frozen", params, device) as run_:
         encoder = load_encoder(params.encoder, seed=params.seed, device=device)
         n_frozen = layers.frozen_layers(encoder.model, params.training.train_top_layers)

@@ -43,20 +43,22 @@ def checkpoints(run: str) -> Path:
     return CHECKPOINTS / run
 
 
-def embeddings(arm: str) -> Path:
-    return ARTIFACTS / "embeddings" / f"{arm}.safetensors"
+def predictions(target: str, run: str) -> Path:
+    """A run's per-item predictions on one target (stage ``evaluate``)."""
+    return ARTIFACTS / "predictions" / run / f"{target}.parquet"
 
 
-def predictions(target: str, arm: str) -> Path:
-    return ARTIFACTS / "predictions" / target / f"{arm}.parquet"
+def evaluation(run: str, name: str) -> Path:
+    """A run's metrics on one target, or ``embed`` (stage ``evaluate``)."""
+    return METRICS / "evaluate" / run / f"{name}.json"
 
 
-def stage_metrics(target: str, arm: str) -> Path:
-    return METRICS / target / f"{arm}.json"
+def per_language(target: str, run: str) -> Path:
+    return METRICS / "evaluate" / run / f"{target}.per_language.csv"
 
 
-def per_language(target: str, arm: str) -> Path:
-    return METRICS / target / f"{arm}.per_language.csv"
+def stage_metrics(stage: str, run: str) -> Path:
+    return METRICS / stage / f"{run}.json"
 
 
 def cache_dir() -> Path:

@@ -24,6 +24,8 @@ from benchmark.io import BenchmarkError, atomic_path
 from benchmark.pipeline import paths
 from benchmark.report import markdown
 from benchmark.report.figures import plt, save_note, save_png
+from benchmark.targets import registry
+from benchmark.targets.registry import SCORES
 
 CAVEATS = {
     "mini": ("`mini` is a demonstration on a small, already-aligned encoder (multilingual-e5-small) with a few "
@@ -37,9 +39,7 @@ CAVEATS = {
     "tiny": "`tiny` is a random-init encoder: its numbers are noise by construction.",
     "full": "`full`: XLM-R Large with the seed's textual tasks and VQAv2, at pinned upstream revisions.",
 }
-TARGET_NAMES = {"xsim_margin_x2eng": "xsim margin X→eng", "xsim_margin_eng2x": "xsim margin eng→X",
-                "xsim_cosine_x2eng": "xsim cosine X→eng", "xsim_cosine_eng2x": "xsim cosine eng→X",
-                "sib_accuracy": "SIB-200 probe accuracy"}
+TARGET_NAMES = {name: score.display for name, (_, score) in SCORES.items()}
 
 
 def _lock_hashes() -> dict[str, str]:
@@ -129,8 +129,8 @@ def _drift(summary: dict[str, dict[str, float]]) -> pd.DataFrame:
                      "Δ SIB eng dev": m["sib.english_dev_accuracy"] - base["sib.english_dev_accuracy"],
                      "Δ SIB eng test": m["sib.english_test_accuracy"] - base["sib.english_test_accuracy"],
                      "Δ SIB mean (all languages)": m["sib.mean_accuracy"] - base["sib.mean_accuracy"],
-                     "Δ xsim margin X→eng (all)": m["retrieval.mean_xsim_margin_x2eng"]
-                     - base["retrieval.mean_xsim_margin_x2eng"]})
+                     **{f"Δ {t.main.display} (all)": m[k] - base[k] for t in registry.TARGETS.values()
+                        if t.name != "sib" and (k := f"{t.name}.mean_{t.main.column}") in m}})
     return pd.DataFrame(rows)
 
 
@@ -162,11 +162,14 @@ def _choices(params: Params, training: pd.DataFrame) -> list[str]:
         f"- **Embeddings**: mean-pooled last layer, prefix `{enc.prefix!r}`, {params.runtime.precision}; "
         "gradient-free CPU passes run their linear layers through oneDNN "
         "(same values up to ~1e-6 as PyTorch's default kernel, ≈ 1.1× faster).",
-        f"- **Targets**: xsim error (LASER) with cosine and ratio-margin scoring (k={params.targets.retrieval.margin_k}) "
-        f"against `{params.targets.retrieval.pivot}`; SIB-200 logistic-regression probe on frozen embeddings, trained "
-        f"on English train only, C from {list(params.targets.sib.c_grid)} chosen by English dev log-loss"
-        + ("; SIB-200's fine-tuning protocol beside it." if params.targets.sib.finetune
-           else "; SIB-200's fine-tuning protocol is off in this profile (`targets.sib.finetune`)."),
+        f"- **Targets** (`benchmark targets`): xsim error (LASER) with cosine and ratio-margin scoring "
+        f"(k={params.targets.retrieval.margin_k}) against `{params.targets.retrieval.pivot}`; SIB-200 "
+        f"logistic-regression probe on frozen embeddings, trained on English train only, C from "
+        f"{list(params.targets.sib.c_grid)} chosen by English dev log-loss"
+        + ("; SIB-200's fine-tuning protocol beside it" if params.targets.sib.finetune
+           else "; SIB-200's fine-tuning protocol is off in this profile (`targets.sib.finetune`)")
+        + "".join(f"; {t.display}: {t.protocol}, {t.embeds}; its item bootstrap resamples {t.resampled}"
+                  for t in registry.active(params.profile) if t.name not in ("retrieval", "sib")) + ".",
         _selection_line(params), "",
     ]
     return lines + _selection_table(params)
@@ -358,7 +361,7 @@ def _plan() -> list[str]:
 
 
 def _declared_table(summary: pd.DataFrame) -> list[str]:
-    rows = summary[summary["role"].isin(["primary", "secondary", "headline", "question"])].copy()
+    rows = summary[summary["role"].isin(["primary", "secondary", "headline", "question", "tatoeba"])].copy()
     if not len(rows):
         return []
     rows["seeds"] = rows["treatment_runs"].astype(int).astype(str) + " vs " + rows["control_runs"].astype(int).astype(str)
@@ -465,7 +468,7 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
     parts += [f"Traceability: analysis MLflow run `{analysis['mlflow_run_id']}` (every number below, per "
               "language, is in `results/margins*.csv` and that run). The primary pair's retrieval predictions "
               "as recorded in `dvc.lock` (md5): "
-              + ", ".join(f"`{r}` {lock.get(f'artifacts/predictions/retrieval/{r}.parquet', '?')}" for r in primary_runs)
+              + ", ".join(f"`{r}` {lock.get(f'artifacts/predictions/{r}', '?')}" for r in primary_runs)
               + "; every other output's md5 is in `dvc.lock`.", ""]
     parts += _plan()
     parts += _choices(params, training)
@@ -486,11 +489,11 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
                   markdown.table(drift), ""]
     parts += _declared_table(summary)
     parts += _descriptive_table(summary)
-    groups = summary[(summary["comparison"] == pair) & (summary["target"] == "xsim_margin_x2eng")
+    groups = summary[(summary["comparison"] == pair) & (summary["target"] == DECLARATION.primary.target)
                      & (summary["grouping"] != "overall")]
     if len(groups):
         _plot_groups(groups, paths.RESULTS / "report_groups.png")
-        _plot_primary(per_lang[(per_lang["comparison"] == pair) & (per_lang["target"] == "xsim_margin_x2eng")],
+        _plot_primary(per_lang[(per_lang["comparison"] == pair) & (per_lang["target"] == DECLARATION.primary.target)],
                       paths.RESULTS / "report_primary.png")
     else:
         for name in ("report_groups.png", "report_primary.png"):

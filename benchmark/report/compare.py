@@ -12,9 +12,11 @@ from typing import Any
 import pandas as pd
 
 from benchmark.io import BenchmarkError
+from benchmark.targets.registry import TARGETS
 
-METRICS = {"retrieval": ["mean_xsim_margin_x2eng", "mean_xsim_margin_eng2x"],
-           "sib": ["mean_accuracy", "english_test_accuracy"]}
+# Each target's nested runs (``<target>/<run>``) and the means of its scores, from the registry.
+METRICS = {t.name: list(dict.fromkeys([f"mean_{s.column}" for s in t.scores] + list(t.summary_extra)))
+           for t in TARGETS.values()}
 
 
 def compare(uri: str, experiment: str, parents: list[str] | None = None, last: int = 2,

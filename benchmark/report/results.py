@@ -1,11 +1,12 @@
 """Stage ``report``: gather every run's scores, budget, cost and image-use evidence into results
 tables, plots and a summary.
 
-Writes ``results/{retrieval,sib}.csv`` (per run and language), ``results/training.csv`` (per run:
-budget, cost, held-out evidence), ``results/summary.json`` (every run's mean scores, which
+Writes ``results/targets/<target>.csv`` (per run and language, for every target of the registry the
+profile evaluates) and one PNG per target (its main score: the primary pair and the baseline,
+languages sorted by score), ``results/training.csv`` (per run: budget, cost, held-out evidence),
+``results/summary.json`` (every run's mean scores, ``<target>.mean_<column>``, which
 ``check-reference`` holds against the reference tables), ``results/headline.json`` (DVC's metrics: what
-``dvc exp show`` and ``dvc metrics show`` compare), ``results/results.md`` and one PNG per target (the
-primary pair and the baseline, languages sorted by score).
+``dvc exp show`` and ``dvc metrics show`` compare) and ``results/results.md``.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from benchmark.arms import parse_run
 from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path, write_json, write_text
 from benchmark.pipeline import paths
-from benchmark.pipeline.retrieval import COLUMNS as RETRIEVAL_COLUMNS
-from benchmark.pipeline.retrieval import PRIMARY
+from benchmark.targets import registry
+from benchmark.targets.registry import TargetSpec
 from benchmark.report import markdown
 from benchmark.report.answer import CAVEATS, write_report
 from benchmark.report.figures import plt, save_png
 from benchmark.tracking import stage_run
+
+TARGETS_DIR = paths.RESULTS / "targets"
+
 
 def _gather(target: str, arms: list[str]) -> pd.DataFrame:
     frames = []
@@ -72,10 +76,10 @@ def headline_metrics(margins: pd.DataFrame, summary: dict[str, dict[str, float]]
             values = row.iloc[0][["margin", "ci_low", "ci_high", "p", "tost_p"]].astype(float)
             out[name] = {k: float(v) for k, v in values.items() if pd.notna(v)}
     arm_of = {run: parse_run(run)[0].name for run in summary}
+    mains = [(f"{t.name}.mean_{t.main.column}", t.main_score) for t in registry.TARGETS.values()]
     for arm in dict.fromkeys(arm_of.values()):
         runs = [summary[run] for run in summary if arm_of[run] == arm]
-        out[arm] = {"xsim_x2eng": sum(r[f"retrieval.mean_{PRIMARY}"] for r in runs) / len(runs),
-                    "sib": sum(r["sib.mean_accuracy"] for r in runs) / len(runs)}
+        out[arm] = {name: sum(r[key] for r in runs) / len(runs) for key, name in mains if key in runs[0]}
     return out
 
 
@@ -96,43 +100,44 @@ def _training(arms: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _summary(spec: TargetSpec, run: str) -> dict[str, float]:
+    """A run's means on one target (``<target>.mean_<column>``) and the target's declared extras."""
+    path = paths.evaluation(run, spec.name)
+    if not path.exists():
+        raise BenchmarkError(f"{path}: missing {spec.name} metrics for run {run!r}")
+    metrics = json.loads(path.read_text())
+    keep = [k for k in metrics if k.startswith("mean_")] + list(spec.summary_extra)
+    return {f"{spec.name}.{k}": float(metrics[k]) for k in keep}
+
+
 def run(params: Params) -> None:
     arms = params.arms
-    retrieval = _gather("retrieval", arms)
-    sib = _gather("sib", arms)
+    specs = registry.active(params.profile)
+    tables = {spec.name: _gather(spec.name, arms) for spec in specs}
     training = _training(arms)
-    summary: dict[str, dict[str, float]] = {}
-    for arm in arms:
-        r = retrieval[retrieval["arm"] == arm]
-        s = sib[sib["arm"] == arm]
-        sib_json = json.loads(paths.stage_metrics("sib", arm).read_text())
-        summary[arm] = {
-            **{f"retrieval.mean_{c}": float(r[c].mean()) for c in RETRIEVAL_COLUMNS},
-            "sib.mean_accuracy": float(s["accuracy"].mean()),
-            "sib.english_test_accuracy": float(sib_json["english_test_accuracy"]),
-            "sib.english_dev_accuracy": float(sib_json["english_dev_accuracy"]),
-        }
+    summary = {arm: {k: v for spec in specs for k, v in _summary(spec, arm).items()} for arm in arms}
 
-    paths.RESULTS.mkdir(exist_ok=True)
-    with atomic_path(paths.RESULTS / "retrieval.csv") as tmp:
-        retrieval.to_csv(tmp, index=False, float_format="%.6f")
-    with atomic_path(paths.RESULTS / "sib.csv") as tmp:
-        sib.to_csv(tmp, index=False, float_format="%.6f")
+    TARGETS_DIR.mkdir(parents=True, exist_ok=True)
+    plotted = [a for a in PLOTTED if a in arms] or arms[:1]
+    for spec in specs:
+        table, score = tables[spec.name], spec.main
+        with atomic_path(TARGETS_DIR / f"{spec.name}.csv") as tmp:
+            table.to_csv(tmp, index=False, float_format="%.6f")
+        better = "higher" if score.higher_is_better else "lower"
+        _plot(table[table["arm"].isin(plotted)], score.column, f"{score.display}, {better} is better",
+              str(TARGETS_DIR / f"{spec.name}.png"), ascending=not score.higher_is_better)
     with atomic_path(paths.RESULTS / "training.csv") as tmp:
         training.to_csv(tmp, index=False, float_format="%.6f")
-    plotted = [a for a in PLOTTED if a in arms] or arms[:1]
-    _plot(retrieval[retrieval["arm"].isin(plotted)], PRIMARY, "FLORES-200 X→eng xsim error (margin), lower is better",
-          str(paths.RESULTS / "retrieval.png"), ascending=True)
-    _plot(sib[sib["arm"].isin(plotted)], "accuracy", "SIB-200 zero-shot accuracy (frozen probe), higher is better",
-          str(paths.RESULTS / "sib.png"), ascending=False)
 
     with stage_run("report", params, "cpu", close_parent=True) as run_:
         run_.log_metrics({f"{arm}.{k}": v for arm, vals in summary.items() for k, v in vals.items()})
-        write_text(paths.RESULTS / "results.md", _markdown(params, retrieval, sib, summary, training))
+        write_text(paths.RESULTS / "results.md", _markdown(params, specs, tables, summary, training))
         headline = write_report(params, training, summary)
         run_.set_tags({"report.headline": headline[:4900]})
-        for name in ("results.md", "REPORT.md", "retrieval.csv", "sib.csv", "training.csv", "retrieval.png", "sib.png"):
+        for name in ("results.md", "REPORT.md", "training.csv"):
             run_.log_artifact(paths.RESULTS / name, "results")
+        for path in sorted(TARGETS_DIR.iterdir()):
+            run_.log_artifact(path, "results/targets")
         write_json(paths.RESULTS / "summary.json", {"arms": summary, "mlflow_run_id": run_.run_id})
         write_json(paths.RESULTS / "headline.json", headline_metrics(pd.read_csv(paths.RESULTS / "margins.csv"), summary))
 
@@ -155,29 +160,30 @@ BUDGET = {"steps": "steps", "batch_size": "batch", "max_length": "max len", "exa
           "train_s": "train s", "s_per_step": "s/step"}
 
 
-def _markdown(params: Params, retrieval: pd.DataFrame, sib: pd.DataFrame,
+def _markdown(params: Params, specs: list[TargetSpec], tables: dict[str, pd.DataFrame],
               summary: dict[str, dict[str, float]], training: pd.DataFrame) -> str:
-    n_lang = retrieval["language"].nunique()
     overview = pd.DataFrame([
-        {"arm": arm,
-         "xsim cos X→eng": v["retrieval.mean_xsim_cosine_x2eng"],
-         "xsim margin X→eng": v["retrieval.mean_xsim_margin_x2eng"],
-         "xsim cos eng→X": v["retrieval.mean_xsim_cosine_eng2x"],
-         "xsim margin eng→X": v["retrieval.mean_xsim_margin_eng2x"],
-         "SIB acc (mean)": v["sib.mean_accuracy"],
-         "SIB acc (eng test)": v["sib.english_test_accuracy"]}
+        {"arm": arm, **{f"{spec.display}: {s.display}": v[f"{spec.name}.mean_{s.column}"]
+                        for spec in specs for s in spec.scores},
+         **{f"{spec.display}: {k}": v[f"{spec.name}.{k}"] for spec in specs for k in spec.summary_extra}}
         for arm, v in summary.items()
     ])
+    targets = [f"- **{spec.display}** (`{spec.name}`; {spec.dataset.name}, {spec.dataset.license}): {spec.protocol}; "
+               f"embeds {spec.embeds}; {tables[spec.name]['language'].nunique()} languages. Scores: "
+               + ", ".join(f"{s.display} ({'higher' if s.higher_is_better else 'lower'} is better)" for s in spec.scores)
+               + f". Bootstrap resamples {spec.resampled}." for spec in specs]
     parts = [
         f"# Results — profile `{params.profile}`",
         "",
         CAVEATS[params.profile],
         "",
         f"Encoder: `{params.encoder.name}` ({params.encoder.source}); prefix `{params.encoder.prefix!r}`; "
-        f"seed {params.seed}; {n_lang} languages against `{params.targets.retrieval.pivot}`. "
-        "xsim error rates are LASER's (lower is better; margin = ratio margin, k="
-        f"{params.targets.retrieval.margin_k}); SIB-200 is a logistic-regression probe on frozen "
-        "embeddings trained on English only.",
+        f"seed {params.seed}. xsim error rates are LASER's (margin = ratio margin, k = "
+        f"{params.targets.retrieval.margin_k}).",
+        "",
+        "## Targets",
+        "",
+        *targets,
         "",
         "## Macro averages",
         "",
@@ -203,24 +209,15 @@ def _markdown(params: Params, retrieval: pd.DataFrame, sib: pd.DataFrame,
         markdown.table(training[training["kind"] != "baseline"], {"run": "run", **EVIDENCE}),
     ]
     for arm in [a for a in summary if a == "baseline"] or list(summary)[:1]:
-        # Ties (many languages sit at 0 error) are listed alphabetically, and counted.
-        r = retrieval[retrieval["arm"] == arm].sort_values([PRIMARY, "language"])
-        s = sib[sib["arm"] == arm].sort_values(["accuracy", "language"], ascending=[False, True])
-        perfect = int((r[PRIMARY] == 0).sum())
-        parts += [
-            "",
-            f"## `{arm}`: best and worst languages",
-            "",
-            f"Retrieval, X→eng xsim margin error ({perfect} of {len(r)} languages at 0) — best: "
-            + ", ".join(f"{x.language} {getattr(x, PRIMARY):.3f}" for x in r.head(5).itertuples())
-            + "; worst: "
-            + ", ".join(f"{x.language} {getattr(x, PRIMARY):.3f}" for x in r.tail(5).itertuples()),
-            "",
-            "SIB-200 accuracy — best: "
-            + ", ".join(f"{x.language} {x.accuracy:.3f}" for x in s.head(5).itertuples())
-            + "; worst: "
-            + ", ".join(f"{x.language} {x.accuracy:.3f}" for x in s.tail(5).itertuples()),
-        ]
-    parts += ["", "Per-language scores: `results/retrieval.csv`, `results/sib.csv`; plots: "
-              "`results/retrieval.png`, `results/sib.png`.", ""]
+        parts += ["", f"## `{arm}`: best and worst languages", ""]
+        for spec in specs:
+            # Ties (many languages sit at 0 error) are listed alphabetically, and counted.
+            col, high = spec.main.column, spec.main.higher_is_better
+            t = tables[spec.name]
+            t = t[t["arm"] == arm].sort_values([col, "language"], ascending=[not high, True])
+            best_value = 1.0 if high else 0.0
+            parts += [f"{spec.main.display} ({int((t[col] == best_value).sum())} of {len(t)} languages at "
+                      f"{best_value:g}) — best: " + ", ".join(f"{x.language} {getattr(x, col):.3f}" for x in t.head(5).itertuples())
+                      + "; worst: " + ", ".join(f"{x.language} {getattr(x, col):.3f}" for x in t.tail(5).itertuples()), ""]
+    parts += ["Per-language scores and plots: `results/targets/<target>.{csv,png}`.", ""]
     return "\n".join(parts)

@@ -17,9 +17,12 @@ faiss leaves them unspecified.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Scoring = Literal["cosine", "margin"]
 SCORINGS: tuple[Scoring, ...] = ("cosine", "margin")
@@ -54,3 +57,25 @@ def xsim_error(retrieved: np.ndarray) -> float:
     """Fraction of queries whose retrieved index is not their own (LASER's xsim error rate)."""
     retrieved = np.asarray(retrieved)
     return float(np.mean(retrieved != np.arange(len(retrieved))))
+
+
+DIRECTIONS = ("x2eng", "eng2x")
+
+
+def bitext(x: np.ndarray, eng: np.ndarray, ids: np.ndarray, k: int) -> tuple[dict[str, float], pd.DataFrame]:
+    """One language against its English side, both directions and both scorings.
+
+    Returns the xsim error rates (``xsim_<scoring>_<direction>``) and one prediction row per query,
+    direction and scoring: ``direction``, ``scoring``, ``index_id``, ``retrieved_id``, ``correct``.
+    XTREME's Tatoeba accuracy and P@1 are ``1 - xsim_cosine_x2eng``: the cosine nearest neighbour.
+    """
+    import pandas as pd
+
+    errors, rows = {}, []
+    for direction, (queries, candidates) in zip(DIRECTIONS, ((x, eng), (eng, x))):
+        for scoring in SCORINGS:
+            hit = retrieve(queries, candidates, scoring, k)
+            errors[f"xsim_{scoring}_{direction}"] = xsim_error(hit)
+            rows.append(pd.DataFrame({"direction": direction, "scoring": scoring, "index_id": ids,
+                                      "retrieved_id": ids[hit], "correct": hit == np.arange(len(ids))}))
+    return errors, pd.concat(rows, ignore_index=True)

@@ -1,4 +1,4 @@
-"""Stage ``sib@<run>``: SIB-200 zero-shot topic accuracy, trained on English only, tested in every language.
+"""SIB-200 zero-shot topic accuracy, trained on English only, tested in every language.
 
 Two protocols: a frozen-encoder probe on the run's embeddings (always), and, with
 ``targets.sib.finetune``, SIB-200's own recipe: the whole encoder plus a linear head fine-tuned on
@@ -9,17 +9,24 @@ language (a full encoder pass per language, hence off on CPU).
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmark.config import Params
-from benchmark.io import atomic_path, write_json
 from benchmark.pipeline import paths
-from benchmark.pipeline.corpus import Corpus, load_corpus, probe_labels
-from benchmark.pipeline.embeddings import load_embeddings
-from benchmark.targets.sib_probe import english_probe
-from benchmark.tracking import stage_run
+from benchmark.pipeline.corpus import Corpus, load_corpus, probe_labels, probe_texts
+from benchmark.targets.registry import TargetResult
+from benchmark.targets.sib_probe import fit_probe
+
+
+def texts(params: Params, data_dir: Path) -> dict[str, list[str]]:
+    corpus = load_corpus(params, data_dir)
+    ids = corpus.sib_test_ids
+    groups = {f"sib/{lang}": corpus.sentences.loc[ids, lang].tolist() for lang in corpus.languages}
+    pivot = params.targets.retrieval.pivot
+    return groups | {f"sib/{name}": t for name, t in probe_texts(corpus, pivot).items()}
 
 
 def finetune(params: Params, arm: str, corpus: Corpus, labels: pd.Series,
@@ -65,21 +72,19 @@ def finetune(params: Params, arm: str, corpus: Corpus, labels: pd.Series,
     return out
 
 
-def run(params: Params, arm: str) -> None:
-    emb = load_embeddings(paths.embeddings(arm))
-    corpus = load_corpus(params, paths.DATA)
+def score(params: Params, run: str, emb: dict[str, np.ndarray], data_dir: Path) -> TargetResult:
+    corpus = load_corpus(params, data_dir)
     labels = corpus.labels.set_index("index_id")["category"]
     cfg = params.targets.sib
-    probe = english_probe(emb, probe_labels(corpus), cfg.c_grid, cfg.max_iter, params.seed)
-
-    ids = emb["ids"]
-    test_mask = np.isin(ids, corpus.sib_test_ids)
-    test_ids = ids[test_mask]
+    y = probe_labels(corpus)
+    probe = fit_probe(emb["sib/probe/train"], y["train"], emb["sib/probe/dev"], y["dev"], cfg.c_grid, cfg.max_iter,
+                      params.seed)
+    test_ids = np.asarray(corpus.sib_test_ids)
     gold = labels.loc[test_ids].to_numpy()
-    tuned = finetune(params, arm, corpus, labels, test_ids) if cfg.finetune else {}
+    tuned = finetune(params, run, corpus, labels, test_ids) if cfg.finetune else {}
     rows, preds = [], []
     for lang in corpus.languages:
-        predicted = probe.predict(emb[f"lang/{lang}"][test_mask])
+        predicted = probe.predict(emb[f"sib/{lang}"])
         row = {"language": lang, "accuracy": float(np.mean(predicted == gold))}
         pred = pd.DataFrame({"language": lang, "index_id": test_ids, "label": gold, "predicted": predicted})
         if tuned:
@@ -88,7 +93,6 @@ def run(params: Params, arm: str) -> None:
         rows.append(row)
         preds.append(pred)
     table = pd.DataFrame(rows)
-    preds_df = pd.concat(preds, ignore_index=True)
     pivot = params.targets.retrieval.pivot
     summary = {
         "mean_accuracy": float(table["accuracy"].mean()),
@@ -98,16 +102,15 @@ def run(params: Params, arm: str) -> None:
         "english_train_accuracy": probe.train_accuracy,
         "probe_c": probe.c,
         "languages": len(table),
-        "items": int(test_mask.sum()),
+        "items": len(test_ids),
     }
     if tuned:
         summary["mean_finetune_accuracy"] = float(table["finetune_accuracy"].mean())
         summary["english_test_finetune_accuracy"] = float(table.set_index("language").loc[pivot, "finetune_accuracy"])
-    with stage_run(f"sib/{arm}", params, "cpu", tags={"arm": arm, "target": "sib200_probe"}) as run_:
-        per_lang = {f"{c}.{r['language']}": r[c] for r in table.to_dict("records") for c in table.columns if c != "language"}
-        run_.log_metrics({**summary, **per_lang})
-        with atomic_path(paths.predictions("sib", arm)) as tmp:
-            preds_df.to_parquet(tmp, index=False)
-        with atomic_path(paths.per_language("sib", arm)) as tmp:
-            table.to_csv(tmp, index=False, float_format="%.6f")
-        write_json(paths.stage_metrics("sib", arm), {**summary, "mlflow_run_id": run_.run_id})
+    return TargetResult(table, pd.concat(preds, ignore_index=True), summary)
+
+
+def language_groups(params: Params, languages: list[str], data_dir: Path) -> pd.DataFrame:
+    from benchmark.analysis.groups import language_groups as flores_groups
+
+    return flores_groups(languages, data_dir / "bundle", workers=params.runtime.threads)

@@ -1,0 +1,54 @@
+"""Each target's block of params.yaml (``targets.<name>``), as strict pydantic models.
+
+Kept free of heavy imports: :mod:`benchmark.config` builds ``TargetsConfig`` from the registry, and the
+``validate`` stage must stay quick. Defaults live in ``benchmark/conf`` only, as for every other key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Count = Annotated[int, Field(ge=1)]
+
+
+class TargetConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class RetrievalConfig(TargetConfig):
+    pivot: str  # checked against FLORES-200's codes with data.languages, in benchmark.config.Params
+    margin_k: Count
+
+
+class SibConfig(TargetConfig):
+    c_grid: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1)]
+    max_iter: Annotated[int, Field(ge=10)]
+    finetune: bool
+    finetune_steps: Count
+    finetune_batch_size: Annotated[int, Field(ge=2)]
+    finetune_lr: Annotated[float, Field(gt=0)]
+
+
+class TatoebaConfig(TargetConfig):
+    # "xtreme": XTREME's 36 languages; "all": the 112 of the LASER test set; or a list of LASER codes.
+    languages: Literal["xtreme", "all"] | Annotated[list[str], Field(min_length=1)]
+    # The first n pairs of each language (None: all, up to 1000). Fewer candidates make retrieval
+    # easier: accuracies at different max_pairs are not comparable, nor with published numbers.
+    max_pairs: Annotated[int, Field(ge=2)] | None
+    margin_k: Count
+
+    @field_validator("languages")
+    @classmethod
+    def _known(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list):
+            from benchmark.data.tatoeba import LANGUAGES
+
+            for code in value:
+                if code not in LANGUAGES:
+                    raise ValueError(f"unknown Tatoeba language code {code!r} (LASER's three-letter codes, "
+                                     "e.g. 'fra', 'cmn', 'swh')")
+            if len(set(value)) != len(value):
+                raise ValueError("languages must not repeat")
+        return value

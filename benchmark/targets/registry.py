@@ -1,0 +1,207 @@
+"""The evaluation targets: one typed spec each (MTEB ``TaskMetadata`` style), validated at import.
+
+A :class:`TargetSpec` says everything the pipeline needs to know about a target, so that analysis,
+report, ``compare``, ``check-reference``, the CLI and the evaluate stage read it from here and never
+name a target themselves: its dataset (pin, license, languages), what it embeds, its protocol, the
+per-item prediction schema, its scores (the columns the analysis uses, which way is better, how one
+item scores), what its bootstrap resamples, and the module that runs it.
+
+A target module (``module``) holds three functions, all reading the run's embeddings, never a file
+another target wrote:
+
+* ``texts(params, data_dir) -> {group: [text, ...]}``: every text it embeds, by group. Groups are
+  global: two targets naming one group must mean the same texts (FLORES and SIB share ``lang/<code>``);
+  the evaluate stage embeds the union once per run.
+* ``score(params, run, emb, data_dir) -> TargetResult``: per-language table, per-item predictions, summary.
+* ``language_groups(params, languages, data_dir) -> DataFrame``: ``script``, ``covered``, ``in_cc100``
+  per language, the analysis's breakdowns.
+
+Its params block is ``targets.<name>`` (``config``, a strict pydantic model), so a typo in it is a
+``validate`` error like any other key.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, Field, StringConstraints, ValidationError, model_validator
+
+from benchmark.data import flores, sib, tatoeba
+from benchmark.data.spec import DatasetSpec, Frozen
+from benchmark.io import BenchmarkError
+from benchmark.targets.configs import RetrievalConfig, SibConfig, TatoebaConfig
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+Protocol = Literal["zero-shot retrieval", "frozen-encoder probe trained on English",
+                   "English fine-tuning, then zero-shot"]
+PROFILES = ("tiny", "smoke", "mini", "full")
+
+
+class Score(Frozen):
+    """One number per item and language that the analysis compares between arms."""
+
+    name: Name  # the analysis's column (``target`` in results/margins.csv); unique over all targets
+    display: str
+    column: Name  # its per-language column, and ``mean_<column>`` in the target's metrics
+    higher_is_better: bool
+    item: Literal["correct", "error", "label_match"]  # from the prediction rows: 1 - correct for an error rate
+    where: dict[str, str] = {}  # the prediction rows it reads, e.g. {"direction": "x2eng", "scoring": "margin"}
+
+
+class TargetSpec(Frozen):
+    name: Name  # folder and file name of its outputs; ``benchmark evaluate --targets``
+    display: str
+    dataset: DatasetSpec
+    embeds: str
+    protocol: Protocol
+    predictions: tuple[str, ...]  # per-item columns of artifacts/predictions/<run>/<name>.parquet
+    scores: Annotated[tuple[Score, ...], Field(min_length=1)]
+    main_score: Name
+    items: Literal["parallel", "per_language"]  # parallel: item i is one sentence in every language
+    resampled: str  # what the item bootstrap draws, as the report states it
+    profiles: tuple[Literal["tiny", "smoke", "mini", "full"], ...]
+    module: Annotated[str, StringConstraints(pattern=r"^benchmark\.targets\.[a-z_]+$")]
+    config: type[BaseModel]
+    summary_extra: tuple[Name, ...] = ()  # other keys of its metrics JSON the report and reference keep
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TargetSpec:
+        names = [s.name for s in self.scores]
+        if self.main_score not in names:
+            raise ValueError(f"main_score {self.main_score!r} is not one of its scores {names}")
+        for s in self.scores:
+            unknown = set(s.where) - set(self.predictions)
+            if unknown:
+                raise ValueError(f"score {s.name!r} selects on {sorted(unknown)}, not prediction columns")
+        needed = {"language", "index_id"} | ({"correct"} if any(s.item != "label_match" for s in self.scores)
+                                              else {"label", "predicted"})
+        if not needed <= set(self.predictions):
+            raise ValueError(f"predictions must hold {sorted(needed)}")
+        return self
+
+    @property
+    def main(self) -> Score:
+        return next(s for s in self.scores if s.name == self.main_score)
+
+    def runner(self) -> ModuleType:
+        return importlib.import_module(self.module)
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    per_language: pd.DataFrame  # one row per language: ``language`` and each score's column
+    predictions: pd.DataFrame  # one row per item (and direction/scoring where the target has them)
+    summary: dict[str, float]  # ``mean_<column>`` of every score, and the target's own extras
+
+
+_XSIM = ("xsim_margin_x2eng", "xsim_margin_eng2x", "xsim_cosine_x2eng", "xsim_cosine_eng2x")
+_RETRIEVAL_PREDICTIONS = ("language", "direction", "scoring", "index_id", "retrieved_id", "correct")
+
+
+def _xsim(prefix: str, scoring: str, direction: str, label: str) -> Score:
+    arrow = {"x2eng": "X→eng", "eng2x": "eng→X"}[direction]
+    return Score(name=f"{prefix}xsim_{scoring}_{direction}", display=f"{label} xsim {scoring} {arrow}",
+                 column=f"xsim_{scoring}_{direction}", higher_is_better=False, item="error",
+                 where={"direction": direction, "scoring": scoring})
+
+
+def make_target(**fields: Any) -> TargetSpec:
+    try:
+        return TargetSpec(**fields)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise BenchmarkError(f"invalid target spec {fields.get('name')!r}: {where + ': ' if where else ''}"
+                             f"{first['msg'].removeprefix('Value error, ')}") from None
+
+
+TARGETS: dict[str, TargetSpec] = {t.name: t for t in [
+    make_target(
+        # Named ``retrieval`` (its outputs' folder) since before Tatoeba joined: read "FLORES-200 retrieval".
+        name="retrieval", display="FLORES-200 retrieval", dataset=flores.FLORES200,
+        embeds="the evaluated FLORES-200 lines in every language (in mini/smoke/tiny: the SIB-200 test "
+               "sentences), mean-pooled",
+        protocol="zero-shot retrieval", predictions=_RETRIEVAL_PREDICTIONS,
+        scores=tuple(_xsim("", s, d, "FLORES") for s, d in (c.split("_", 2)[1:] for c in _XSIM)),
+        main_score="xsim_margin_x2eng", items="parallel",
+        resampled="FLORES articles (every sentence of a source URL together), the same draw in every language",
+        profiles=PROFILES, module="benchmark.targets.flores", config=RetrievalConfig,
+    ),
+    make_target(
+        name="sib", display="SIB-200 topic probe", dataset=sib.SIB200,
+        embeds="the SIB-200 test sentences in every language, and English train/dev for the probe",
+        protocol="frozen-encoder probe trained on English",
+        predictions=("language", "index_id", "label", "predicted"),
+        scores=(Score(name="sib_accuracy", display="SIB-200 probe accuracy", column="accuracy",
+                      higher_is_better=True, item="label_match"),),
+        main_score="sib_accuracy", items="parallel",
+        resampled="FLORES articles (every sentence of a source URL together), the same draw in every language",
+        profiles=PROFILES, module="benchmark.targets.sib", config=SibConfig,
+        summary_extra=("english_test_accuracy", "english_dev_accuracy"),
+    ),
+    make_target(
+        name="tatoeba", display="Tatoeba retrieval", dataset=tatoeba.TATOEBA,
+        embeds="both sides of each language's Tatoeba pairs (its own English side), mean-pooled",
+        protocol="zero-shot retrieval", predictions=_RETRIEVAL_PREDICTIONS,
+        # XTREME's accuracy queries with the English side (eng→X): see benchmark/targets/tatoeba.py.
+        scores=(Score(name="tatoeba_accuracy", display="Tatoeba accuracy (XTREME, eng→X)", column="accuracy",
+                      higher_is_better=True, item="correct", where={"direction": "eng2x", "scoring": "cosine"}),
+                _xsim("tatoeba_", "margin", "x2eng", "Tatoeba"), _xsim("tatoeba_", "margin", "eng2x", "Tatoeba")),
+        main_score="tatoeba_accuracy", items="per_language",
+        resampled="sentence pairs within each language, independently per language (each language has its own "
+                  "English side, so no item is shared across languages)",
+        profiles=PROFILES, module="benchmark.targets.tatoeba", config=TatoebaConfig,
+    ),
+]}
+
+SCORES: dict[str, tuple[TargetSpec, Score]] = {}
+for _t in TARGETS.values():
+    for _s in _t.scores:
+        if _s.name in SCORES:
+            raise BenchmarkError(f"target {_t.name!r}: score name {_s.name!r} is taken by {SCORES[_s.name][0].name!r}")
+        SCORES[_s.name] = (_t, _s)
+
+
+def get_target(name: str) -> TargetSpec:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise BenchmarkError(f"unknown target {name!r}; expected one of {', '.join(TARGETS)}") from None
+
+
+def active(profile: str) -> list[TargetSpec]:
+    """The targets a profile evaluates, in registry order."""
+    return [t for t in TARGETS.values() if profile in t.profiles]
+
+
+def targets_of(profile: str, names: Sequence[str] | None = None) -> list[TargetSpec]:
+    """``names`` (all of the profile's when None), each checked to be one the profile evaluates."""
+    chosen = active(profile)
+    if names is None:
+        return chosen
+    specs = [get_target(n) for n in names]
+    off = [t.name for t in specs if t not in chosen]
+    if off:
+        raise BenchmarkError(f"target(s) {', '.join(off)} not evaluated in profile {profile!r}")
+    return specs
+
+
+def texts_of(params: Any, specs: Sequence[TargetSpec], data_dir: Path) -> dict[str, list[str]]:
+    """Every group of texts the targets embed; a group two targets name must hold the same texts."""
+    groups: dict[str, list[str]] = {}
+    for spec in specs:
+        for name, texts in spec.runner().texts(params, data_dir).items():
+            if groups.setdefault(name, texts) != texts:
+                raise BenchmarkError(f"target {spec.name!r}: group {name!r} differs from another target's")
+    return groups
+
+
+def configs() -> dict[str, tuple[type[BaseModel], Any]]:
+    """``targets.<name>`` blocks of params.yaml, for :class:`benchmark.config.TargetsConfig`."""
+    return {t.name: (t.config, ...) for t in TARGETS.values()}

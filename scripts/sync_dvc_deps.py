@@ -1,0 +1,63 @@
+#!/usr/bin/env python
+"""Rewrite each dvc.yaml stage's package dependencies to exactly the modules its command imports.
+
+The import closure is tests/test_dvc_graph.py's (static, lazy imports included, and each target
+module the registry names); that test fails until this has been run after an import changes.
+Only the ``- benchmark/<...>.py`` lines of a stage's ``deps`` are rewritten (sorted, in place of
+the old ones); directories, data, comments and every other line stay as they are.
+
+    python scripts/sync_dvc_deps.py [--check]
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from test_dvc_graph import EXEMPT, _closure, _entry_modules, _stages  # noqa: E402
+
+MODULE_LINE = re.compile(r"^(\s+)- (benchmark/\S+\.py)\s*(#.*)?$")
+
+
+def synced(text: str) -> str:
+    stages = _stages()
+    lines, out, stage, pending = text.split("\n"), [], None, None
+    for line in lines + [""]:
+        m = re.match(r"^  ([a-z][\w-]*):", line)
+        if m:
+            stage = m.group(1)
+        dep = MODULE_LINE.match(line)
+        if dep and stage in stages:
+            pending = pending or (dep.group(1), stage, {})
+            if dep.group(3):
+                pending[2][dep.group(2)] = dep.group(3)
+            continue
+        if pending:
+            indent, name, comments = pending
+            spec = stages[name]
+            exempt = EXEMPT - {"benchmark/config.py"} if name == "validate" else EXEMPT
+            dirs = [d for d in spec.get("deps", []) if d.startswith("benchmark/") and (REPO / d).is_dir()]
+            wanted = sorted(f for f in _closure(_entry_modules(spec["cmd"].split()[1]), exempt)
+                            if not any(f.startswith(d.rstrip("/") + "/") for d in dirs))
+            out += [f"{indent}- {f}" + (f"  {comments[f]}" if f in comments else "") for f in wanted]
+            pending = None
+        out.append(line)
+    return "\n".join(out[:-1])
+
+
+def main() -> int:
+    path = REPO / "dvc.yaml"
+    text = path.read_text(encoding="utf-8")
+    new = synced(text)
+    if "--check" in sys.argv:
+        return int(new != text)
+    path.write_text(new, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The target registry and what it promises: specs validated at import, XTREME's Tatoeba direction,
+and the per-language bootstrap for targets whose items are not shared across languages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.analysis import margins as mg
+from benchmark.analysis.stats import paired_stratified_bootstrap
+from benchmark.io import BenchmarkError
+from benchmark.targets import registry
+from benchmark.targets.retrieval import bitext
+
+
+def test_registry_is_the_one_list_of_targets() -> None:
+    assert list(registry.TARGETS) == ["retrieval", "sib", "tatoeba"]
+    assert list(registry.SCORES)[:1] == ["xsim_margin_x2eng"]  # the primary endpoint's score
+    for spec in registry.TARGETS.values():
+        assert spec.main_score in registry.SCORES and spec.runner().__name__ == spec.module
+        for name in ("texts", "score", "language_groups"):
+            assert callable(getattr(spec.runner(), name)), (spec.name, name)
+    assert [t.name for t in registry.active("mini")] == ["retrieval", "sib", "tatoeba"]
+
+
+def test_a_bad_spec_is_one_line() -> None:
+    good = registry.TARGETS["tatoeba"].model_dump()
+    with pytest.raises(BenchmarkError, match="invalid target spec 'tatoeba'.*main_score 'nope' is not one of"):
+        registry.make_target(**{**good, "main_score": "nope"})
+    with pytest.raises(BenchmarkError, match="selects on \\['split'\\], not prediction columns"):
+        registry.make_target(**{**good, "scores": [{**good["scores"][0], "where": {"split": "test"}}]})
+    with pytest.raises(BenchmarkError, match="unknown target 'xnli'"):
+        registry.targets_of("mini", ["xnli"])
+
+
+def test_xtreme_tatoeba_accuracy_queries_with_english() -> None:
+    """A pair of languages where the two directions disagree: every X sentence finds its English
+    translation (MTEB's X→eng accuracy 1.0), but English sentence 1 finds X sentence 0 (XTREME's
+    eng→X accuracy 0.5: its faiss index holds the X side and is searched with the English side)."""
+    x = np.array([[1.0, 0.0], [0.0, 1.0]])
+    eng = np.array([[1.0, 0.1], [0.8, 0.6]])
+    errors, preds = bitext(x, eng, np.array([0, 1]), k=1)
+    assert errors["xsim_cosine_x2eng"] == 0.0 and errors["xsim_cosine_eng2x"] == 0.5
+    score = registry.SCORES["tatoeba_accuracy"][1]
+    rows = preds[(preds["direction"] == score.where["direction"]) & (preds["scoring"] == score.where["scoring"])]
+    assert rows["correct"].tolist() == [True, False]
+
+
+def test_stratified_bootstrap_resamples_each_language_alone() -> None:
+    rng = np.random.default_rng(3)
+    sizes = [5, 9, 4]
+    t = [rng.integers(0, 2, size=(3, n)).astype(float) for n in sizes]
+    c = [rng.integers(0, 2, size=(1, n)).astype(float) for n in sizes]
+    boot = paired_stratified_bootstrap(t, c, higher_is_better=True, n_boot=300, seed=7)
+    for li, n in enumerate(sizes):
+        diff = t[li].mean(axis=0) - c[li].mean(axis=0)
+        assert boot.margins[li] == pytest.approx(diff.mean())
+        draws = np.random.default_rng([7, li]).integers(0, n, size=(300, n))
+        np.testing.assert_allclose(boot.replicates[:, li], diff[draws].mean(axis=1), atol=1e-12)
+    low, high = boot.language_ci()
+    assert (low <= boot.margins).all() and (boot.margins <= high).all()
+
+
+def _tatoeba_preds(tmp_path, run: str, correct: dict[str, list[bool]]) -> None:
+    rows = [pd.DataFrame({"language": lang, "direction": d, "scoring": s, "index_id": np.arange(len(v)),
+                          "retrieved_id": np.arange(len(v)), "correct": v})
+            for lang, v in correct.items() for d in ("x2eng", "eng2x") for s in ("cosine", "margin")]
+    (tmp_path / run).mkdir(parents=True, exist_ok=True)
+    pd.concat(rows, ignore_index=True).to_parquet(tmp_path / run / "tatoeba.parquet", index=False)
+
+
+def test_tatoeba_margins_keep_each_language_its_own_items(tmp_path) -> None:
+    """Languages with 3 and 5 pairs: the macro average weighs languages equally, and no language is
+    padded with the other's items."""
+    _tatoeba_preds(tmp_path, "coco-contrastive", {"fra": [True, True, False], "kab": [True] * 5})
+    _tatoeba_preds(tmp_path, "caption-contrastive", {"fra": [True, False, False], "kab": [False] * 5})
+    groups = pd.DataFrame({"script": ["Latn", "Latn"], "covered": [True, True], "in_cc100": [True, False]},
+                          index=pd.Index(["fra", "kab"], name="language"))
+    summary, per_lang = mg.compute_margins([("coco-contrastive", "caption-contrastive")],
+                                           ["coco-contrastive", "caption-contrastive"], root=tmp_path,
+                                           targets=["tatoeba_accuracy"], groups=groups)
+    assert per_lang.set_index("language")["margin"].to_dict() == pytest.approx({"fra": 1 / 3, "kab": 1.0})
+    row = summary[(summary["group"] == "all")].iloc[0]
+    assert row["margin"] == pytest.approx((1 / 3 + 1.0) / 2)
+    _tatoeba_preds(tmp_path, "caption-contrastive", {"fra": [True, False, False], "kab": [False] * 4})
+    with pytest.raises(BenchmarkError, match="tatoeba_accuracy: run 'caption-contrastive' does not cover"):
+        mg.compute_margins([("coco-contrastive", "caption-contrastive")], ["coco-contrastive", "caption-contrastive"],
+                           root=tmp_path, targets=["tatoeba_accuracy"], groups=groups)
