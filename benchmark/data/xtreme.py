@@ -1,0 +1,834 @@
+"""XTREME's nine evaluation datasets plus Belebele: registry, and readers of each official file format.
+
+**What XTREME evaluates** (Hu et al., 2020, arXiv:2003.11080; code google-research/xtreme): a model is
+fine-tuned on a task's *English* training data and applied zero-shot to every other language. The
+languages per task are copied from ``TASK2LANGS`` in google-research/xtreme ``evaluate.py`` (order
+kept), the metric names from its ``METRIC_FUNCTION``. The English training data per task follow the
+XTREME README ("Build a baseline system") and nyu-mll/jiant ``guides/benchmarks/xtreme.md`` ("XNLI uses
+MNLI for training, XQuAD and MLQA use SQuAD v1.1, while PAWS-X, UDPOS, PANX and TyDiQA have their own
+English training sets"); BUCC and Tatoeba are not trained. Belebele (Bandarkar et al., 2023;
+facebookresearch/belebele ``README.md``) is added, fine-tuned on its assembled English training set.
+
+**Readers** take the official files from a local directory and return the normalized tables of
+:data:`benchmark.data.tasks.COLUMNS` plus a ``language`` column, rows in file order, validated by
+:func:`benchmark.data.tasks.validate` (row numbers in its messages are the file's line numbers, or
+question numbers for JSON). BUCC, which has no tasks.py format, gives :data:`BITEXT_COLUMNS` tables.
+Bad input is one :class:`BenchmarkError` naming the file and line or record. Readers write nothing.
+
+**Pins.** A :class:`Pin` is a Hugging Face dataset repo at a full commit SHA, or a URL whose files are
+checked by sha256, or explicitly unresolved with the reason; :func:`load_target` refuses an unresolved
+pin before reading anything. Resolved: XQuAD (the sha256 of its files, computed from a byte-for-byte
+local copy) and Belebele (the Hub repo, which holds the official JSON lines, at a commit found in a
+third-party file). No other official file could be obtained offline. ``hub_copy`` records Hub commits
+of other layouts (parquet, loading scripts) for whoever maps them; none is read here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from pydantic import Field, ValidationError, model_validator
+
+from benchmark.data.spec import Commit, Frozen, RelPath, Sha256
+from benchmark.data.tasks import COLUMNS, TASKS, HubRepo, TaskName, Text, validate
+from benchmark.evaluate import read_lines
+from benchmark.io import BenchmarkError, sha256_file
+
+XTREME_CITATION = (
+    "@article{hu2020xtreme, author={Junjie Hu and Sebastian Ruder and Aditya Siddhant and Graham Neubig and "
+    "Orhan Firat and Melvin Johnson}, title={XTREME: A Massively Multilingual Multi-task Benchmark for "
+    "Evaluating Cross-lingual Generalization}, journal={CoRR}, volume={abs/2003.11080}, year={2020}}"
+)
+
+TargetName = Literal["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc", "tatoeba", "belebele"]
+TargetFormat = Literal["pair", "tagging", "span", "choice", "bitext"]
+# XTREME's evaluate.py METRIC_FUNCTION names ("f1" is seqeval's entity F1); Belebele's is accuracy.
+TargetMetric = Literal["accuracy", "f1", "squad_em_f1", "mlqa_em_f1", "bucc_f1"]
+BITEXT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "source": ("id", "text", "language"),
+    "target": ("id", "text", "language"),
+    "gold": ("source_id", "target_id", "language"),
+}
+
+
+class Pin(Frozen):
+    """Where a dataset's files come from: ``hub_repo`` at ``revision``, or ``url`` (``{file}`` is
+    replaced by each key of ``sha256``) with every file's sha256 — or ``unresolved``, saying why not."""
+
+    hub_repo: HubRepo | None = None
+    config: str | None = None
+    url: Text | None = None
+    revision: Commit | None = None
+    sha256: dict[RelPath, Sha256] = Field(default_factory=dict)
+    unresolved: Text | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Pin:
+        if (self.hub_repo is None) == (self.url is None):
+            raise ValueError("give exactly one of hub_repo and url")
+        if self.unresolved is None:
+            if self.hub_repo is not None and self.revision is None:
+                raise ValueError("a resolved hub pin needs a 40-hex revision (or say why in unresolved)")
+            if self.url is not None and not self.sha256:
+                raise ValueError("a resolved url pin needs the sha256 of its files (or say why in unresolved)")
+        return self
+
+    @property
+    def resolved(self) -> bool:
+        return self.unresolved is None
+
+    @property
+    def source(self) -> str:
+        return f"{self.hub_repo}@{self.revision or 'unresolved'}" if self.hub_repo else str(self.url)
+
+
+class XtremeTarget(Frozen):
+    """One evaluation dataset: what it is, in which languages, how it is scored, and where it comes from."""
+
+    name: TargetName
+    display_name: Text
+    description: Text
+    format: TargetFormat
+    labels: tuple[str, ...] = ()  # classes (pair, choice) or tag set (tagging), in label-index order
+    languages: Annotated[tuple[str, ...], Field(min_length=1)]
+    metric: TargetMetric
+    split: Text  # the upstream split XTREME reports as "test"
+    layout: Text  # the file(s) read, relative to where the official archive is extracted
+    train_task: TaskName | None = None  # an English task of benchmark.data.tasks.TASKS ...
+    train_source: Pin | None = None  # ... or the English training data, where TASKS has none
+    upstream: Pin  # the files the reader takes
+    # A Hugging Face copy at a known commit, in the Hub's own layout (parquet or a loading script), for
+    # a loader that maps it; the readers here take the official files of ``upstream``.
+    hub_copy: Pin | None = None
+    license: Text
+    citation: Text
+    homepage: Text
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> XtremeTarget:
+        if len(set(self.languages)) != len(self.languages):
+            raise ValueError("languages must be unique")
+        if (self.format in ("span", "bitext")) != (not self.labels):
+            raise ValueError("span and bitext targets have no labels; every other format lists them")
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError("labels must be unique")
+        if self.format == "bitext":
+            if self.train_task or self.train_source:
+                raise ValueError("retrieval targets are not trained: no train_task or train_source")
+        elif (self.train_task is None) == (self.train_source is None):
+            raise ValueError("give exactly one of train_task and train_source")
+        if self.train_task is not None and self.train_task not in TASKS:
+            raise ValueError(f"train_task {self.train_task!r} is not in benchmark.data.tasks.TASKS")
+        if self.hub_copy is not None and self.hub_copy.hub_repo is None:
+            raise ValueError("hub_copy must be a Hugging Face pin")
+        return self
+
+    @property
+    def num_labels(self) -> int:
+        """For :func:`benchmark.data.tasks.validate`, which reads only ``format`` and ``num_labels``."""
+        return len(self.labels)
+
+
+def make_target(**fields: Any) -> XtremeTarget:
+    """Build a spec at import time; a bad spec is a bug in this package, reported as one line."""
+    try:
+        return XtremeTarget(**fields)
+    except ValidationError as e:
+        raise BenchmarkError(f"invalid XTREME target {fields.get('name')!r}: {' '.join(str(e).split())}") from None
+
+
+# --- the registry --------------------------------------------------------------------------------
+
+_NO_COPY = "no copy of the file could be obtained offline, so its sha256 is unknown"
+# Hub commits below were collected by a research helper (/tmp/research/anchor.md, section 4 "Immutable
+# pins seen in files"), each from a file that loads the repo at that revision; the file is named per pin.
+GOOGLE_XTREME = Pin(
+    hub_repo="google/xtreme", revision="ec5f1f46e9af79639a90684a7a70a956c4998f04",
+    note="repo-level commit seen only with configs MLQA.en.en and PAWS-X.es (third-party files); whether "
+         "its udpos.* and PAN-X.* configs load at this commit (parquet or script) was not verified",
+)  # fmt: skip
+UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
+        "SCONJ", "SYM", "VERB", "X")  # fmt: skip
+# XTREME's labels.txt is `sort | uniq` of the training tags (scripts/preprocess_panx.sh).
+PANX_TAGS = ("B-LOC", "B-ORG", "B-PER", "I-LOC", "I-ORG", "I-PER", "O")
+# sha256 of the XQuAD files as distributed by deepmind/xquad (byte-for-byte copy at short SHA 60cac411).
+XQUAD_SHA256 = {
+    "xquad.ar.json": "abdabd7afed5c635d99cca0f3f0d0c9d9ed0bc77451e963c2e4e0638c29e486d",
+    "xquad.de.json": "990b5d746746ed65ed4702ea5f35f99ffa4e2f1c390c07d003642acd937916f9",
+    "xquad.el.json": "821cf0f88e73fa258fd2f548b19b6ec39f7025059e16f6f9fc8cd797c9c3663e",
+    "xquad.en.json": "e4c57d1c9143aaa1c5d265ba5987a65f4e69528d2a98f29d6e75019b10344f29",
+    "xquad.es.json": "dcbae93ec3a9f4b9e78fd834a171d6f96c1a875e10e15b7530b7e4ef4971e37e",
+    "xquad.hi.json": "df2cce3532b37e9beb8979704b5c9a4bf874358f105395a298b89427b43b9d24",
+    "xquad.ru.json": "208d5b1aa154c52b1b5c5eda16281e455e8fd198cdb9af3f469f0d6037d973bf",
+    "xquad.th.json": "5cdda11d0e1e075f7872abf4e6ae830388ce7f617964d542308e9ae4257e0f43",
+    "xquad.tr.json": "92179a564774b7696100d144c1e10870d0a966b6fccbdd254a65b9d2ab1971cc",
+    "xquad.vi.json": "f619a1eb11fb42d3ab0834259e488a65f585447ef6154437bfb7199d85161a04",
+    "xquad.zh.json": "691d0b3359bc6b8faa8de931dfdfe21d50a65861ae348e32a0d1a0190b0c8835",
+}
+# TyDiQA-GoldP names its per-language dev files by language name (xtreme utils_preprocess.py LANG2ISO).
+TYDIQA_NAMES = {"ar": "arabic", "bn": "bengali", "en": "english", "fi": "finnish", "id": "indonesian",
+                "ko": "korean", "ru": "russian", "sw": "swahili", "te": "telugu"}  # fmt: skip
+# Tatoeba's files use LASER's three-letter codes (xtreme utils_preprocess.py tatoeba_preprocess).
+TATOEBA_CODES = {
+    "af": "afr", "ar": "ara", "bg": "bul", "bn": "ben", "de": "deu", "el": "ell", "es": "spa", "et": "est",
+    "eu": "eus", "fa": "pes", "fi": "fin", "fr": "fra", "he": "heb", "hi": "hin", "hu": "hun", "id": "ind",
+    "it": "ita", "ja": "jpn", "jv": "jav", "ka": "kat", "kk": "kaz", "ko": "kor", "ml": "mal", "mr": "mar",
+    "nl": "nld", "pt": "por", "ru": "rus", "sw": "swh", "ta": "tam", "te": "tel", "th": "tha", "tl": "tgl",
+    "tr": "tur", "ur": "urd", "vi": "vie", "zh": "cmn",
+}  # fmt: skip
+# The 122 variants of facebookresearch/belebele README.md ("Languages in Belebele"), all confirmed there
+# (and 122 Hub configs at the pinned commit, per the schema inspection cited at the Belebele pin).
+# The README writes "ary_arab"; ary_Arab is the FLORES-200 spelling used for every other code.
+_BELEBELE = """
+acm_Arab afr_Latn als_Latn amh_Ethi apc_Arab arb_Arab arb_Latn ars_Arab ary_Arab arz_Arab asm_Beng azj_Latn
+bam_Latn ben_Beng ben_Latn bod_Tibt bul_Cyrl cat_Latn ceb_Latn ces_Latn ckb_Arab dan_Latn deu_Latn ell_Grek
+eng_Latn est_Latn eus_Latn fin_Latn fra_Latn fuv_Latn gaz_Latn grn_Latn guj_Gujr hat_Latn hau_Latn heb_Hebr
+hin_Deva hin_Latn hrv_Latn hun_Latn hye_Armn ibo_Latn ilo_Latn ind_Latn isl_Latn ita_Latn jav_Latn jpn_Jpan
+kac_Latn kan_Knda kat_Geor kaz_Cyrl kea_Latn khk_Cyrl khm_Khmr kin_Latn kir_Cyrl kor_Hang lao_Laoo lin_Latn
+lit_Latn lug_Latn luo_Latn lvs_Latn mal_Mlym mar_Deva mkd_Cyrl mlt_Latn mri_Latn mya_Mymr nld_Latn nob_Latn
+npi_Deva npi_Latn nso_Latn nya_Latn ory_Orya pan_Guru pbt_Arab pes_Arab plt_Latn pol_Latn por_Latn ron_Latn
+rus_Cyrl shn_Mymr sin_Latn sin_Sinh slk_Latn slv_Latn sna_Latn snd_Arab som_Latn sot_Latn spa_Latn srp_Cyrl
+ssw_Latn sun_Latn swe_Latn swh_Latn tam_Taml tel_Telu tgk_Cyrl tgl_Latn tha_Thai tir_Ethi tsn_Latn tso_Latn
+tur_Latn ukr_Cyrl urd_Arab urd_Latn uzn_Latn vie_Latn war_Latn wol_Latn xho_Latn yor_Latn zho_Hans zho_Hant
+zsm_Latn zul_Latn
+"""
+BELEBELE_LANGUAGES = tuple(_BELEBELE.split())
+
+
+def _langs(csv: str) -> tuple[str, ...]:
+    return tuple(csv.split(","))
+
+
+_TARGET_LIST: tuple[XtremeTarget, ...] = (
+    make_target(
+        name="xnli", display_name="XNLI", format="pair", metric="accuracy", split="test",
+        description="Cross-lingual NLI: MNLI-style premise/hypothesis pairs professionally translated.",
+        # The order of MNLI's labels in the training task (GLUE: 0 entailment, 1 neutral, 2 contradiction),
+        # so that a head trained on mnli predicts XNLI's label indices unchanged.
+        labels=("entailment", "neutral", "contradiction"),
+        languages=_langs("ar,bg,de,el,en,es,fr,hi,ru,sw,th,tr,ur,vi,zh"),
+        layout="XNLI-1.0/xnli.test.tsv",
+        train_task="mnli",
+        upstream=Pin(url="https://dl.fbaipublicfiles.com/XNLI/XNLI-1.0.zip", unresolved=_NO_COPY),
+        hub_copy=Pin(hub_repo="facebook/xnli", revision="b8dd5d7af51114dbda02c0e3f6133f332186418e",
+                     note="parquet, a config per language, columns premise/hypothesis/label (0 entailment, 1 "
+                          "neutral, 2 contradiction); pinned in embeddings-benchmark/mteb "
+                          "mteb/tasks/PairClassification/multilingual/XNLI.py @ 050600c2"),
+        license="CC BY-NC 4.0", homepage="https://github.com/facebookresearch/XNLI",
+        citation=(
+            "@inproceedings{conneau2018xnli, title={XNLI: Evaluating Cross-lingual Sentence Representations}, "
+            "author={Conneau, Alexis and Rinott, Ruty and Lample, Guillaume and Williams, Adina and Bowman, "
+            "Samuel and Schwenk, Holger and Stoyanov, Veselin}, booktitle={EMNLP}, year={2018}}"
+        ),
+    ),
+    make_target(
+        name="pawsx", display_name="PAWS-X", format="pair", metric="accuracy", split="test_2k",
+        description="Paraphrase identification (1 paraphrase, 0 not) on translated PAWS-Wiki pairs.",
+        labels=("0", "1"), languages=_langs("de,en,es,fr,ja,ko,zh"), layout="x-final/{lang}/test_2k.tsv",
+        # XTREME reads x-final/en/train.tsv, PAWS-Wiki's labeled_final train (49,401 pairs in both).
+        train_source=Pin(
+            hub_repo="google-research-datasets/paws", config="labeled_final",
+            revision="161ece9501cf0a11f3e48bd356eaa82de46d6a09",
+            note="parquet labeled_final/train-00000-of-00001.parquet (49,401 rows); commit from third-party "
+                 "loaders (index ids 54649189325, 71449642912 in anchor.md); that its rows are x-final/en/train.tsv's "
+                 "is not verified offline",
+        ),
+        upstream=Pin(url="https://storage.googleapis.com/paws/pawsx/x-final.tar.gz", unresolved=_NO_COPY),
+        hub_copy=Pin(hub_repo="google-research-datasets/paws-x", revision="4cd8187c404bda33cb1f62b49b001115862acf37",
+                     note="parquet {lang}/{train,validation,test}-00000-of-00001.parquet; commit from third-party "
+                          "files (anchor.md); MTEB pins 8a04d940..., a loading-script revision"),
+        license="Google LLC terms: free to use for any purpose, acknowledgement appreciated",
+        homepage="https://github.com/google-research-datasets/paws",
+        citation=(
+            "@inproceedings{yang2019pawsx, title={PAWS-X: A Cross-lingual Adversarial Dataset for Paraphrase "
+            "Identification}, author={Yang, Yinfei and Zhang, Yuan and Tar, Chris and Baldridge, Jason}, "
+            "booktitle={EMNLP}, year={2019}}"
+        ),
+        # google-research-datasets/paws#15: a few translated test items hold the placeholder "NS".
+        note="kept as XTREME keeps them: a few translated items hold the placeholder 'NS' (paws issue #15)",
+    ),
+    make_target(
+        name="udpos", display_name="UD-POS", format="tagging", metric="f1", split="test",
+        description="Universal Dependencies part-of-speech tagging (17 UPOS tags), all treebanks of a language.",
+        labels=UPOS,
+        languages=_langs(
+            "af,ar,bg,de,el,en,es,et,eu,fa,fi,fr,he,hi,hu,id,it,ja,kk,ko,mr,nl,pt,ru,ta,te,th,tl,tr,ur,vi,yo,zh"
+        ),
+        layout="ud-treebanks-v2.7/UD_*/{lang}_*-ud-test.conllu",
+        train_source=Pin(
+            url="https://lindat.mff.cuni.cz/repository/xmlui/bitstream/handle/11234/1-3424/ud-treebanks-v2.7.tgz",
+            unresolved=_NO_COPY, note="English training data: every en_*-ud-train.conllu of the archive",
+        ),
+        upstream=Pin(
+            url="https://lindat.mff.cuni.cz/repository/xmlui/bitstream/handle/11234/1-3424/ud-treebanks-v2.7.tgz",
+            unresolved=_NO_COPY,
+            note="UD v2.7 as in xtreme scripts/download_data.sh; the XTREME README and paper say v2.5",
+        ),
+        hub_copy=GOOGLE_XTREME,
+        license="per treebank (CC BY, CC BY-SA, CC BY-NC-SA, ...): see each treebank's LICENSE.txt",
+        homepage="https://universaldependencies.org",
+        citation=(
+            "@misc{ud27, title={Universal Dependencies 2.7}, author={Zeman, Daniel and Nivre, Joakim and others}, "
+            "year={2020}, url={http://hdl.handle.net/11234/1-3424}}"
+        ),
+        note=(
+            "read as syntactic words (multiword-token ranges and empty nodes skipped); XTREME's files instead "
+            "replace a multiword token's words by its surface form with the head's tag (ud-conversion-tools "
+            "--replace_subtokens_with_fused_forms), so token counts differ where multiword tokens occur"
+        ),
+    ),
+    make_target(
+        name="panx", display_name="PAN-X (WikiAnn NER)", format="tagging", metric="f1", split="test",
+        description="Named-entity recognition (PER, ORG, LOC; IOB2) on Rahimi et al.'s WikiAnn splits.",
+        labels=PANX_TAGS,
+        languages=_langs(
+            "ar,he,vi,id,jv,ms,tl,eu,ml,ta,te,af,nl,en,de,el,bn,hi,mr,ur,fa,fr,it,pt,es,bg,ru,ja,ka,ko,th,sw,yo,"
+            "my,zh,kk,tr,et,fi,hu"
+        ),
+        # AmazonPhotos.zip holds <lang>.tar.gz, each with train/dev/test; xtreme's download_panx renames
+        # them <lang>-<split>. Lines are "<lang>:<token>\t<tag>", a blank line between sentences.
+        layout="{lang}-test",
+        train_source=Pin(
+            url="https://www.amazon.com/clouddrive/share/d3KGCRCIYwhKJF0H3eWA26hjg2ZCRhjpEQtDL70FSBN",
+            unresolved=f"AmazonPhotos.zip is a manual download behind a share link; {_NO_COPY}",
+            note="English training data: en-train",
+        ),
+        upstream=Pin(
+            url="https://www.amazon.com/clouddrive/share/d3KGCRCIYwhKJF0H3eWA26hjg2ZCRhjpEQtDL70FSBN",
+            unresolved=f"AmazonPhotos.zip is a manual download behind a share link; {_NO_COPY}",
+        ),
+        hub_copy=GOOGLE_XTREME,
+        license="no license stated by the WikiAnn releases (Wikipedia-derived text)",
+        homepage="https://github.com/afshinrahimi/mmner",
+        citation=(
+            "@inproceedings{pan2017wikiann, title={Cross-lingual Name Tagging and Linking for 282 Languages}, "
+            "author={Pan, Xiaoman and Zhang, Boliang and May, Jonathan and Nothman, Joel and Knight, Kevin and "
+            "Ji, Heng}, booktitle={ACL}, year={2017}} @inproceedings{rahimi2019massively, title={Massively "
+            "Multilingual Transfer for NER}, author={Rahimi, Afshin and Li, Yuan and Cohn, Trevor}, "
+            "booktitle={ACL}, year={2019}}"
+        ),
+    ),
+    make_target(
+        name="xquad", display_name="XQuAD", format="span", metric="squad_em_f1", split="test",
+        description="240 SQuAD v1.1 dev paragraphs and 1,190 questions, professionally translated.",
+        languages=_langs("en,es,de,el,ru,tr,ar,vi,th,zh,hi"), layout="xquad.{lang}.json", train_task="squad",
+        upstream=Pin(
+            url="https://raw.githubusercontent.com/deepmind/xquad/master/{file}", sha256=XQUAD_SHA256,
+            note="bytes as of deepmind/xquad at short SHA 60cac411 (no full SHA found offline); the sha256 "
+                 "guards the branch URL. xquad.ro.json is in the repository but not in XTREME",
+        ),
+        hub_copy=Pin(hub_repo="google/xquad", revision="51adfef1c1287aab1d2d91b5bead9bcfb9c68583",
+                     note="configs xquad.<lang>, split validation; commit from a third-party loader (anchor.md)"),
+        license="CC BY-SA 4.0", homepage="https://github.com/deepmind/xquad",
+        citation=(
+            "@inproceedings{artetxe2020cross, title={On the Cross-lingual Transferability of Monolingual "
+            "Representations}, author={Artetxe, Mikel and Ruder, Sebastian and Yogatama, Dani}, booktitle={ACL}, "
+            "year={2020}}"
+        ),
+    ),
+    make_target(
+        name="mlqa", display_name="MLQA", format="span", metric="mlqa_em_f1", split="test",
+        description="Extractive QA, context and question in the same language (XTREME's setting).",
+        languages=_langs("en,es,de,ar,hi,vi,zh"),
+        layout="MLQA_V1/test/test-context-{lang}-question-{lang}.json", train_task="squad",
+        upstream=Pin(url="https://dl.fbaipublicfiles.com/MLQA/MLQA_V1.zip", unresolved=_NO_COPY),
+        hub_copy=Pin(hub_repo="facebook/mlqa", revision="397ed406c1a7902140303e7faf60fff35b58d285",
+                     note="configs mlqa.<ctx>.<q>; a loading-script revision (stanford-crfm/helm melt_scenarios.py "
+                          "@ 0088e6de loads it with trust_remote_code), which datasets>=4 refuses"),
+        license="CC BY-SA 3.0", homepage="https://github.com/facebookresearch/MLQA",
+        citation=(
+            "@inproceedings{lewis2020mlqa, title={MLQA: Evaluating Cross-lingual Extractive Question Answering}, "
+            "author={Lewis, Patrick and O\\u{g}uz, Barlas and Rinott, Ruty and Riedel, Sebastian and Schwenk, "
+            "Holger}, booktitle={ACL}, year={2020}}"
+        ),
+    ),
+    make_target(
+        name="tydiqa", display_name="TyDiQA-GoldP", format="span", metric="squad_em_f1", split="dev",
+        description="TyDi QA gold-passage task; its dev set is XTREME's test set (no public test).",
+        languages=_langs("en,ar,bn,fi,id,ko,ru,sw,te"),
+        layout="tydiqa-goldp-v1.1-dev/tydiqa-goldp-dev-{lang_name}.json",
+        # XTREME README: "For TyDiQA-Gold Passage, the model is trained on the English TyDiQA-GoldP
+        # training set" (not SQuAD); jiant's xtreme guide trains tydiqa_en likewise.
+        train_source=Pin(
+            url="https://storage.googleapis.com/tydiqa/v1.1/tydiqa-goldp-v1.1-train.json", unresolved=_NO_COPY,
+            note="English training data: the questions whose id starts with 'english-'",
+        ),
+        upstream=Pin(url="https://storage.googleapis.com/tydiqa/v1.1/tydiqa-goldp-v1.1-dev.tgz", unresolved=_NO_COPY),
+        license="Apache 2.0 (Hub dataset card; the repository README states none)",
+        homepage="https://github.com/google-research-datasets/tydiqa",
+        citation=(
+            "@article{clark2020tydiqa, title={TyDi QA: A Benchmark for Information-Seeking Question Answering in "
+            "Typologically Diverse Languages}, author={Clark, Jonathan H. and Choi, Eunsol and Collins, Michael "
+            "and Garrette, Dan and Kwiatkowski, Tom and Nikolaev, Vitaly and Palomaki, Jennimaria}, "
+            "journal={TACL}, year={2020}}"
+        ),
+    ),
+    make_target(
+        name="bucc", display_name="BUCC 2018", format="bitext", metric="bucc_f1", split="training",
+        description=(
+            "Mine parallel sentences from comparable corpora (xx-en). XTREME's test set is BUCC's 'training' "
+            "split (its gold is public) and its dev set the 'sample' split (download_data.sh renames them)."
+        ),
+        languages=_langs("de,fr,ru,zh"), layout="bucc2018/{lang}-en/{lang}-en.training",
+        upstream=Pin(url="https://comparable.limsi.fr/bucc2018/bucc2018-{file}", unresolved=_NO_COPY,
+                     note="files <lang>-en.training-gold.tar.bz2 and <lang>-en.sample-gold.tar.bz2"),
+        license="BUCC 2018 shared-task data; no license found offline",
+        homepage="https://comparable.limsi.fr/bucc2018/",
+        citation=(
+            "@inproceedings{zweigenbaum2018overview, title={Overview of the Third BUCC Shared Task: Spotting "
+            "Parallel Sentences in Comparable Corpora}, author={Zweigenbaum, Pierre and Sharoff, Serge and Rapp, "
+            "Reinhard}, booktitle={BUCC workshop}, year={2018}}"
+        ),
+    ),
+    make_target(
+        name="tatoeba", display_name="Tatoeba", format="bitext", metric="accuracy", split="test",
+        description="Up to 1,000 English-aligned sentence pairs per language; nearest-neighbour retrieval.",
+        languages=_langs(
+            "ar,he,vi,id,jv,tl,eu,ml,ta,te,af,nl,de,el,bn,hi,mr,ur,fa,fr,it,pt,es,bg,ru,ja,ka,ko,th,sw,zh,kk,tr,et,"
+            "fi,hu"
+        ),
+        layout="tatoeba.{lang3}-eng.{lang3}",
+        upstream=Pin(
+            url="https://raw.githubusercontent.com/facebookresearch/LASER/master/data/tatoeba/v1/{file}",
+            unresolved="read by the Tatoeba module, not here; the per-file sha256 are not recorded in this registry",
+        ),
+        hub_copy=Pin(hub_repo="mteb/tatoeba-bitext-mining", revision="69e8f12da6e31d59addadda9a9c8a2e601a0e282",
+                     note="LASER's v1 lines as sentence1/sentence2, trailing newline kept; pinned in "
+                          "embeddings-benchmark/mteb TatoebaBitextMining.py @ 056c09ad (anchor.md)"),
+        license="CC BY 2.0 FR (Tatoeba sentences)", homepage="https://github.com/facebookresearch/LASER",
+        citation=(
+            "@article{artetxe2019massively, title={Massively Multilingual Sentence Embeddings for Zero-Shot "
+            "Cross-Lingual Transfer and Beyond}, author={Artetxe, Mikel and Schwenk, Holger}, journal={TACL}, "
+            "year={2019}}"
+        ),
+    ),
+    make_target(
+        name="belebele", display_name="Belebele", format="choice", metric="accuracy", split="test",
+        description="4-way multiple-choice reading comprehension on FLORES-200 passages, fully parallel.",
+        labels=("1", "2", "3", "4"),  # correct_answer_num, one-indexed; label index = number - 1
+        languages=BELEBELE_LANGUAGES, layout="data/{lang}.jsonl",
+        train_source=Pin(
+            url="https://raw.githubusercontent.com/facebookresearch/belebele/7ae26077db43ff9aab049ae2a85d1ad98dacc845/"
+                "assemble_training_set.py",
+            unresolved=(
+                "the script assembles RACE, SciQ, MultiRC, MCTest, MCScript2.0 and ReClor from their own "
+                "unpinned sources, and its own sha256 is unknown offline"
+            ),
+            note="the English training set proposed by the Belebele README (67.5k train, 3.7k dev items)",
+        ),
+        # The Hub repo holds the official JSON lines (data/<variant>.jsonl, 122 configs of 900 rows), so the
+        # reader takes a snapshot of it; commit and layout from a third-party schema inspection (anchor.md,
+        # index id 69399276204). MTEB's BelebeleRetrieval.py @ 029aeec2 pins 75b399394a9803252cfec289d103de462763db7c.
+        upstream=Pin(hub_repo="facebook/belebele", revision="7899cdfa4e1e0d733fd77c848e2c273cb1d32be2",
+                     note="official download: https://dl.fbaipublicfiles.com/belebele/Belebele.zip (sha256 unknown)"),
+        license="CC BY-SA 4.0", homepage="https://github.com/facebookresearch/belebele",
+        citation=(
+            "@article{bandarkar2023belebele, title={The Belebele Benchmark: a Parallel Reading Comprehension "
+            "Dataset in 122 Language Variants}, author={Bandarkar, Lucas and Liang, Davis and Muller, Benjamin "
+            "and Artetxe, Mikel and Shukla, Satya Narayan and Husa, Donald and Goyal, Naman and Krishnan, "
+            "Abhinandan and Zettlemoyer, Luke and Khabsa, Madian}, journal={arXiv:2308.16884}, year={2023}}"
+        ),
+    ),
+)  # fmt: skip
+TARGETS: dict[str, XtremeTarget] = {t.name: t for t in _TARGET_LIST}
+
+
+def get_target(name: str) -> XtremeTarget:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise BenchmarkError(f"unknown XTREME target {name!r}; known: {', '.join(TARGETS)}") from None
+
+
+def check_language(name: str, language: str, where: str | Path | None = None) -> None:
+    target = get_target(name)
+    if language not in target.languages:
+        at = f"{where}: " if where is not None else ""
+        shown = ", ".join(target.languages[:12]) + (", ..." if len(target.languages) > 12 else "")
+        raise BenchmarkError(f"{at}unknown language {language!r} for {target.display_name} "
+                             f"({len(target.languages)} listed: {shown})")
+
+
+# --- shared helpers ------------------------------------------------------------------------------
+
+
+def _fail(path: Path, line: int | str, message: str) -> BenchmarkError:
+    return BenchmarkError(f"{path}: line {line}: {message}")
+
+
+def _tsv(path: Path, line_no: int, line: str, n: int) -> list[str]:
+    cells = line.split("\t")
+    if len(cells) != n:
+        raise _fail(path, line_no, f"{len(cells)} tab-separated columns, expected {n}")
+    return cells
+
+
+def _label(path: Path, line_no: int, value: str, labels: tuple[str, ...], what: str = "label") -> int:
+    if value not in labels:
+        raise _fail(path, line_no, f"{what} {value!r} not in {list(labels)}")
+    return labels.index(value)
+
+
+def _finish(target: XtremeTarget, rows: list[dict[str, Any]], index: list[int], language: str | list[str],
+            where: Path) -> pd.DataFrame:
+    """Validate with tasks.py's row checks (``index`` = line or question numbers, for its messages)."""
+    columns = list(COLUMNS[target.format])
+    df = validate(target, pd.DataFrame(rows, columns=columns, index=index), str(where))  # type: ignore[arg-type]
+    df["language"] = language
+    return df
+
+
+# --- readers -------------------------------------------------------------------------------------
+
+
+def read_xnli(path: Path) -> pd.DataFrame:
+    """``XNLI-1.0/xnli.{dev,test}.tsv``: a header, then one tab-separated pair per line, every language
+    in one file. Columns used (by header name, as xtreme utils_preprocess.py xnli_preprocess uses
+    positions 0, 1, 6, 7): ``language``, ``gold_label``, ``sentence1``, ``sentence2``; id is
+    ``<language>-<pairID>``. Split on tabs only (no CSV quoting), as XTREME does; ``contradictory``
+    (XNLI-MT's spelling) is read as ``contradiction``, as XTREME does."""
+    path, target = Path(path), TARGETS["xnli"]
+    lines = read_lines(path)
+    if not lines:
+        raise BenchmarkError(f"{path}: empty file, expected a header")
+    header = lines[0].split("\t")
+    missing = [c for c in ("language", "gold_label", "sentence1", "sentence2", "pairID") if c not in header]
+    if missing:
+        raise _fail(path, 1, f"header lacks the XNLI columns {missing}")
+    at = {c: header.index(c) for c in ("language", "gold_label", "sentence1", "sentence2", "pairID")}
+    rows, index, languages = [], [], []
+    for n, line in enumerate(lines[1:], start=2):
+        cells = _tsv(path, n, line, len(header))
+        language = cells[at["language"]]
+        check_language("xnli", language, f"{path}: line {n}")
+        gold = "contradiction" if cells[at["gold_label"]] == "contradictory" else cells[at["gold_label"]]
+        rows.append({"id": f"{language}-{cells[at['pairID']]}", "text": cells[at["sentence1"]].strip(),
+                     "text_pair": cells[at["sentence2"]].strip(), "label": _label(path, n, gold, target.labels)})
+        index.append(n)
+        languages.append(language)
+    return _finish(target, rows, index, languages, path)
+
+
+def read_pawsx(path: Path, language: str) -> pd.DataFrame:
+    """``x-final/<lang>/{test_2k,dev_2k,train}.tsv``: header ``id sentence1 sentence2 label``, then one
+    tab-separated pair per line (xtreme utils_preprocess.py pawsx_preprocess). Id ``<lang>-<id>``."""
+    path, target = Path(path), TARGETS["pawsx"]
+    check_language("pawsx", language, path)
+    lines = read_lines(path)
+    if not lines or lines[0].split("\t") != ["id", "sentence1", "sentence2", "label"]:
+        raise _fail(path, 1, "expected the header 'id<TAB>sentence1<TAB>sentence2<TAB>label'")
+    rows, index = [], []
+    for n, line in enumerate(lines[1:], start=2):
+        item, s1, s2, label = _tsv(path, n, line, 4)
+        rows.append({"id": f"{language}-{item}", "text": s1.strip(), "text_pair": s2.strip(),
+                     "label": _label(path, n, label, target.labels)})
+        index.append(n)
+    return _finish(target, rows, index, language, path)
+
+
+def _udpos_words(forms: list[str]) -> bool:
+    """XTREME drops sentences whose forms are (almost) all '_' (treebanks released without text):
+    kept iff no form is '_' or fewer than len-1 are (utils_preprocess.py udpos_preprocess)."""
+    empty = sum(form == "_" for form in forms)
+    return empty == 0 or empty < len(forms) - 1
+
+
+def read_conllu(path: Path, language: str) -> pd.DataFrame:
+    """One UD treebank file in CoNLL-U: ``#`` comments, 10 tab-separated columns per word, a blank
+    line after each sentence. Multiword-token ranges (``1-2``) and empty nodes (``1.1``) are skipped,
+    word ids must run 1, 2, ...; the tag is UPOS (column 4). As XTREME does, spaces and U+200C (ZWNJ)
+    are removed from each form and sentences of '_' forms are dropped (utils_preprocess.py
+    udpos_preprocess). Id ``<file stem>:<sent_id>`` (the sentence's ordinal if it has no sent_id)."""
+    path, target = Path(path), TARGETS["udpos"]
+    check_language("udpos", language, path)
+    rows: list[dict[str, Any]] = []
+    index: list[int] = []
+    forms: list[str] = []
+    tags: list[int] = []
+    sent_id, start, count = "", 0, 0
+    for n, line in enumerate([*read_lines(path), ""], start=1):  # the sentinel ends a last sentence
+        if not line.strip():
+            if forms:
+                count += 1
+                if _udpos_words(forms):
+                    rows.append({"id": f"{path.stem}:{sent_id or count}",
+                                 "tokens": ["".join(f.replace("\u200c", "").split(" ")) for f in forms], "tags": tags})
+                    index.append(start)
+            forms, tags, sent_id = [], [], ""
+        elif line.startswith("#"):
+            if line.startswith("# sent_id") and "=" in line:
+                sent_id = line.split("=", 1)[1].strip()
+        else:
+            cells = _tsv(path, n, line, 10)
+            word_id = cells[0]
+            if "-" in word_id or "." in word_id:
+                continue
+            if word_id != str(len(forms) + 1):
+                raise _fail(path, n, f"word id {word_id!r} where {len(forms) + 1} was expected")
+            start = start if forms else n
+            forms.append(cells[1])
+            tags.append(_label(path, n, cells[3], target.labels, "UPOS tag"))
+    if not rows:
+        raise BenchmarkError(f"{path}: no sentence")
+    return _finish(target, rows, index, language, path)
+
+
+def read_panx(path: Path, language: str) -> pd.DataFrame:
+    """Rahimi et al.'s WikiAnn split file as in XTREME's AmazonPhotos.zip (``<lang>-test`` after
+    xtreme's download_panx renames it): ``<lang>:<token>\\t<tag>`` lines, a blank line between
+    sentences; the ``<lang>:`` prefix is stripped as utils_preprocess.py panx_preprocess does, and must
+    name the file's language. Tags are IOB2 (:data:`PANX_TAGS`). Id ``<lang>-<n>`` (n from 1)."""
+    path, target = Path(path), TARGETS["panx"]
+    check_language("panx", language, path)
+    rows: list[dict[str, Any]] = []
+    index: list[int] = []
+    tokens: list[str] = []
+    tags: list[int] = []
+    start = 0
+    for n, line in enumerate([*read_lines(path), ""], start=1):
+        if not line.strip():
+            if tokens:
+                rows.append({"id": f"{language}-{len(rows) + 1}", "tokens": tokens, "tags": tags})
+                index.append(start)
+            tokens, tags = [], []
+            continue
+        token, tag = _tsv(path, n, line, 2)
+        prefix, colon, word = token.partition(":")
+        if not colon or prefix != language:
+            raise _fail(path, n, f"token {token!r} lacks the '{language}:' prefix of the file's language")
+        start = start if tokens else n
+        tokens.append(word.strip())
+        tags.append(_label(path, n, tag.strip(), target.labels, "tag"))
+    if not rows:
+        raise BenchmarkError(f"{path}: no sentence")
+    return _finish(target, rows, index, language, path)
+
+
+def _json(path: Path) -> Any:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BenchmarkError(f"{path}: missing") from None
+    except OSError as e:
+        raise BenchmarkError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise BenchmarkError(f"{path}: not valid UTF-8 at byte {e.start}") from None
+    except json.JSONDecodeError as e:
+        raise BenchmarkError(f"{path}: line {e.lineno}: bad JSON: {e.msg} (column {e.colno})") from None
+
+
+def _get(record: Any, key: str, kind: type, where: str) -> Any:
+    value = record.get(key) if isinstance(record, dict) else None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise BenchmarkError(f"{where}: {key!r} missing or not a {kind.__name__}")
+    return value
+
+
+def read_squad(path: Path, language: str, target: Literal["xquad", "mlqa", "tydiqa"] | None) -> pd.DataFrame:
+    """SQuAD v1.1 JSON (``data[].paragraphs[].qas[].answers[]``), as XQuAD, MLQA and TyDiQA-GoldP
+    ship it. Every answer must be found at its ``answer_start`` (xtreme utils_preprocess.py
+    remove_qa_test_annotations asserts the same). ``answer_start``/``answer_text`` are the first gold
+    answer, ``answers`` all of them. ``target`` None reads any SQuAD v1.1 file without a language check."""
+    path = Path(path)
+    if target is not None:
+        check_language(target, language, path)
+    data = _json(path)
+    articles = _get(data, "data", list, f"{path}: top level")
+    rows: list[dict[str, Any]] = []
+    for a, article in enumerate(articles):
+        for p, paragraph in enumerate(_get(article, "paragraphs", list, f"{path}: data[{a}]")):
+            where = f"{path}: data[{a}].paragraphs[{p}]"
+            context = _get(paragraph, "context", str, where)
+            for q, qa in enumerate(_get(paragraph, "qas", list, where)):
+                at = f"{where}.qas[{q}]"
+                qid = str(_get(qa, "id", str, at))
+                answers = _get(qa, "answers", list, f"{at} (id {qid})")
+                if not answers:
+                    raise BenchmarkError(f"{at} (id {qid}): no answers")
+                texts = []
+                for k, answer in enumerate(answers):
+                    text = _get(answer, "text", str, f"{at}.answers[{k}]")
+                    begin = _get(answer, "answer_start", int, f"{at}.answers[{k}]")
+                    if context[begin : begin + len(text)] != text or not text:
+                        raise BenchmarkError(
+                            f"{at} (id {qid}): answer {k} {text!r} not found at answer_start {begin} "
+                            f"(the context has {context[begin : begin + len(text)]!r} there)"
+                        )
+                    texts.append(text)
+                rows.append({"id": qid, "context": context, "question": _get(qa, "question", str, at),
+                             "answer_start": answers[0]["answer_start"], "answer_text": texts[0], "answers": texts})
+    if not rows:
+        raise BenchmarkError(f"{path}: no question")
+    shape = TARGETS[target or "xquad"]  # only format and num_labels are read: the same for every span target
+    return _finish(shape, rows, list(range(1, len(rows) + 1)), language, path)
+
+
+def read_bucc(directory: Path, language: str, split: str = "training") -> dict[str, pd.DataFrame]:
+    """BUCC 2018 ``<lang>-en.<split>.{<lang>,en,gold}`` in ``directory``: ``id\\tsentence`` per line on
+    each side (ids ``<lang>-000000001`` and ``en-000000001``) and ``src_id\\ten_id`` per gold pair.
+    The two sides are comparable corpora, not parallel: their sizes differ by design, so only the gold
+    is checked against them. Returns :data:`BITEXT_COLUMNS` tables ``source``, ``target``, ``gold``."""
+    directory = Path(directory)
+    check_language("bucc", language, directory)
+    stem = directory / f"{language}-en.{split}"
+    sides: dict[str, pd.DataFrame] = {}
+    for key, lang in (("source", language), ("target", "en")):
+        path = stem.with_name(f"{stem.name}.{lang}")
+        ids: dict[str, int] = {}
+        texts = []
+        for n, line in enumerate(read_lines(path), start=1):
+            item, text = _tsv(path, n, line, 2)
+            if not item.startswith(f"{lang}-"):
+                raise _fail(path, n, f"id {item!r} does not start with '{lang}-'")
+            if item in ids:
+                raise _fail(path, n, f"duplicate id {item!r} (first on line {ids[item]})")
+            if not text.strip():
+                raise _fail(path, n, "empty sentence")
+            ids[item] = n
+            texts.append(text)
+        sides[key] = pd.DataFrame({"id": list(ids), "text": texts, "language": lang})
+    gold_path = stem.with_name(f"{stem.name}.gold")
+    known = {key: set(df["id"]) for key, df in sides.items()}
+    pairs = []
+    for n, line in enumerate(read_lines(gold_path), start=1):
+        pair = _tsv(gold_path, n, line, 2)
+        for item, key in zip(pair, ("source", "target")):
+            if item not in known[key]:
+                side = stem.with_name(f"{stem.name}.{language if key == 'source' else 'en'}")
+                raise _fail(gold_path, n, f"{item!r} is not an id of {side}")
+        pairs.append(pair)
+    sides["gold"] = pd.DataFrame(pairs, columns=["source_id", "target_id"]).assign(language=language)
+    return sides
+
+
+def read_belebele(path: Path, language: str) -> pd.DataFrame:
+    """One Belebele variant, JSON lines with ``link, question_number, flores_passage, question,
+    mc_answer1..4, correct_answer_num`` (one-indexed; ``dialect``, when present, must be the variant).
+    Mapped like Cosmos QA in tasks.py: ``context`` = the passage, ``choices`` = question + " " + answer_i,
+    ``label`` = correct_answer_num - 1. Id ``<link>#<question_number>``; the README says a passage is
+    identified by link *and* split, and the files carry no split, so a link's second distinct passage
+    (in file order) gets ``<link>~2#<question_number>``, and so on."""
+    path, target = Path(path), TARGETS["belebele"]
+    check_language("belebele", language, path)
+    rows, index = [], []
+    passages: dict[str, list[str]] = {}  # link -> its distinct passages, in file order
+    for n, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise _fail(path, n, f"bad JSON: {e.msg} (column {e.colno})") from None
+        where = f"{path}: line {n}"
+        fields = [_get(record, key, str, where) for key in
+                  ("link", "flores_passage", "question", "mc_answer1", "mc_answer2", "mc_answer3", "mc_answer4")]
+        link, passage, question, *answers = fields
+        number = record.get("question_number")
+        if str(number) not in ("1", "2"):
+            raise _fail(path, n, f"question_number {number!r} is not 1 or 2")
+        if record.get("dialect", language) != language:
+            raise _fail(path, n, f"dialect {record['dialect']!r} in the file of {language!r}")
+        correct = str(record.get("correct_answer_num"))
+        seen = passages.setdefault(link, [])
+        if passage not in seen:
+            seen.append(passage)
+        ordinal = seen.index(passage) + 1
+        rows.append({"id": f"{link}{f'~{ordinal}' if ordinal > 1 else ''}#{number}", "context": passage,
+                     "choices": [f"{question} {answer}" for answer in answers],
+                     "label": _label(path, n, correct, target.labels, "correct_answer_num")})
+        index.append(n)
+    if not rows:
+        raise BenchmarkError(f"{path}: no question")
+    return _finish(target, rows, index, language, path)
+
+
+# --- loading a target from its official layout ---------------------------------------------------
+
+
+def _verified(root: Path, pin: Pin, relpath: str) -> Path:
+    path = root / relpath
+    expected = pin.sha256.get(relpath)
+    if expected is not None and path.is_file():
+        got = sha256_file(path)
+        if got != expected:
+            raise BenchmarkError(
+                f"{path}: sha256 mismatch with the pin (expected {expected[:12]}…, got {got[:12]}…)")
+    return path
+
+
+def read_udpos(root: Path, language: str) -> pd.DataFrame:
+    """Every treebank of a language under ``root`` (the extracted UD archive, :attr:`XtremeTarget.layout`),
+    files in name order, concatenated as XTREME's udpos_preprocess does (:func:`read_conllu` each)."""
+    pattern = TARGETS["udpos"].layout.format(lang=language)
+    check_language("udpos", language, root)
+    paths = sorted(Path(root).glob(pattern), key=lambda p: p.name)
+    if not paths:
+        raise BenchmarkError(f"{root}: no file matches {pattern}")
+    return pd.concat([read_conllu(p, language) for p in paths], ignore_index=True)
+
+
+def _one_language(df: pd.DataFrame, language: str) -> pd.DataFrame:
+    return df[df["language"] == language].reset_index(drop=True)
+
+
+_LOADERS: dict[str, Callable[[Path, XtremeTarget, str], Any]] = {
+    "xnli": lambda root, t, lang: _one_language(read_xnli(_verified(root, t.upstream, t.layout)), lang),
+    "pawsx": lambda root, t, lang: read_pawsx(_verified(root, t.upstream, t.layout.format(lang=lang)), lang),
+    "udpos": lambda root, t, lang: read_udpos(root, lang),
+    "panx": lambda root, t, lang: read_panx(_verified(root, t.upstream, t.layout.format(lang=lang)), lang),
+    "xquad": lambda root, t, lang: read_squad(_verified(root, t.upstream, t.layout.format(lang=lang)), lang, "xquad"),
+    "mlqa": lambda root, t, lang: read_squad(_verified(root, t.upstream, t.layout.format(lang=lang)), lang, "mlqa"),
+    "tydiqa": lambda root, t, lang: read_squad(
+        _verified(root, t.upstream, t.layout.format(lang_name=TYDIQA_NAMES[lang])), lang, "tydiqa"),
+    "bucc": lambda root, t, lang: read_bucc(root / "bucc2018" / f"{lang}-en", lang, "training"),
+    "belebele": lambda root, t, lang: read_belebele(_verified(root, t.upstream, t.layout.format(lang=lang)), lang),
+}  # fmt: skip
+
+
+def load_target(name: str, root: Path, language: str) -> Any:
+    """The evaluation table of one language of a target, from ``root`` (where its official archive was
+    extracted, laid out as :attr:`XtremeTarget.layout` says): a DataFrame, or for BUCC the dict of
+    :func:`read_bucc`. Refused, before anything is read, when the target's pin is unresolved; files the
+    pin names a sha256 for are checked against it (a Hub pin's ``root`` is a snapshot of the repo at its
+    revision, taken as given)."""
+    target = get_target(name)
+    check_language(name, language)
+    if name not in _LOADERS:
+        raise BenchmarkError(f"{target.display_name} is read by its own module, not by benchmark.data.xtreme")
+    if not target.upstream.resolved:
+        raise BenchmarkError(f"{target.display_name}: upstream {target.upstream.source} is unresolved "
+                             f"({target.upstream.unresolved}); refusing to load an unpinned copy")
+    return _LOADERS[name](Path(root), target, language)
+
+
+__all__ = [
+    "BELEBELE_LANGUAGES",
+    "BITEXT_COLUMNS",
+    "PANX_TAGS",
+    "TARGETS",
+    "TATOEBA_CODES",
+    "TYDIQA_NAMES",
+    "UPOS",
+    "XTREME_CITATION",
+    "Pin",
+    "XtremeTarget",
+    "check_language",
+    "get_target",
+    "load_target",
+    "read_belebele",
+    "read_bucc",
+    "read_conllu",
+    "read_panx",
+    "read_pawsx",
+    "read_squad",
+    "read_udpos",
+    "read_xnli",
+]
