@@ -142,12 +142,12 @@ def _eval_flores(args: argparse.Namespace, params: Any) -> None:
 
 
 def _fetch(args: argparse.Namespace, params: Any) -> None:
-    from benchmark.data import flores, sib
+    from benchmark.data import flores, sib, tatoeba
 
     dest = Path(args.dest)
     mirror = Path(args.mirror) if args.mirror else None
-    flores.fetch_upstream(dest / "flores200", mirror / "flores200" if mirror else None)
-    sib.fetch_upstream(dest / "sib200", mirror / "sib200" if mirror else None)
+    for name, module in (("flores200", flores), ("sib200", sib), ("tatoeba", tatoeba)):
+        module.fetch_upstream(dest / name, mirror / name if mirror else None)
     print(f"upstream snapshot verified in {dest}; record it with `dvc commit data.dvc` "
           "and share it with `dvc push data.dvc`")
 
@@ -213,10 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default=None, help="e5 prefix, e.g. 'query: ' (default: params encoder.prefix)")
     p.add_argument("--out", default="results/flores_eval.csv", help="per-language CSV to write")
 
-    p = add("fetch", _fetch, "full profile: download the pinned upstream FLORES-200/SIB-200, verify sha256",
+    p = add("fetch", _fetch, "full profile: download the pinned upstream FLORES-200/SIB-200/Tatoeba, verify sha256",
             needs_params=False)
     p.add_argument("--dest", default="data/full")
-    p.add_argument("--mirror", help="copy from a local mirror laid out as <mirror>/{flores200,sib200}/ "
+    p.add_argument("--mirror", help="copy from a local mirror laid out as <mirror>/{flores200,sib200,tatoeba}/ "
                    "(e.g. ../shared/data) instead of downloading; same sha256 checks")
     return parser
 

@@ -179,6 +179,7 @@ class Params(Strict):
                                      "hold; it needs data.source: upstream (the full profile)")
         if self.seed + top > MAX_SEED:
             raise ValueError(f"seed: seed + {top} (run .s{top}) exceeds {MAX_SEED}, the largest seed torch accepts")
+        registry.check_blocks(self.profile, self.targets)
         pivot = self.targets.retrieval.pivot
         if pivot not in LANGUAGES:
             raise ValueError(f"targets.retrieval.pivot: unknown FLORES-200 language code {pivot!r}")

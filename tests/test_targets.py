@@ -15,13 +15,14 @@ from benchmark.targets.retrieval import bitext
 
 
 def test_registry_is_the_one_list_of_targets() -> None:
-    assert list(registry.TARGETS) == ["retrieval", "sib", "tatoeba"]
+    assert list(registry.TARGETS) == ["retrieval", "sib", "tatoeba", "xtreme"]
     assert list(registry.SCORES)[:1] == ["xsim_margin_x2eng"]  # the primary endpoint's score
     for spec in registry.TARGETS.values():
         assert spec.main_score in registry.SCORES and spec.runner().__name__ == spec.module
         for name in ("texts", "score", "language_groups"):
             assert callable(getattr(spec.runner(), name)), (spec.name, name)
     assert [t.name for t in registry.active("mini")] == ["retrieval", "sib", "tatoeba"]
+    assert [t.name for t in registry.active("full")] == ["retrieval", "sib", "tatoeba", "xtreme"]
 
 
 def test_a_bad_spec_is_one_line() -> None:

@@ -106,10 +106,11 @@ def test_pins_real_or_explicitly_unresolved() -> None:
         "facebook/anli": tasks.ANLI_REV,
         "stanfordnlp/snli": tasks.SNLI_REV,
         "Rowan/hellaswag": tasks.HELLASWAG_REV,
+        "rajpurkar/squad": "7b6d24c440a36b6815f21b70d25016731768db1f",
     }
     assert all(re.fullmatch(r"[0-9a-f]{40}", rev) for rev in resolved.values())
     unresolved = {s.name for s in tasks.TASKS.values() if not s.resolved}
-    assert unresolved == {"ccg", "commonsenseqa", "cosmosqa", "squad"}
+    assert unresolved == {"ccg", "commonsenseqa", "cosmosqa"}
     anli_plus = tasks.TASKS["anli_plus"].upstream
     assert [p.name for p in anli_plus] == ["anli_r1", "anli_r2", "anli_r3", "mnli", "snli"]
     assert [p.heldout_split for p in anli_plus] == ["dev_r1", "dev_r2", "dev_r3", None, None]
@@ -244,7 +245,7 @@ def test_hub_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                             "ConnectionError: no route to host")  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["squad", "ccg", "commonsenseqa", "cosmosqa"])
+@pytest.mark.parametrize("name", ["ccg", "commonsenseqa", "cosmosqa"])
 def test_hub_refuses_unresolved_pins(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("must not download"))
     with pytest.raises(BenchmarkError, match=rf"task '{name}': upstream .* is not pinned to a commit") as e:

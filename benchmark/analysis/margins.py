@@ -96,6 +96,8 @@ def _item_table(run: str, df: pd.DataFrame, target: str, score: Score) -> pd.Dat
         df = df[df[column] == value]
     if score.item == "label_match":
         values = (df["label"].astype(str) == df["predicted"].astype(str)).to_numpy(dtype=np.float64)
+    elif score.item == "value":
+        values = df["value"].to_numpy(dtype=np.float64)
     else:
         values = df["correct"].astype(bool).to_numpy(dtype=np.float64)
         values = 1.0 - values if score.item == "error" else values

@@ -432,10 +432,9 @@ _TASK_LIST: tuple[TaskSpec, ...] = (
             HubPin(
                 name="squad", repo="rajpurkar/squad", config="plain_text", layout="squad", train_split="train",
                 heldout_split="validation",
-                revision_unresolved=(
-                    "main is parquet (plain_text/*.parquet; card commit 7b6d24c 'Update dataset card (#8)'), "
-                    "but only short SHAs were found offline"
-                ),
+                # The parquet commit "Update dataset card (#8)" (short 7b6d24c); its full SHA as it appears in
+                # datasets cache paths (squad/plain_text/0.0.0/<sha>/squad-train.arrow) in public code.
+                revision="7b6d24c440a36b6815f21b70d25016731768db1f",
             ),
         ),
     ),

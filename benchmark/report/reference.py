@@ -8,7 +8,7 @@ Three tables, each with its declared tolerance:
 * ``dataset_sizes.csv`` - published sizes (SIB-200 701/99/204; FLORES-200 997/1012, checked when
   the upstream snapshot ``data/full`` is present), against the data the run used.
 * ``published.csv`` - X-STILTs vs XLM-R Large on XTREME (multilingual-t5 README), with a tolerance
-  from seed variance; checked against ``results/xtreme.json`` when a ``full`` run wrote one.
+  from seed variance; checked against ``results/targets/xtreme.json`` when a ``full`` run wrote one.
 
 Prints one pass/fail table; exit status 1 if anything failed.
 """
@@ -73,7 +73,7 @@ def check(profile: str, summary: Path, data_dir: Path, results_dir: Path,
             lines = read_official(flores, r.split, ["eng_Latn"])["eng_Latn"]
             rows.append(_row("dataset_sizes.csv", f"flores200 {r.split}", float(r.size), float(len(lines)), 0.0))
 
-    xtreme = results_dir / "xtreme.json"
+    xtreme = results_dir / "targets" / "xtreme.json"
     if xtreme.exists():
         scores = json.loads(xtreme.read_text())
         for r in pd.read_csv(reference_dir / "published.csv").itertuples():

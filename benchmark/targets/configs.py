@@ -52,3 +52,27 @@ class TatoebaConfig(TargetConfig):
             if len(set(value)) != len(value):
                 raise ValueError("languages must not repeat")
         return value
+
+
+class XtremeConfig(TargetConfig):
+    """The seed's third phase (``full`` only): fine-tuning on each task's English training data."""
+
+    tasks: Annotated[list[str], Field(min_length=1)]  # of benchmark.targets.xtreme.FINETUNED
+    steps: Count
+    batch_size: Annotated[int, Field(ge=2)]
+    lr: Annotated[float, Field(gt=0)]
+    max_length: Annotated[int, Field(ge=16, le=512)]
+    max_train: Count | None  # the first n English training examples (None: all)
+    max_test: Count | None  # the first n test items per language (None: all, as XTREME)
+
+    @field_validator("tasks")
+    @classmethod
+    def _known(cls, tasks: list[str]) -> list[str]:
+        from benchmark.targets.xtreme import FINETUNED
+
+        unknown = [t for t in tasks if t not in FINETUNED]
+        if unknown:
+            raise ValueError(f"unknown XTREME task {unknown[0]!r}; expected some of {', '.join(FINETUNED)}")
+        if len(set(tasks)) != len(tasks):
+            raise ValueError("tasks must not repeat")
+        return tasks

@@ -32,10 +32,10 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from pydantic import BaseModel, Field, StringConstraints, ValidationError, model_validator
 
-from benchmark.data import flores, sib, tatoeba
+from benchmark.data import flores, sib, tatoeba, xtreme
 from benchmark.data.spec import DatasetSpec, Frozen
 from benchmark.io import BenchmarkError
-from benchmark.targets.configs import RetrievalConfig, SibConfig, TatoebaConfig
+from benchmark.targets.configs import RetrievalConfig, SibConfig, TatoebaConfig, XtremeConfig
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Protocol = Literal["zero-shot retrieval", "frozen-encoder probe trained on English",
@@ -50,14 +50,24 @@ class Score(Frozen):
     display: str
     column: Name  # its per-language column, and ``mean_<column>`` in the target's metrics
     higher_is_better: bool
-    item: Literal["correct", "error", "label_match"]  # from the prediction rows: 1 - correct for an error rate
+    # from the prediction rows: ``correct`` (1 - it for an error rate), label == predicted, or ``value``
+    item: Literal["correct", "error", "label_match", "value"]
     where: dict[str, str] = {}  # the prediction rows it reads, e.g. {"direction": "x2eng", "scoring": "margin"}
+
+
+class DatasetSuite(Frozen):
+    """Several datasets scored as one target (XTREME's tasks), each with its own pin in ``members``."""
+
+    name: Name
+    license: str
+    languages: tuple[str, ...]
+    members: tuple[str, ...]
 
 
 class TargetSpec(Frozen):
     name: Name  # folder and file name of its outputs; ``benchmark evaluate --targets``
     display: str
-    dataset: DatasetSpec
+    dataset: DatasetSpec | DatasetSuite
     embeds: str
     protocol: Protocol
     predictions: tuple[str, ...]  # per-item columns of artifacts/predictions/<run>/<name>.parquet
@@ -79,8 +89,8 @@ class TargetSpec(Frozen):
             unknown = set(s.where) - set(self.predictions)
             if unknown:
                 raise ValueError(f"score {s.name!r} selects on {sorted(unknown)}, not prediction columns")
-        needed = {"language", "index_id"} | ({"correct"} if any(s.item != "label_match" for s in self.scores)
-                                              else {"label", "predicted"})
+        needed = {"language", "index_id"} | {{"correct": "correct", "error": "correct", "value": "value"}.get(s.item, "label")
+                                              for s in self.scores}
         if not needed <= set(self.predictions):
             raise ValueError(f"predictions must hold {sorted(needed)}")
         return self
@@ -100,6 +110,7 @@ class TargetResult:
     summary: dict[str, float]  # ``mean_<column>`` of every score, and the target's own extras
 
 
+_FINETUNED = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "belebele")  # benchmark.targets.xtreme
 _XSIM = ("xsim_margin_x2eng", "xsim_margin_eng2x", "xsim_cosine_x2eng", "xsim_cosine_eng2x")
 _RETRIEVAL_PREDICTIONS = ("language", "direction", "scoring", "index_id", "retrieved_id", "correct")
 
@@ -158,6 +169,22 @@ TARGETS: dict[str, TargetSpec] = {t.name: t for t in [
                   "English side, so no item is shared across languages)",
         profiles=PROFILES, module="benchmark.targets.tatoeba", config=TatoebaConfig,
     ),
+    make_target(
+        name="xtreme", display="XTREME (fine-tuned tasks) and Belebele",
+        dataset=DatasetSuite(name="xtreme", license="per task: see benchmark/data/xtreme.py",
+                             languages=tuple(sorted({lang for t in xtreme.TARGETS.values() for lang in t.languages})),
+                             members=_FINETUNED),
+        embeds="nothing shared: each task fine-tunes the run's encoder on its English training data",
+        protocol="English fine-tuning, then zero-shot",
+        predictions=("task", "language", "index_id", "item", "label", "predicted", "value"),
+        scores=tuple(Score(name=f"xtreme_{t}", display=f"{xtreme.TARGETS[t].display_name} ({xtreme.TARGETS[t].metric}, "
+                           "item score: accuracy, SQuAD F1 or sentence token accuracy)", column=t,
+                           higher_is_better=True, item="value", where={"task": t}) for t in _FINETUNED),
+        main_score="xtreme_xnli", items="per_language",
+        resampled="test items within each language and task, independently (MLQA, TyDiQA, UD-POS and PAN-X "
+                  "differ between languages)",
+        profiles=("full",), module="benchmark.targets.xtreme", config=XtremeConfig,
+    ),
 ]}
 
 SCORES: dict[str, tuple[TargetSpec, Score]] = {}
@@ -202,6 +229,20 @@ def texts_of(params: Any, specs: Sequence[TargetSpec], data_dir: Path) -> dict[s
     return groups
 
 
-def configs() -> dict[str, tuple[type[BaseModel], Any]]:
-    """``targets.<name>`` blocks of params.yaml, for :class:`benchmark.config.TargetsConfig`."""
-    return {t.name: (t.config, ...) for t in TARGETS.values()}
+def configs() -> dict[str, tuple[Any, Any]]:
+    """``targets.<name>`` blocks of params.yaml, for :class:`benchmark.config.TargetsConfig`: required
+    for a target every profile evaluates; for the others present exactly in the profiles that do
+    (:func:`check_blocks`)."""
+    return {t.name: (t.config, ...) if set(t.profiles) == set(PROFILES) else (t.config | None, None)
+            for t in TARGETS.values()}
+
+
+def check_blocks(profile: str, targets: Any) -> None:
+    """A ``targets.<name>`` block where the profile evaluates ``name``, and none where it does not."""
+    for t in TARGETS.values():
+        block = getattr(targets, t.name)
+        if profile in t.profiles and block is None:
+            raise ValueError(f"targets.{t.name}: profile {profile!r} evaluates {t.display}: its block is required")
+        if profile not in t.profiles and block is not None:
+            raise ValueError(f"targets.{t.name}: profile {profile!r} does not evaluate {t.display} (only "
+                             f"{', '.join(t.profiles)}): remove the block")
