@@ -19,7 +19,7 @@ def test_registry_is_the_one_list_of_targets() -> None:
     assert list(registry.SCORES)[:1] == ["xsim_margin_x2eng"]  # the primary endpoint's score
     for spec in registry.TARGETS.values():
         assert spec.main_score in registry.SCORES and spec.runner().__name__ == spec.module
-        for name in ("texts", "score", "language_groups"):
+        for name in ("check", "texts", "score", "language_groups"):
             assert callable(getattr(spec.runner(), name)), (spec.name, name)
     assert [t.name for t in registry.active("mini")] == ["retrieval", "sib", "tatoeba"]
     assert [t.name for t in registry.active("full")] == ["retrieval", "sib", "tatoeba", "xtreme"]
@@ -88,3 +88,22 @@ def test_tatoeba_margins_keep_each_language_its_own_items(tmp_path) -> None:
     with pytest.raises(BenchmarkError, match="tatoeba_accuracy: run 'caption-contrastive' does not cover"):
         mg.compute_margins([("coco-contrastive", "caption-contrastive")], ["coco-contrastive", "caption-contrastive"],
                            root=tmp_path, targets=["tatoeba_accuracy"], groups=groups)
+
+
+def test_upstream_inputs_are_checked_before_any_output_is_deleted(tmp_path) -> None:
+    """In `full` the validate stage reads every target's upstream files: a Tatoeba pair with mismatched
+    line counts, or an XTREME task whose files are not pinned, stops the pipeline in one line there."""
+    from benchmark.config import resolve
+    from benchmark.targets import tatoeba as tatoeba_target
+    from benchmark.targets import xtreme as xtreme_target
+
+    params = resolve({"profile": "full", "targets": {"tatoeba": {"languages": ["fra"]}}})
+    folder = tmp_path / "full" / "tatoeba"
+    folder.mkdir(parents=True)
+    (folder / "tatoeba.fra-eng.fra").write_text("Bonjour.\nMerci.\n", encoding="utf-8")
+    (folder / "tatoeba.fra-eng.eng").write_text("Hello.\n", encoding="utf-8")
+    with pytest.raises(BenchmarkError, match=r"tatoeba\.fra-eng\.fra: 2 lines, but .*tatoeba\.fra-eng\.eng has 1") as e:
+        tatoeba_target.check(params, tmp_path)
+    assert "\n" not in str(e.value)
+    with pytest.raises(BenchmarkError, match="English training data .* is not pinned|unresolved"):
+        xtreme_target.check(params, tmp_path)

@@ -61,7 +61,12 @@ def check(params_file: Path, record: Path) -> config.Params:
 
 def run(params_file: Path | str = "params.yaml") -> None:
     out = paths.VALIDATE
-    check(Path(params_file), out / "presets.json")
+    params = check(Path(params_file), out / "presets.json")
     spec.verify_bundle(spec.BUNDLE_DIR)  # a corrupt file stops here, not after `prepare` removed data/bundle
+    if params.data.source == "upstream":  # a bad upstream file stops here, not after `evaluate` removed its outputs
+        from benchmark.targets import registry
+
+        for target in registry.active(params.profile):
+            target.runner().check(params, paths.DATA)
     write_json(out / "presets.json", {name: config.preset(name) for name in config.PROFILES})
     write_text(out / "checked", GATE_TEXT)

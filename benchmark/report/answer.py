@@ -15,7 +15,7 @@ import pandas as pd
 import yaml
 
 from benchmark.analysis.declaration import DECLARATION, declared_in
-from benchmark.analysis.margins import PRIMARY_COMPARISON
+from benchmark.analysis.margins import HOLM_FAMILIES, PRIMARY_COMPARISON
 from benchmark.analysis.stats import TIE_TOL
 from benchmark.arms import parse_run
 from benchmark.config import Params
@@ -324,6 +324,44 @@ def _question(params: Params, summary: pd.DataFrame, training: pd.DataFrame) -> 
             + " Every other multimodal × textual pair is in the table of declared comparisons (role `question`).")
 
 
+def _family(summary: pd.DataFrame, role: str) -> str:
+    """One sentence per declared family beyond the primary and the question (e.g. Tatoeba), from its rows."""
+    rows = summary[(summary["role"] == role) & (summary["grouping"] == "overall")]
+    if not len(rows):
+        return ""
+    score = SCORES[rows.iloc[0]["target"]][1]
+    parts = []
+    for _, r in rows.iterrows():
+        head = f"{r['comparison']} **{r['margin']:+.4f}** ({int(r['treatment_runs'])} vs {int(r['control_runs'])} seeds)"
+        if r["p"] != r["p"]:
+            parts.append(f"{head}, no test ({r['test'].removeprefix('none: ')}); items interval "
+                         f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]")
+        else:
+            parts.append(f"{head}, 95% CI [{r['seed_ci_low']:+.4f}, {r['seed_ci_high']:+.4f}], p = {r['p']:.3g} "
+                         f"(Holm within the family: {r['p_holm']:.3g}), TOST against ±{r['sesoi']:g}: "
+                         f"p = {r['tost_p']:.3g}; **{_verdict(r, 'p_holm')}**")
+    return (f"**{score.display}** over {int(rows.iloc[0]['n_languages'])} covered languages ({role} family, > 0: "
+            f"the multimodal arm better): {'; '.join(parts)}.")
+
+
+def _per_language(params: Params, tables: dict[str, pd.DataFrame], max_languages: int = 50) -> list[str]:
+    """Each target with few enough languages: its main score per language and arm (mean of the arm's runs)."""
+    out = []
+    for spec in registry.active(params.profile):
+        table = tables.get(spec.name)
+        if table is None or table["language"].nunique() > max_languages:
+            continue
+        col = spec.main.column
+        wide = (table.assign(arm=[parse_run(r)[0].name for r in table["arm"]])
+                .groupby(["language", "arm"])[col].mean().unstack("arm"))
+        arms = list(dict.fromkeys(parse_run(r)[0].name for r in params.arms))
+        wide = wide[[a for a in arms if a in wide.columns]].reset_index()
+        out += [f"## {spec.display}: {spec.main.display} by language", "",
+                f"Mean over each arm's runs; {spec.protocol}; its bootstrap resamples {spec.resampled}. "
+                f"Per run: `results/targets/{spec.name}.csv`.", "", markdown.table(wide), ""]
+    return out
+
+
 def _plan() -> list[str]:
     d = DECLARATION
     rows = pd.DataFrame([{"role": role, "comparison": c.name, "target": TARGET_NAMES.get(c.target, c.target),
@@ -450,7 +488,8 @@ def _task_learned(training: pd.DataFrame) -> list[str]:
             "lengths (shown; truncation at the shared max length too).", "", markdown.table(pd.DataFrame(rows)), ""]
 
 
-def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[str, dict[str, float]]) -> str:
+def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[str, dict[str, float]],
+                 tables: dict[str, pd.DataFrame]) -> str:
     """Write ``results/REPORT.md`` and its plots; return the headline paragraph."""
     margins_path = paths.RESULTS / "margins.csv"
     if not margins_path.exists():
@@ -461,7 +500,9 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
     lock = _lock_hashes()
     pair = " vs ".join(PRIMARY_COMPARISON)
     arm_of = {r: parse_run(r)[0].name for r in params.arms}
-    headline = _headline(params, summary) + " " + _question(params, summary, training)  # one paragraph: both
+    other_families = [r for r in HOLM_FAMILIES if r not in ("secondary", "headline", "question")]
+    families = [f for f in (_family(summary, role) for role in other_families) if f]
+    headline = " ".join([_headline(params, summary), _question(params, summary, training), *families])  # one paragraph
     parts = ["# REPORT — does multimodal intermediate training improve zero-shot cross-lingual transfer?", "",
              headline, ""]
     primary_runs = [r for r in params.arms if arm_of[r] in PRIMARY_COMPARISON]
@@ -488,6 +529,7 @@ def write_report(params: Params, training: pd.DataFrame, summary_by_run: dict[st
                   "descriptive.", "",
                   markdown.table(drift), ""]
     parts += _declared_table(summary)
+    parts += _per_language(params, tables)
     parts += _descriptive_table(summary)
     groups = summary[(summary["comparison"] == pair) & (summary["target"] == DECLARATION.primary.target)
                      & (summary["grouping"] != "overall")]

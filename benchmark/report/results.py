@@ -153,7 +153,7 @@ def run(params: Params) -> None:
     with stage_run("report", params, "cpu", close_parent=True) as run_:
         run_.log_metrics({f"{arm}.{k}": v for arm, vals in summary.items() for k, v in vals.items()})
         write_text(paths.RESULTS / "results.md", _markdown(params, specs, tables, summary, training))
-        headline = write_report(params, training, summary)
+        headline = write_report(params, training, summary, tables)
         run_.set_tags({"report.headline": headline[:4900]})
         for name in ("results.md", "REPORT.md", "training.csv"):
             run_.log_artifact(paths.RESULTS / name, "results")

@@ -20,6 +20,11 @@ XSIM = ("xsim_cosine_x2eng", "xsim_cosine_eng2x", "xsim_margin_x2eng", "xsim_mar
 COLUMNS = [*XSIM, "p_at_1_x2eng", "p_at_1_eng2x"]  # P@1: accuracy of cosine retrieval (Tatoeba/XTREME style)
 
 
+def check(params: Params, data_dir: Path) -> None:
+    """Read and validate every input (stage ``validate`` calls this before any output is deleted)."""
+    texts(params, data_dir)
+
+
 def texts(params: Params, data_dir: Path) -> dict[str, list[str]]:
     corpus = load_corpus(params, data_dir)
     ids = corpus.retrieval_ids

@@ -9,6 +9,8 @@ item scores), what its bootstrap resamples, and the module that runs it.
 A target module (``module``) holds three functions, all reading the run's embeddings, never a file
 another target wrote:
 
+* ``check(params, data_dir)``: read and validate every input it will need (stage ``validate`` calls it
+  for upstream data, before any stage can delete an output; the bundle is checked by its sha256).
 * ``texts(params, data_dir) -> {group: [text, ...]}``: every text it embeds, by group. Groups are
   global: two targets naming one group must mean the same texts (FLORES and SIB share ``lang/<code>``);
   the evaluate stage embeds the union once per run.

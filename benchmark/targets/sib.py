@@ -21,6 +21,11 @@ from benchmark.targets.registry import TargetResult
 from benchmark.targets.sib_probe import fit_probe
 
 
+def check(params: Params, data_dir: Path) -> None:
+    """Read and validate every input (stage ``validate`` calls this before any output is deleted)."""
+    texts(params, data_dir)
+
+
 def texts(params: Params, data_dir: Path) -> dict[str, list[str]]:
     corpus = load_corpus(params, data_dir)
     ids = corpus.sib_test_ids

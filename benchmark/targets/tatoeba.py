@@ -51,6 +51,11 @@ def pairs(params: Params, data_dir: Path) -> pd.DataFrame:
     return table
 
 
+def check(params: Params, data_dir: Path) -> None:
+    """Read and validate every input (stage ``validate`` calls this before any output is deleted)."""
+    texts(params, data_dir)
+
+
 def texts(params: Params, data_dir: Path) -> dict[str, list[str]]:
     table = pairs(params, data_dir)
     out = {}

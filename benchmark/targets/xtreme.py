@@ -40,6 +40,18 @@ EVAL_BATCH = 32
 UNTAGGED = "O"  # a word truncation cut off gets no tag of its own: scored as "O" (wrong for UD-POS)
 
 
+def check(params: Params, data_dir: Path) -> None:
+    """Every task's pins resolved and its test files read and validated, before any output is deleted;
+    the English training data is fetched from the Hub when fine-tuning starts (pins checked here)."""
+    for name in params.targets.xtreme.tasks:
+        spec = xtreme.get_target(name)
+        pin = spec.train_source
+        if pin is not None and not pin.resolved:
+            raise BenchmarkError(f"{spec.display_name}: English training data {pin.source} is not pinned "
+                                 f"({pin.unresolved})")
+        test_tables(spec, data_dir)
+
+
 def texts(params: Params, data_dir: Path) -> dict[str, list[str]]:
     return {}  # fine-tuning reads its own text; nothing for the shared embedding pass
 
