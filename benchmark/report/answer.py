@@ -399,7 +399,7 @@ def _plan() -> list[str]:
 
 
 def _declared_table(summary: pd.DataFrame) -> list[str]:
-    rows = summary[summary["role"].isin(["primary", "secondary", "headline", "question", "tatoeba"])].copy()
+    rows = summary[summary["role"].isin(["primary", *HOLM_FAMILIES])].copy()
     if not len(rows):
         return []
     rows["seeds"] = rows["treatment_runs"].astype(int).astype(str) + " vs " + rows["control_runs"].astype(int).astype(str)
