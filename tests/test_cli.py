@@ -60,3 +60,26 @@ def test_eval_flores_on_official_layout(tmp_path: Path, shared_data: Path) -> No
     assert sorted(table.index) == ["fra_Latn", "zho_Hans"]
     assert table.loc["fra_Latn", "xsim_margin_x2eng"] <= 0.05  # real e5-small on real FLORES devtest
     assert set(table.columns) >= {"xsim_cosine_x2eng", "xsim_margin_eng2x", "p_at_1_x2eng"}
+
+
+SHARED = REPO.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "tatoeba").is_dir(), reason="../shared/data is absent (fresh clone)")
+def test_full_validate_stops_a_bad_tatoeba_file_before_anything_is_deleted(tmp_path: Path) -> None:
+    """`full` reads the upstream copies: `benchmark fetch --mirror` verifies them by sha256, and a
+    Tatoeba pair cut short afterwards stops `benchmark validate` (the gate every stage waits for) in
+    one line naming the file, with the gate's previous output left as it was."""
+    fetched = _cli("fetch", "--mirror", str(SHARED), "--dest", str(tmp_path / "data" / "full"), cwd=tmp_path)
+    assert fetched.returncode == 0, fetched.stderr
+    params = _cli("params", "--profile", "full", cwd=REPO).stdout
+    (tmp_path / "params.yaml").write_text(params, encoding="utf-8")
+    (tmp_path / "artifacts" / "validate").mkdir(parents=True)
+    gate = tmp_path / "artifacts" / "validate" / "checked"
+    gate.write_text("previous\n", encoding="utf-8")
+    bad = tmp_path / "data" / "full" / "tatoeba" / "tatoeba.kab-eng.kab"
+    bad.write_text("".join(bad.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]), encoding="utf-8")
+    proc = _cli("validate", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "tatoeba.kab-eng.kab" in proc.stderr and "lines, but" in proc.stderr
+    assert gate.read_text(encoding="utf-8") == "previous\n"

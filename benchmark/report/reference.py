@@ -38,9 +38,22 @@ def _summary_metrics(summary: Path) -> dict[tuple[str, str], float]:
     return {(run, metric): float(v) for run, metrics in arms.items() for metric, v in metrics.items()}
 
 
+def _items(metric: str, items: int, results_dir: Path) -> int:
+    """Items per language behind ``<target>.<metric>``: the fewest pairs of any language where the
+    target's per-language table counts them (Tatoeba: languages differ), else ``items``."""
+    table = results_dir / "targets" / f"{metric.split('.')[0]}.csv"
+    if table.exists():
+        pairs = pd.read_csv(table, usecols=lambda c: c == "pairs")
+        if "pairs" in pairs:
+            return int(pairs["pairs"].min())
+    return items
+
+
 def write_reference(profile: str, summary: Path, items: int, reference_dir: Path = REFERENCE_DIR) -> Path:
-    """Freeze ``summary`` as the reference of ``profile`` (do it on purpose, and say why in the commit)."""
-    rows = [{"run": run, "metric": metric, "value": value, "atol": 1.0 / items}
+    """Freeze ``summary`` as the reference of ``profile`` (do it on purpose, and say why in the commit).
+    Tolerance: one item per language of the metric's target (:func:`_items`)."""
+    results_dir = Path(summary).parent
+    rows = [{"run": run, "metric": metric, "value": value, "atol": 1.0 / _items(metric, items, results_dir)}
             for (run, metric), value in sorted(_summary_metrics(summary).items())]
     out = reference_dir / f"{profile}_reference.csv"
     with atomic_path(out) as tmp:
