@@ -20,7 +20,7 @@ Published (``tests/reference/tatoeba_e5_small_published.csv``; values as stored,
 * **C** the model card's ``model-index`` (dataset revision 90804000); prefix not stated (the
   authors' eval script in microsoft/unilm uses ``query: ``).
 
-    python scripts/tatoeba_anchor.py [--languages xtreme|all] [--out results/anchor/tatoeba.csv]
+    python scripts/tatoeba_anchor.py [--languages xtreme|all] [--prefixes query,none] [--out results/anchor/tatoeba.csv]
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ PUBLISHED = REPO / "tests" / "reference" / "tatoeba_e5_small_published.csv"
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--languages", default="all", choices=["all", "xtreme"])
+    ap.add_argument("--prefixes", default="query,none", help="which passes: query (\"query: \"), none, or both")
     ap.add_argument("--out", default="results/anchor/tatoeba.csv")
     args = ap.parse_args()
     params = load_params(REPO / "params.yaml")
@@ -58,7 +59,8 @@ def main() -> int:
     encoder = load_encoder(params.encoder, seed=params.seed, device=resolve_device(params.runtime.device))
     texts = sorted(set(pairs["text"]) | set(pairs["eng"]))
     scores: dict[str, dict[str, dict[str, float]]] = {}
-    for prefix, name in (("query: ", "query"), ("", "none")):
+    passes = [(p, n) for p, n in (("query: ", "query"), ("", "none")) if n in args.prefixes.split(",")]
+    for prefix, name in passes:
         t0 = time.perf_counter()
         flat = encoder.embed(texts, prefix=prefix, batch_size=params.encoder.batch_size,
                              batch_tokens=params.encoder.batch_tokens, progress=f"tatoeba, prefix {prefix!r}")
@@ -73,11 +75,14 @@ def main() -> int:
     rows = []
     for lang in langs:
         n = int((pairs["language"] == lang).sum())
-        q, none = scores[lang]["query"], scores[lang]["none"]
-        row = {"language": lang, "xtreme": lang in tatoeba.XTREME_LANGUAGES, "pairs": n,
-               "ours_x2eng_query": 1 - q["xsim_cosine_x2eng"], "ours_x2eng_none": 1 - none["xsim_cosine_x2eng"],
-               "ours_xtreme_eng2x_query": 1 - q["xsim_cosine_eng2x"]}
+        got = scores[lang]
+        row = {"language": lang, "xtreme": lang in tatoeba.XTREME_LANGUAGES, "pairs": n}
+        for name, errors in got.items():
+            row[f"ours_x2eng_{name}"] = 1 - errors["xsim_cosine_x2eng"]
+            row[f"ours_xtreme_eng2x_{name}"] = 1 - errors["xsim_cosine_eng2x"]
         for src, ours in (("A", "ours_x2eng_query"), ("B", "ours_x2eng_none"), ("C", "ours_x2eng_query")):
+            if ours not in row:
+                continue
             value = published.loc[lang, src] if lang in published.index else np.nan
             row[f"published_{src}"] = value
             row[f"diff_pairs_{src}"] = round((row[ours] - value) * n, 3)  # in pairs: 1.0 = one sentence
@@ -87,7 +92,7 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
-    for src in "ABC":
+    for src in [c.removeprefix("diff_pairs_") for c in table.columns if c.startswith("diff_pairs_")]:
         d = table[f"diff_pairs_{src}"].abs()
         print(f"vs {src}: mean accuracy ours {table['ours_x2eng_query' if src != 'B' else 'ours_x2eng_none'].mean():.4f} "
               f"published {table[f'published_{src}'].mean():.4f}; |diff| <= 1 pair in {int((d <= 1).sum())} of "

@@ -149,9 +149,10 @@ def test_smoke_analysis_matches_golden(smoke_run: Path, dataframe_regression) ->
     assert (table["role"] == "primary").sum() == 1
     # p-values only in declared rows; a declared row without one says why (in smoke, the primary pair
     # retrieves every covered sentence in every run, so its runs do not vary).
-    declared = table[table["role"].isin(["primary", "secondary"])]
-    # The smoke run has the multimodal side only: the primary and the secondary family, no textual arm.
-    assert len(declared) == 1 + len(DECLARATION.secondary) and declared["test"].notna().all()
+    declared = table[table["role"].isin(["primary", "secondary", *DECLARATION.families])]
+    # The smoke run has the multimodal side only: the primary, the secondary family and, of the Tatoeba
+    # family, the primary pair; no textual arm.
+    assert len(declared) == 1 + len(DECLARATION.secondary) + 1 and declared["test"].notna().all()
     assert not table["role"].isin(["headline", "question"]).any()
     assert table.loc[~table.index.isin(declared.index), "p"].isna().all()
     tested = declared[declared["p"].notna()]
