@@ -230,6 +230,11 @@ def test_documented_overrides_run_through_dvc_exp_run(scratch: tuple[Path, dict[
             if example.startswith("+"):  # refused by the checks inside DVC's composition
                 assert proc.returncode != 0 and "unknown key" in proc.stderr, (example, proc.stderr)
                 assert "Running stage" not in proc.stdout
+            elif example == "profile=full" and not (root / "data" / "full").is_dir():
+                # `full` reads the upstream snapshot: without `benchmark fetch`, validate refuses in one line
+                errors = _benchmark_errors(proc)
+                assert proc.returncode != 0 and len(errors) == 1 and "upstream snapshot missing" in errors[0], proc.stderr
+                assert proc.stdout.count("Running stage") == 1, proc.stdout  # the gate, nothing after it
             else:
                 assert proc.returncode == 0, (example, proc.stdout[-2000:], proc.stderr[-2000:])
                 key, value = example.split("=", 1)
