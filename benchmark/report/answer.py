@@ -288,6 +288,16 @@ def _learned(training: pd.DataFrame, arm: str) -> str:
     return ""
 
 
+def _test_clause(r: pd.Series, holm: str, test: str = "", mde: bool = False) -> str:
+    """What a declared row's test says: its run-level interval, p (and Holm's), TOST and verdict; or why
+    there is no test, with the items interval."""
+    if r["p"] != r["p"]:
+        return f", no test ({r['test'].removeprefix('none: ')}); items interval [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"
+    return (f", 95% CI [{r['seed_ci_low']:+.4f}, {r['seed_ci_high']:+.4f}], {test}p = {r['p']:.3g} (Holm {holm}: "
+            f"{r['p_holm']:.3g}), TOST against ±{r['sesoi']:g}: p = {r['tost_p']:.3g}"
+            + (f", MDE {r['mde']:.4f}" if mde else "") + f"; **{_verdict(r, 'p_holm')}**")
+
+
 def _question(params: Params, summary: pd.DataFrame, training: pd.DataFrame) -> str:
     """The research question as asked: the multimodal arm with proven image use vs the textual tasks
     the seed found best (the declaration's headline pairs that this run has), with what each arm's
@@ -302,13 +312,7 @@ def _question(params: Params, summary: pd.DataFrame, training: pd.DataFrame) -> 
     for _, r in rows.iterrows():
         head = (f"{r['treatment']} vs {r['control']}: **{r['margin']:+.4f}** ({int(r['treatment_runs'])} vs "
                 f"{int(r['control_runs'])} seeds; > 0: the multimodal arm retrieves better)")
-        if r["p"] != r["p"]:
-            parts.append(f"{head}, no test ({r['test'].removeprefix('none: ')}); items interval "
-                         f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]")
-        else:
-            parts.append(f"{head}, 95% CI [{r['seed_ci_low']:+.4f}, {r['seed_ci_high']:+.4f}], run-level t-test "
-                         f"p = {r['p']:.3g} (Holm over the headline pairs run: {r['p_holm']:.3g}), TOST against "
-                         f"±{r['sesoi']:g}: p = {r['tost_p']:.3g}, MDE {r['mde']:.4f}; **{_verdict(r, 'p_holm')}**")
+        parts.append(head + _test_clause(r, "over the headline pairs run", test="run-level t-test ", mde=True))
     arms = list(dict.fromkeys([*rows["treatment"], *rows["control"]]))
     evidence = [e for e in (_learned(training, a) for a in arms) if e]
     base = summary[(summary["control"] == "baseline") & summary["treatment"].isin(arms)
@@ -333,13 +337,7 @@ def _family(summary: pd.DataFrame, role: str) -> str:
     parts = []
     for _, r in rows.iterrows():
         head = f"{r['comparison']} **{r['margin']:+.4f}** ({int(r['treatment_runs'])} vs {int(r['control_runs'])} seeds)"
-        if r["p"] != r["p"]:
-            parts.append(f"{head}, no test ({r['test'].removeprefix('none: ')}); items interval "
-                         f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]")
-        else:
-            parts.append(f"{head}, 95% CI [{r['seed_ci_low']:+.4f}, {r['seed_ci_high']:+.4f}], p = {r['p']:.3g} "
-                         f"(Holm within the family: {r['p_holm']:.3g}), TOST against ±{r['sesoi']:g}: "
-                         f"p = {r['tost_p']:.3g}; **{_verdict(r, 'p_holm')}**")
+        parts.append(head + _test_clause(r, "within the family"))
     return (f"**{score.display}** over {int(rows.iloc[0]['n_languages'])} covered languages ({role} family, > 0: "
             f"the multimodal arm better): {'; '.join(parts)}.")
 
