@@ -36,8 +36,12 @@ def test_dockerfile_installs_from_the_lock_and_runs_the_run_command() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "bash scripts/install.sh" in dockerfile
     assert 'CMD ["bash", "scripts/repro.sh"]' in dockerfile
-    py = re.search(r"^FROM python:(\d+\.\d+)", dockerfile, re.M)
+    # The default base (BASE_IMAGE, replaced offline by scripts/base_image.sh's) is the official image
+    # of the lock's Python; every stage builds on it.
+    py = re.search(r"^ARG BASE_IMAGE=python:(\d+\.\d+)\.\d+-slim-bookworm$", dockerfile, re.M)
     assert py and sys.version_info[:2] == tuple(int(x) for x in py.group(1).split(".")), "image Python != lock Python"
+    assert re.search(r"^FROM \$\{BASE_IMAGE\} AS base$", dockerfile, re.M)
+    assert all(line.split()[1] in ("${BASE_IMAGE}", "base") for line in re.findall(r"^FROM .*$", dockerfile, re.M))
 
 
 def test_lock_is_exact_and_pins_the_stack() -> None:
