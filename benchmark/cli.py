@@ -123,6 +123,8 @@ def _params(args: argparse.Namespace, params: Any) -> None:
     from benchmark import config
 
     overrides = ([f"profile={args.profile}"] if args.profile else []) + args.overrides
+    if args.plan and args.write:
+        raise BenchmarkError("params: --plan prints a cost plan and writes nothing; drop --write")
     if args.write:
         config.write_params(args.params, overrides)
         print(f"wrote {args.params}: benchmark/conf composed with {' '.join(overrides) or 'no overrides'}")
@@ -131,6 +133,13 @@ def _params(args: argparse.Namespace, params: Any) -> None:
         params = config.validate(config.compose(overrides), source=" ".join(overrides))
     else:
         params = config.load_params(args.params)
+    if args.plan:
+        from benchmark.determinism import resolve_device
+        from benchmark.plan import plan
+
+        device = resolve_device(args.plan_device)
+        print(yaml.safe_dump(plan(params, device, args.plan_rows), sort_keys=False, allow_unicode=True), end="")
+        return
     print(yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False, allow_unicode=True), end="")
 
 
@@ -150,6 +159,15 @@ def _fetch(args: argparse.Namespace, params: Any) -> None:
         module.fetch_upstream(dest / name, mirror / name if mirror else None)
     print(f"upstream snapshot verified in {dest}; record it with `dvc commit data.dvc` "
           "and share it with `dvc push data.dvc`")
+
+
+def _pin_model(args: argparse.Namespace, params: Any) -> None:
+    from benchmark.models import pretrained
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise BenchmarkError(f"{folder}: not a directory")
+    print(pretrained.dir_pin(folder))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="Hydra overrides as for `dvc exp run -S`, e.g. profile=smoke encoder.batch_size=64")
     p.add_argument("--write", action="store_true", help="write the composition to params.yaml")
+    p.add_argument("--plan", action="store_true", help="print what the params will cost instead: runs, steps, "
+                   "tokens, GPU-hours from one measured step of XLM-R large (random weights; minutes on a CPU)")
+    p.add_argument("--plan-device", default="auto", help="device to time the step on (default: cuda if present)")
+    p.add_argument("--plan-rows", type=int, default=None,
+                   help="rows of the timed step (default: training.batch_size on CUDA, 4 on CPU)")
 
     p = add("eval-flores", _eval_flores,
             "evaluate the configured encoder on a FLORES-200 directory in the official layout", profile=True)
@@ -213,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default=None, help="e5 prefix, e.g. 'query: ' (default: params encoder.prefix)")
     p.add_argument("--out", default="results/flores_eval.csv", help="per-language CSV to write")
 
+    p = add("pin-model", _pin_model, "print the pin (sha256 over its files) of a local save_pretrained "
+            "directory, for encoder.revision / image.revision", needs_params=False)
+    p.add_argument("folder", help="a directory written by save_pretrained")
     p = add("fetch", _fetch, "full profile: download the pinned upstream FLORES-200/SIB-200/Tatoeba, verify sha256",
             needs_params=False)
     p.add_argument("--dest", default="data/full")

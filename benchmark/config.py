@@ -20,12 +20,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from benchmark.io import BenchmarkError
+from benchmark.models import pretrained
 from benchmark.targets import registry
 
 Profile = Literal["tiny", "smoke", "mini", "full"]
 PROFILES: tuple[str, ...] = ("tiny", "smoke", "mini", "full")
 CONF_DIR = Path(__file__).parent / "conf"
-SHA40 = re.compile(r"^[0-9a-f]{40}$")
 LANGUAGE_CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
 MAX_SEED = 2**32 - 1  # numpy's and torch's seed range
 
@@ -52,8 +52,8 @@ class EncoderConfig(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> EncoderConfig:
-        if self.source == "hf" and not (self.revision and SHA40.match(self.revision)):
-            raise ValueError("encoder.revision must be a 40-hex commit SHA when encoder.source is 'hf'")
+        if self.source == "hf" and (problem := pretrained.check_revision(self.name, self.revision)):
+            raise ValueError(f"encoder.revision: {problem}")
         if self.hidden % self.heads:
             raise ValueError("encoder.hidden must be divisible by encoder.heads")
         return self
@@ -122,6 +122,13 @@ class ImageConfig(Strict):
         if round(n**0.5) ** 2 != n:
             raise ValueError("image.prefix_tokens must be a square number (the grid is pooled to s x s)")
         return n
+
+    @model_validator(mode="after")
+    def _pinned(self) -> ImageConfig:
+        # No name: the default CLIP tower at its pinned commit (benchmark/models/image.py).
+        if self.source == "hf" and self.name and (problem := pretrained.check_revision(self.name, self.revision)):
+            raise ValueError(f"image.revision: {problem}")
+        return self
 
 
 class TrackingConfig(Strict):

@@ -16,9 +16,13 @@ class BenchmarkError(Exception):
     """A user-facing error: the CLI prints its message as one line and exits non-zero."""
 
 
-def hub_error(what: str, err: Exception) -> BenchmarkError:
-    """One line for any failure to load a pinned model from the Hugging Face Hub."""
+def hub_error(what: str, err: Exception, *, local: bool = False) -> BenchmarkError:
+    """One line for any failure to load a pinned model from the Hugging Face Hub (or, ``local``, from
+    a ``save_pretrained`` directory)."""
     first = str(err).splitlines()[0] if str(err) else ""
+    if local:
+        return BenchmarkError(f"cannot load {what}: not a complete save_pretrained directory: "
+                              f"{type(err).__name__}: {first}")
     return BenchmarkError(
         f"cannot load {what} from the Hugging Face Hub: source 'hf' needs network access to the Hub "
         f"or a populated HF cache (check HF_HUB_OFFLINE / HF_HOME): {type(err).__name__}: {first}"

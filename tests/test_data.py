@@ -292,3 +292,19 @@ def test_build_is_deterministic_and_bundle_current(tmp_path: Path) -> None:
     # The committed bundle came from an earlier run: equal bytes means both deterministic and current.
     assert digests(out) == digests(BUNDLE_DIR)
     assert digests(pins) == digests(spec.PINS_DIR)
+
+
+def test_upstream_metadata_covers_every_line_and_agrees_with_the_bundle(shared_data: Path, tmp_path: Path) -> None:
+    """`full`'s bootstrap clusters: the upstream metadata covers all 2009 dev+devtest lines (the bundle
+    only SIB-200's 1004), and on the bundle's lines names the same article."""
+    meta = flores.read_official_metadata(shared_data / "flores200")
+    assert len(meta) == 997 + 1012 and list(meta.index) == list(range(2009))
+    bundled = flores.load_metadata()
+    assert (meta.loc[bundled.index, "url"] == bundled["url"]).all()
+    assert meta.loc[997:, "url"].nunique() < 1012  # devtest sentences cluster by article
+    for split in ("dev", "devtest"):
+        shutil.copy(shared_data / "flores200" / f"metadata_{split}.tsv", tmp_path / f"metadata_{split}.tsv")
+    lines = (tmp_path / "metadata_dev.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (tmp_path / "metadata_dev.tsv").write_text("".join(lines[:-1]), encoding="utf-8")
+    with pytest.raises(BenchmarkError, match=r"metadata_dev.tsv: expected 997 rows of 5 tab-separated fields$"):
+        flores.read_official_metadata(tmp_path)

@@ -107,3 +107,19 @@ def test_upstream_inputs_are_checked_before_any_output_is_deleted(tmp_path) -> N
     assert "\n" not in str(e.value)
     with pytest.raises(BenchmarkError, match="English training data .* is not pinned|unresolved"):
         xtreme_target.check(params, tmp_path)
+
+
+def test_xtreme_measures_only_the_tasks_it_fine_tunes() -> None:
+    """`targets.xtreme.tasks` narrows the scores analysis and report read; `[]` turns the phase off."""
+    from benchmark.config import resolve
+    from benchmark.targets import registry
+
+    spec = registry.get_target("xtreme")
+    some = resolve({"profile": "full", "targets": {"xtreme": {"tasks": ["xquad", "pawsx"]}}})
+    assert [s.name for s in spec.scores_in(some)] == ["xtreme_pawsx", "xtreme_xquad"]
+    assert spec.shown(some).name == "xtreme_pawsx"  # the main score (XNLI) is not measured here
+    off = resolve({"profile": "full", "targets": {"xtreme": {"tasks": []}}})
+    assert spec.scores_in(off) == () and spec.shown(off) is None
+    full = resolve({"profile": "full"})
+    assert spec.shown(full).name == "xtreme_xnli" and len(spec.scores_in(full)) == 8
+    assert registry.get_target("tatoeba").scores_in(full) == registry.get_target("tatoeba").scores

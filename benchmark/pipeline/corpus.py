@@ -73,6 +73,14 @@ def load_corpus(params: Params, data_dir: Path) -> Corpus:
                   selection_ids=list(range(n_dev))[: params.data.max_sentences])
 
 
+def article_metadata(params: Params, data_dir: Path) -> pd.DataFrame:
+    """The FLORES article (``url``) of every sentence, the bootstrap's cluster: the bundle's table, or
+    the upstream snapshot's ``metadata_{dev,devtest}.tsv`` (which cover every line, not SIB's alone)."""
+    if params.data.source == "bundle":
+        return flores.load_metadata(data_dir / "bundle")
+    return flores.read_official_metadata(data_dir / "full" / "flores200")
+
+
 def probe_texts(corpus: Corpus, pivot: str) -> dict[str, list[str]]:
     """The SIB probe's training and model-choice texts: ``probe/{train,dev}``, the pivot's SIB lines."""
     return {f"probe/{split}": corpus.sentences.loc[corpus.ids(split), pivot].tolist() for split in ("train", "dev")}

@@ -44,7 +44,7 @@ from benchmark.pipeline import paths
 from benchmark.pipeline.corpus import load_corpus
 from benchmark.pipeline.task_data import HELDOUT_EXAMPLES, task_tables
 from benchmark.tracking import stage_run
-from benchmark.training import checkpoint
+from benchmark.training import checkpoint, distributed
 from benchmark.training import evidence as image_evidence
 from benchmark.training.datasets import FeatureBank, Questions
 from benchmark.training.objectives import Objective
@@ -75,6 +75,8 @@ def _config_key(spec: ArmSpec, params: Params, seed: int) -> str:
             "keep_weights": params.training.selection != "final", "code": _code_sha256(),
             "training": params.training.model_dump(mode="json", exclude={"selection"}),
             "encoder": params.encoder.model_dump(mode="json"), "image": params.image.model_dump(mode="json")}
+    if (world := distributed.world()) > 1:  # torchrun: its own checkpoints (other dropout streams)
+        what["world_size"] = world
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -192,10 +194,48 @@ def _export(out: Path, encoder: dict[str, np.ndarray], heads: dict[str, np.ndarr
         (tmp / MODEL_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def _rows_per_example(spec: ArmSpec) -> tuple[int, ...]:
+    """Encoder rows per example of each task the run trains on (a k-way choice: k; else 1)."""
+    if spec.kind != "textual":
+        return (1,)
+    return tuple(TASKS[task].num_labels if TASKS[task].format == "choice" else 1 for task in spec.tasks)
+
+
+def _fit(params: Params, encoder: Encoder, setup: Setup, ckpt_dir: Path, seed: int, device: str,
+         log: Callable[[int, dict[str, float]], None] | None) -> Path:
+    """The run's training, on every rank under torchrun (the trainer lets only rank 0 write)."""
+    t, objective = params.training, setup.objective
+    n_frozen = layers.frozen_layers(encoder.model, t.train_top_layers)
+    if n_frozen and objective.memoizable and objective.memo is None:
+        # The training texts' frozen states once, not every step: COCO's captions recur epoch after
+        # epoch (the textual arms' rows come precomputed from stage task-states).
+        objective.memo = layers.BottomMemo()
+        objective.memo.fill(encoder.model.to(device), setup.data.token_rows(), n_frozen,  # type: ignore[attr-defined]
+                            encoder.tokenizer.pad_token_id)
+    return train(objective, setup.data, t, ckpt_dir, seed=seed, precision=params.runtime.precision,
+                 keep_last=1, keep_weights=t.selection != "final", device=device, log=log, data_parallel=True)
+
+
 def run(params: Params, run_name: str) -> None:
     spec, seed = load_run(paths.runs() / f"{run_name}.json")
     seed_everything(seed, params.runtime.threads)
-    device = resolve_device(params.runtime.device)
+    device = distributed.local_device(resolve_device(params.runtime.device))
+    owned = False
+    if spec.trained and (world := distributed.world()) > 1:
+        # torchrun: the ranks meet first, then check that every global batch splits into equal
+        # shards; if not, rank 0 says so in one line before anything is written (the others wait).
+        owned = distributed.start(torch.device(device))
+        distributed.check_divisible(params.training.batch_size, _rows_per_example(spec), world)
+    if distributed.rank() != 0:
+        # Under torchrun rank 0 writes everything this stage writes (checkpoints, MLflow, model,
+        # metrics); the other ranks only train with it.
+        if spec.trained:
+            encoder = load_encoder(params.encoder, seed=params.seed, device=device)
+            setup = (_textual if spec.kind == "textual" else _coco)(spec, params, encoder, seed)
+            _fit(params, encoder, setup, paths.checkpoints(run_name) / _config_key(spec, params, seed), seed,
+                 device, log=None)
+            distributed.finish(owned, barrier=False)  # the trainer's last barrier was the rendezvous
+        return
     out = paths.model(run_name)
     tags = {"arm": spec.name, "run": run_name, "arm.kind": spec.kind, "training.seed": str(seed)}
     with stage_run(f"train/{run_name}", params, device, tags=tags) as run_:
@@ -213,21 +253,17 @@ def run(params: Params, run_name: str) -> None:
         setup = (_textual if spec.kind == "textual" else _coco)(spec, params, encoder, seed)
         objective = setup.objective
         run_.log_params(setup.log_params)
+        if (world := distributed.world()) > 1:
+            run_.log_params({"train.world_size": world})
 
         # Train (resuming from this config's newest checkpoint, if a killed run left one).
         ckpt_dir = _checkpoint_dir(run_name, _config_key(spec, params, seed))
         t0 = time.perf_counter()
-        n_frozen = layers.frozen_layers(encoder.model, t.train_top_layers)
-        if n_frozen and objective.memoizable and objective.memo is None:
-            # The training texts' frozen states once, not every step: COCO's captions recur epoch after
-            # epoch (the textual arms' rows come precomputed from stage task-states).
-            objective.memo = layers.BottomMemo()
-            objective.memo.fill(encoder.model.to(device), setup.data.token_rows(), n_frozen,  # type: ignore[attr-defined]
-                                encoder.tokenizer.pad_token_id)
-        final = train(objective, setup.data, t, ckpt_dir, seed=seed, precision=params.runtime.precision,
-                      keep_last=1, keep_weights=t.selection != "final", device=device,
-                      log=lambda step, m: run_.log_metrics({f"train.{k}": v for k, v in m.items()}, step=step))
+        final = _fit(params, encoder, setup, ckpt_dir, seed, device,
+                     log=lambda step, m: run_.log_metrics({f"train.{k}": v for k, v in m.items()}, step=step))
         train_s = time.perf_counter() - t0
+        if owned:  # the rest (selection, evidence, export) is rank 0's alone
+            distributed.finish(owned, barrier=False)
 
         # Select: with training.selection other than final, every kept checkpoint is a candidate.
         chosen, picked = final, {}

@@ -22,6 +22,7 @@ from typing import Any
 from benchmark import config
 from benchmark.data import spec
 from benchmark.io import BenchmarkError, write_json, write_text
+from benchmark.models import pretrained
 from benchmark.pipeline import paths
 
 GATE_TEXT = "params.yaml passed `benchmark validate`; every stage depends on this file (see dvc.yaml)\n"
@@ -63,6 +64,12 @@ def run(params_file: Path | str = "params.yaml") -> None:
     out = paths.VALIDATE
     params = check(Path(params_file), out / "presets.json")
     spec.verify_bundle(spec.BUNDLE_DIR)  # a corrupt file stops here, not after `prepare` removed data/bundle
+    # A local model directory that is missing or changed stops here, not after `frozen`/`images` removed
+    # their outputs (a Hub pin is only checked for its shape: the Hub may be out of reach until `train`).
+    if params.encoder.source == "hf" and pretrained.is_local(params.encoder.name):
+        pretrained.verify("encoder", params.encoder.name, params.encoder.revision)
+    if params.image.source == "hf" and params.image.name and pretrained.is_local(params.image.name):
+        pretrained.verify("image", params.image.name, params.image.revision)
     if params.data.source == "upstream":  # a bad upstream file stops here, not after `evaluate` removed its outputs
         from benchmark.targets import registry
 

@@ -347,14 +347,15 @@ def _per_language(params: Params, tables: dict[str, pd.DataFrame], max_languages
     out = []
     for spec in registry.active(params.profile):
         table = tables.get(spec.name)
-        if table is None or table["language"].nunique() > max_languages:
+        score = spec.shown(params)
+        if table is None or score is None or table["language"].nunique() > max_languages:
             continue
-        col = spec.main.column
+        col = score.column
         wide = (table.assign(arm=[parse_run(r)[0].name for r in table["arm"]])
                 .groupby(["language", "arm"])[col].mean().unstack("arm"))
         arms = list(dict.fromkeys(parse_run(r)[0].name for r in params.arms))
         wide = wide[[a for a in arms if a in wide.columns]].reset_index()
-        out += [f"## {spec.display}: {spec.main.display} by language", "",
+        out += [f"## {spec.display}: {score.display} by language", "",
                 f"Mean over each arm's runs; {spec.protocol}; its bootstrap resamples {spec.resampled}. "
                 f"Per run: `results/targets/{spec.name}.csv`.", "", markdown.table(wide), ""]
     return out

@@ -139,9 +139,11 @@ def run(params: Params) -> None:
     TARGETS_DIR.mkdir(parents=True, exist_ok=True)
     plotted = [a for a in PLOTTED if a in arms] or arms[:1]
     for spec in specs:
-        table, score = tables[spec.name], spec.main
+        table, score = tables[spec.name], spec.shown(params)
         with atomic_path(TARGETS_DIR / f"{spec.name}.csv") as tmp:
             table.to_csv(tmp, index=False, float_format="%.6f")
+        if score is None:  # e.g. XTREME with its third phase off: a table of languages, nothing to plot
+            continue
         better = "higher" if score.higher_is_better else "lower"
         _plot(table[table["arm"].isin(plotted)], score.column, f"{score.display}, {better} is better",
               str(TARGETS_DIR / f"{spec.name}.png"), ascending=not score.higher_is_better)
@@ -185,13 +187,13 @@ def _markdown(params: Params, specs: list[TargetSpec], tables: dict[str, pd.Data
               summary: dict[str, dict[str, float]], training: pd.DataFrame) -> str:
     overview = pd.DataFrame([
         {"arm": arm, **{f"{spec.display}: {s.display}": v[f"{spec.name}.mean_{s.column}"]
-                        for spec in specs for s in spec.scores},
+                        for spec in specs for s in spec.scores_in(params)},
          **{f"{spec.display}: {k}": v[f"{spec.name}.{k}"] for spec in specs for k in spec.summary_extra}}
         for arm, v in summary.items()
     ])
     targets = [f"- **{spec.display}** (`{spec.name}`; {spec.dataset.name}, {spec.dataset.license}): {spec.protocol}; "
                f"embeds {spec.embeds}; {tables[spec.name]['language'].nunique()} languages. Scores: "
-               + ", ".join(f"{s.display} ({'higher' if s.higher_is_better else 'lower'} is better)" for s in spec.scores)
+               + ", ".join(f"{s.display} ({'higher' if s.higher_is_better else 'lower'} is better)" for s in spec.scores_in(params))
                + f". Bootstrap resamples {spec.resampled}." for spec in specs]
     parts = [
         f"# Results — profile `{params.profile}`",
@@ -232,12 +234,14 @@ def _markdown(params: Params, specs: list[TargetSpec], tables: dict[str, pd.Data
     for arm in [a for a in summary if a == "baseline"] or list(summary)[:1]:
         parts += ["", f"## `{arm}`: best and worst languages", ""]
         for spec in specs:
+            if (score := spec.shown(params)) is None:
+                continue
             # Ties (many languages sit at 0 error) are listed alphabetically, and counted.
-            col, high = spec.main.column, spec.main.higher_is_better
+            col, high = score.column, score.higher_is_better
             t = tables[spec.name]
             t = t[t["arm"] == arm].sort_values([col, "language"], ascending=[not high, True])
             best_value = 1.0 if high else 0.0
-            parts += [f"{spec.main.display} ({int((t[col] == best_value).sum())} of {len(t)} languages at "
+            parts += [f"{score.display} ({int((t[col] == best_value).sum())} of {len(t)} languages at "
                       f"{best_value:g}) — best: " + ", ".join(f"{x.language} {getattr(x, col):.3f}" for x in t.head(5).itertuples())
                       + "; worst: " + ", ".join(f"{x.language} {getattr(x, col):.3f}" for x in t.tail(5).itertuples()), ""]
     parts += ["Per-language scores and plots: `results/targets/<target>.{csv,png}`.", ""]

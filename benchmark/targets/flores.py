@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.config import Params
-from benchmark.pipeline.corpus import load_corpus
+from benchmark.pipeline.corpus import article_metadata, load_corpus
 from benchmark.targets.registry import TargetResult
 from benchmark.targets.retrieval import bitext
 
@@ -23,6 +23,7 @@ COLUMNS = [*XSIM, "p_at_1_x2eng", "p_at_1_eng2x"]  # P@1: accuracy of cosine ret
 def check(params: Params, data_dir: Path) -> None:
     """Read and validate every input (stage ``validate`` calls this before any output is deleted)."""
     texts(params, data_dir)
+    article_metadata(params, data_dir)  # the analysis's bootstrap clusters
 
 
 def texts(params: Params, data_dir: Path) -> dict[str, list[str]]:

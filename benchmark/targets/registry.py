@@ -6,7 +6,7 @@ name a target themselves: its dataset (pin, license, languages), what it embeds,
 per-item prediction schema, its scores (the columns the analysis uses, which way is better, how one
 item scores), what its bootstrap resamples, and the module that runs it.
 
-A target module (``module``) holds three functions, all reading the run's embeddings, never a file
+A target module (``module``) holds these functions, all reading the run's embeddings, never a file
 another target wrote:
 
 * ``check(params, data_dir)``: read and validate every input it will need (stage ``validate`` calls it
@@ -17,6 +17,8 @@ another target wrote:
 * ``score(params, run, emb, data_dir) -> TargetResult``: per-language table, per-item predictions, summary.
 * ``language_groups(params, languages, data_dir) -> DataFrame``: ``script``, ``covered``, ``in_cc100``
   per language, the analysis's breakdowns.
+* ``measures(params, score) -> bool`` (optional): whether this configuration measures ``score``
+  (XTREME scores only the tasks of ``targets.xtreme.tasks``); without it, every score is measured.
 
 Its params block is ``targets.<name>`` (``config``, a strict pydantic model), so a typo in it is a
 ``validate`` error like any other key.
@@ -103,6 +105,16 @@ class TargetSpec(Frozen):
 
     def runner(self) -> ModuleType:
         return importlib.import_module(self.module)
+
+    def scores_in(self, params: Any) -> tuple[Score, ...]:
+        """The scores ``params`` measures: every one, unless the module narrows them (``measures``)."""
+        measures = getattr(self.runner(), "measures", None)
+        return tuple(s for s in self.scores if measures is None or measures(params, s))
+
+    def shown(self, params: Any) -> Score | None:
+        """The score tables and plots lead with: the main one if measured, else the first measured."""
+        measured = self.scores_in(params)
+        return self.main if self.main in measured else next(iter(measured), None)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,11 @@ def check(params: Params, data_dir: Path) -> None:
         test_tables(spec, data_dir)
 
 
+def measures(params: Params, score: Any) -> bool:
+    """A task's score exists only where the task is fine-tuned (``targets.xtreme.tasks``)."""
+    return score.where["task"] in params.targets.xtreme.tasks
+
+
 def texts(params: Params, data_dir: Path) -> dict[str, list[str]]:
     return {}  # fine-tuning reads its own text; nothing for the shared embedding pass
 
@@ -201,10 +206,11 @@ def score(params: Params, run: str, emb: dict[str, np.ndarray], data_dir: Path) 
         for lang, value in scores.items():
             per_language.setdefault(lang, {})[spec.name] = value
         preds.append(p)
-    table = pd.DataFrame([{"language": lang, **v} for lang, v in sorted(per_language.items())])
+    columns = ["task", "language", "index_id", "item", "label", "predicted", "value"]
+    table = pd.DataFrame([{"language": lang, **v} for lang, v in sorted(per_language.items())],
+                         columns=["language", *(s.name for s in specs)])
     summary = {f"mean_{s.name}": float(table[s.name].mean()) for s in specs}
-    predictions = pd.concat(preds, ignore_index=True)[["task", "language", "index_id", "item", "label", "predicted",
-                                                       "value"]]
+    predictions = pd.concat(preds, ignore_index=True)[columns] if preds else pd.DataFrame(columns=columns)
     return TargetResult(table, predictions, summary)
 
 

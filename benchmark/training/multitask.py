@@ -69,6 +69,11 @@ class MultiTaskData:
         self.offsets = [sum(sizes[:i]) for i in range(len(sizes))]
         self.weights = {t: min(n, cap) if cap is not None else n for t, n in zip(self.names, sizes)}
 
+    @property
+    def example_sizes(self) -> tuple[int, ...]:
+        """Rows per example of each task (the trainer checks a data-parallel split against each)."""
+        return tuple(self.tasks[t].rows_per_example for t in self.names)
+
     def probabilities(self) -> dict[str, float]:
         total = sum(self.weights.values())
         return {t: w / total for t, w in self.weights.items()}
@@ -118,6 +123,9 @@ class MultiTaskObjective(Objective):
         obj = self._tasks[name]
         obj.frozen_layers, obj.memo = self.frozen_layers, self.memo
         return obj
+
+    def prepare(self, batch: Batch) -> Batch:
+        return self.task(batch["task"]).prepare(batch)
 
     def forward(self, batch: Batch) -> tuple[Tensor, Stats]:
         name = batch["task"]

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from benchmark.models import layers
 from benchmark.models.encoder import mean_pool
+from benchmark.training import distributed
 
 Batch = dict[str, Any]
 Stats = dict[str, float]
@@ -93,6 +94,12 @@ class Objective(nn.Module):
     def generators(self) -> dict[str, torch.Generator]:
         """RNGs the objective owns (their states go into every checkpoint)."""
         return {}
+
+    def prepare(self, batch: Batch) -> Batch:
+        """What the loop does to a whole batch before it is split across ranks: draws and checks over
+        the global batch (MLM's masks), so that each rank's share equals its rows of a single-process
+        step. Runs on one process too; the default is the batch unchanged."""
+        return batch
 
     def prefix_length(self, batch: Batch) -> int:
         """Positions the visual prefix adds in front of the text (0 without one)."""
@@ -153,6 +160,10 @@ class Contrastive(Objective):
         hidden, mask = self.encode(input_ids, attention_mask)
         return self.text_proj(mean_pool(hidden, mask))
 
+    def prepare(self, batch: Batch) -> Batch:
+        _unique_images(batch["image_ids"])  # over the global batch: a rank's shard alone would miss a pair
+        return batch
+
     def forward(self, batch: Batch) -> tuple[Tensor, Stats]:
         _unique_images(batch["image_ids"])
         text = self.embed_text(batch["input_ids"], batch["attention_mask"])
@@ -160,6 +171,9 @@ class Contrastive(Objective):
             other = self.image_proj(batch["image_features"].to(text.dtype).mean(dim=1))
         else:
             other = self.embed_text(batch["pair_input_ids"], batch["pair_attention_mask"])
+        # Data-parallel: every rank scores the global batch (its negatives), so each computes the
+        # single-process loss; gather_rows's backward and DDP's average keep the gradient exact.
+        text, other = distributed.gather_rows(text), distributed.gather_rows(other)
         scale = self.logit_scale.clamp(0, math.log(100)).exp()
         logits = scale * F.normalize(text, dim=-1) @ F.normalize(other, dim=-1).T
         target = torch.arange(len(logits), device=logits.device)
@@ -230,6 +244,14 @@ class MaskedLM(Objective):
         masked = torch.where(chosen & (action_r >= 0.8) & (action_r < 0.9), random_tokens, masked)
         return masked.to(input_ids.device), labels.to(input_ids.device)
 
+    def prepare(self, batch: Batch) -> Batch:
+        """Mask the global batch: the same draws from ``self.generator`` as one process makes,
+        whichever share of the rows a rank then keeps."""
+        if "labels" in batch:
+            return batch
+        input_ids, labels = self.mask_tokens(batch["input_ids"], batch["attention_mask"])
+        return batch | {"input_ids": input_ids, "labels": labels}
+
     def forward(self, batch: Batch) -> tuple[Tensor, Stats]:
         if "labels" in batch:
             input_ids, labels = batch["input_ids"], batch["labels"]
@@ -244,10 +266,25 @@ class MaskedLM(Objective):
         logits = F.linear(h, weight.to(h.dtype), self.decoder_bias)
         target = self.position_of[labels[where]]  # IGNORE for a token outside the candidates
         known = target != IGNORE
+        if (n := distributed.sharded_world()) > 1:
+            return self._sharded_loss(logits, target, known, n)
         loss = F.cross_entropy(logits.float(), target, ignore_index=IGNORE) if known.any() \
             else logits.sum() * 0.0
         accuracy = (logits.argmax(-1) == target).float().mean()  # outside the candidates: a miss
         return loss, {"loss": loss.item(), "accuracy": accuracy.item(), "masked_tokens": float(target.numel())}
+
+    @staticmethod
+    def _sharded_loss(logits: Tensor, target: Tensor, known: Tensor, n: int) -> tuple[Tensor, Stats]:
+        """The mean over the GLOBAL batch's masked tokens: a rank's masked-token count differs from the
+        others', so its sum is divided by the global count, times ``n`` for DDP's gradient average;
+        stats likewise, so that their average over ranks is the single-process value."""
+        counts = torch.stack([known.sum(), torch.tensor(target.numel(), device=known.device)])
+        n_known, n_masked = distributed.total(counts)
+        per_rank = n / n_known.clamp(min=1)
+        loss = F.cross_entropy(logits.float(), target, ignore_index=IGNORE, reduction="sum") * per_rank
+        hits = (logits.argmax(-1) == target).sum()
+        return loss, {"loss": loss.item(), "accuracy": (hits * n / n_masked.clamp(min=1)).item(),
+                      "masked_tokens": float(n_masked)}
 
 
 class AnswerClassification(Objective):

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from benchmark.io import BenchmarkError
 from benchmark.models.encoder import mean_pool
-from benchmark.training import squad_metric
+from benchmark.training import distributed, squad_metric
 from benchmark.training.objectives import IGNORE, Batch, Objective, Stats, _seeded
 
 MAX_ANSWER_TOKENS = 30  # the HF/BERT SQuAD recipe's longest predicted span
@@ -153,12 +153,24 @@ class Tagging(TextObjective):
     def loss(self, scores: Tensor, batch: Batch) -> tuple[Tensor, Stats]:
         labels = batch["labels"]
         where = labels != IGNORE
+        if (n := distributed.sharded_world()) > 1:
+            return self._sharded_loss(scores, labels, where, n)
         if not where.any():  # every word cut by truncation: nothing to learn from this batch
             loss = scores.sum() * 0.0
             return loss, {"loss": 0.0, "accuracy": 0.0}
         loss = F.cross_entropy(scores[where], labels[where])
         accuracy = (scores[where].argmax(-1) == labels[where]).float().mean()
         return loss, {"loss": loss.item(), "accuracy": accuracy.item()}
+
+    @staticmethod
+    def _sharded_loss(scores: Tensor, labels: Tensor, where: Tensor, n: int) -> tuple[Tensor, Stats]:
+        """The mean over the GLOBAL batch's labelled positions (ranks hold different numbers of them):
+        this rank's sum over the global count, times ``n`` for DDP's gradient average; its stats
+        likewise, so their average over ranks is the single-process value (0 when none is labelled)."""
+        per_rank = n / distributed.total(where.sum()).clamp(min=1)
+        loss = F.cross_entropy(scores[where], labels[where], reduction="sum") * per_rank
+        hits = (scores[where].argmax(-1) == labels[where]).sum()
+        return loss, {"loss": loss.item(), "accuracy": (hits * per_rank).item()}
 
     def item_scores(self, scores: Tensor, batch: Batch, data: Any, indices: list[int]) -> dict[str, Tensor]:
         where = batch["labels"] != IGNORE

@@ -18,18 +18,20 @@ import contextlib
 import math
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from benchmark.config import TrainingConfig
 from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import BenchmarkError
 from benchmark.models.layers import frozen_layers
-from benchmark.training import checkpoint
+from benchmark.training import checkpoint, distributed
 from benchmark.training.objectives import Batch, Objective
 
 BETAS = (0.9, 0.98)  # RoBERTa/XLM-R and CLIP
@@ -160,101 +162,164 @@ def _to(batch: Batch, device: torch.device) -> Batch:
 def train(objective: Objective, data: TrainData, cfg: TrainingConfig, out_dir: Path | str, *, seed: int,
           precision: Literal["fp32", "bf16"] = "fp32", keep_last: int | None = None, keep_weights: bool = False,
           freeze_word_embeddings: bool = False, device: str = "cpu", log: LogFn | None = None,
-          progress: bool = True) -> Path:
+          progress: bool = True, data_parallel: bool = False) -> Path:
     """Train ``objective`` on ``data`` for ``cfg.steps`` optimizer steps; return the final checkpoint.
 
     ``cfg`` is the budget and recipe; the keywords say how this run executes it: its ``seed``,
-    ``precision`` (bf16: autocast, CUDA only), how many checkpoints keep their optimizer state
-    (``keep_last``; None: all) and whether older ones keep their weights as model-selection candidates
-    (``keep_weights``), and ``freeze_word_embeddings`` (the 250k x H matrix dominates optimizer time on
-    CPU; tests use it). ``cfg.batch_size`` counts encoder rows: a k-choice example takes k of them.
+    ``precision`` (bf16: autocast on the run's device, CUDA or CPU), how many checkpoints keep their
+    optimizer state (``keep_last``; None: all) and whether older ones keep their weights as
+    model-selection candidates (``keep_weights``), and ``freeze_word_embeddings`` (the 250k x H matrix
+    dominates optimizer time on CPU; tests use it). ``cfg.batch_size`` counts encoder rows: a k-choice
+    example takes k of them.
 
     Resumes from the newest complete checkpoint in ``out_dir`` if there is one (and returns at once
     if it is the final one). ``log(step, metrics)`` receives, every ``log_every`` steps, the means
     over that interval of the objective's stats plus ``lr``, ``grad_norm``, ``examples_per_s`` and
     ``tokens_per_s`` (the last two from wall time: the only non-reproducible values).
+
+    ``data_parallel``: under ``torchrun`` (``WORLD_SIZE`` > 1) this call is the run's training on every
+    rank, data-parallel with PyTorch's DDP (:mod:`benchmark.training.distributed`): the same global
+    batches, each rank computing its share; only rank 0 writes checkpoints, calls ``log`` and shows
+    progress; all ranks return together. Off (the default), the call trains in this process alone
+    even under torchrun (e.g. SIB-200 fine-tuning on rank 0 after the run's training).
     """
     out_dir = Path(out_dir)
-    dev = torch.device(resolve_device(device))
-    if precision == "bf16" and dev.type != "cuda":
-        raise BenchmarkError("training.precision: bf16 autocast needs runtime.device cuda")
+    n_ranks = distributed.world() if data_parallel else 1
+    dev = torch.device(resolve_device(distributed.local_device(device) if n_ranks > 1 else device))
+    if precision == "bf16" and not _bf16_autocast_ok(dev):
+        raise BenchmarkError(f"training.precision: bf16 autocast is not supported on device type {dev.type!r}")
+    # batch_size counts encoder rows: an example of k rows (a k-way choice) takes k of them.
+    if cfg.batch_size < getattr(data, "rows_per_example", 1):
+        raise BenchmarkError(f"training.batch_size={cfg.batch_size} rows cannot hold one example of "
+                             f"{data.rows_per_example} rows")  # type: ignore[attr-defined]
+    distributed.check_divisible(cfg.batch_size, getattr(data, "example_sizes", (getattr(data, "rows_per_example", 1),)),
+                                n_ranks)
+    owned = distributed.start(dev) if n_ranks > 1 else False
+    rank = distributed.rank() if n_ranks > 1 else 0
     run_config = {**cfg.model_dump(mode="json"), "seed": seed, "precision": precision, "keep_weights": keep_weights,
                   "freeze_word_embeddings": freeze_word_embeddings}
-    generator = seed_everything(seed, torch.get_num_threads())  # data order
+    if n_ranks > 1:  # only then: single-process checkpoints keep their config
+        run_config["world_size"] = n_ranks  # per-rank dropout streams: resumable on the same world only
+    generator = seed_everything(seed, torch.get_num_threads())  # data order: the same on every rank
+    if rank:  # dropout: rank 0 draws as a single process would, the others their own streams
+        torch.manual_seed(distributed.rank_seed(seed, rank))
     generators = {"data": generator, **objective.generators()}
     objective.to(dev).train()
     set_trainable(objective.encoder, cfg.train_top_layers, freeze_word_embeddings)
     objective.frozen_layers = frozen_layers(objective.encoder, cfg.train_top_layers)
     optimizer = make_optimizer(objective, cfg)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
-    # batch_size counts encoder rows: an example of k rows (a k-way choice) takes k of them.
-    if cfg.batch_size < getattr(data, "rows_per_example", 1):
-        raise BenchmarkError(f"training.batch_size={cfg.batch_size} rows cannot hold one example of "
-                             f"{data.rows_per_example} rows")  # type: ignore[attr-defined]
     sampler = (data.make_sampler(cfg.batch_size, generator) if hasattr(data, "make_sampler")
                else Sampler(len(data), cfg.batch_size // getattr(data, "rows_per_example", 1), generator,
                             getattr(data, "groups", None)))
     sums: dict[str, float] = {}  # stats summed over the current log interval
     totals = {"examples": 0, "rows": 0, "text_tokens": 0, "prefix_tokens": 0}  # the budget actually spent
     step = 0
-    checkpoint.remove_partial(out_dir)
+    if rank == 0:
+        checkpoint.remove_partial(out_dir)
+    if n_ranks > 1:
+        torch.distributed.barrier()  # every rank sees the same checkpoints
     if (last := checkpoint.latest(out_dir)) is not None:
         step, loop = checkpoint.load(last, objective, optimizer, scheduler, generators)
         _check_same_config(loop["config"], run_config, last)
+        if n_ranks > 1:
+            distributed.set_rng_state(loop["rank_rng"], dev)
         sampler.load_state_dict(loop["sampler"])
         sums = dict(loop["sums"])
         totals = dict(loop["totals"])
         if step >= cfg.steps:
+            if n_ranks > 1:
+                distributed.finish(owned)
             return last
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if precision == "bf16"
+    model: torch.nn.Module = objective
+    if n_ranks > 1:
+        # Buffers never change in training (no BatchNorm), so no per-step broadcast; a head that a
+        # step does not use (multi-task) or an encoder pooler that no objective reads gets no grad.
+        model = DistributedDataParallel(objective, device_ids=[dev] if dev.type == "cuda" else None,
+                                        forward_sync_buffers=False, find_unused_parameters=True)
+    # bf16 runs on CPU too, so the full profile's precision path can be rehearsed without a GPU.
+    autocast = (torch.autocast(dev.type, dtype=torch.bfloat16) if precision == "bf16"
                 else contextlib.nullcontext())
-    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress)
-    seen, tokens, t0 = 0, 0, time.perf_counter()  # throughput since the last log, this process only
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress or rank != 0)
+    seen, tokens, t0 = 0, 0, time.perf_counter()  # throughput since the last log (the global batches)
     final = last
-    while step < cfg.steps:
-        lr = scheduler.get_last_lr()[0]
-        for _ in range(cfg.grad_accum):
-            batch = data.batch(sampler.next())
-            rows, prefix = len(batch["input_ids"]), objective.prefix_length(batch)
-            seen, tokens = seen + rows, tokens + _tokens(batch) + rows * prefix
-            totals["examples"] += rows // int(batch.get("num_choices", 1))
-            totals["rows"] += rows
-            totals["text_tokens"] += _tokens(batch)
-            totals["prefix_tokens"] += rows * prefix
-            batch = _to(batch, dev)
-            if batch["input_ids"].shape[1] + prefix > cfg.max_length:
-                raise BenchmarkError(f"a batch is longer than training.max_length={cfg.max_length}")
-            with autocast:
-                loss, stats = objective(batch)
-            (loss / cfg.grad_accum).backward()
-            for k, v in stats.items():
-                sums[k] = sums.get(k, 0.0) + v
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        norm = torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(norm)
-        if not math.isfinite(stats["loss"]):
-            raise BenchmarkError(f"training loss is {stats['loss']} at step {step}")
-        bar.update(1)
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            n = (step - 1) % cfg.log_every + 1  # optimizer steps in this interval
-            metrics = {k: v / (n if k == "grad_norm" else n * cfg.grad_accum) for k, v in sums.items()}
-            dt = time.perf_counter() - t0
-            metrics |= {"lr": lr, "examples_per_s": seen / dt, "tokens_per_s": tokens / dt}
-            bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-            if log is not None:
-                log(step, metrics)
-            sums, seen, tokens, t0 = {}, 0, 0, time.perf_counter()
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            loop = {"config": run_config, "sampler": sampler.state_dict(), "sums": sums, "totals": totals}
-            final = checkpoint.save(out_dir, step, objective, optimizer, scheduler, generators, loop)
-            _prune(out_dir, keep_last, keep_weights)
+    with distributed.sharding(n_ranks):
+        while step < cfg.steps:
+            lr = scheduler.get_last_lr()[0]
+            step_sums: dict[str, float] = {}  # sharded: this rank's stats of this step, averaged below
+            for micro in range(cfg.grad_accum):
+                batch = data.batch(sampler.next())  # the global batch, on every rank
+                rows, prefix = len(batch["input_ids"]), objective.prefix_length(batch)
+                seen, tokens = seen + rows, tokens + _tokens(batch) + rows * prefix
+                totals["examples"] += rows // int(batch.get("num_choices", 1))
+                totals["rows"] += rows
+                totals["text_tokens"] += _tokens(batch)
+                totals["prefix_tokens"] += rows * prefix
+                if batch["input_ids"].shape[1] + prefix > cfg.max_length:
+                    raise BenchmarkError(f"a batch is longer than training.max_length={cfg.max_length}")
+                batch = objective.prepare(batch)  # draws over the global batch (MLM masks) before the split
+                if n_ranks > 1:
+                    batch = distributed.shard(batch, rank, n_ranks)
+                batch = _to(batch, dev)
+                # Gradients are all-reduced once per optimizer step, after the last micro-batch.
+                sync = (model.no_sync() if isinstance(model, DistributedDataParallel) and micro < cfg.grad_accum - 1
+                        else contextlib.nullcontext())
+                with sync:
+                    with autocast:
+                        loss, stats = model(batch)
+                    (loss / cfg.grad_accum).backward()
+                into = sums if n_ranks == 1 else step_sums
+                for k, v in stats.items():
+                    into[k] = into.get(k, 0.0) + v
+            last_loss = stats["loss"]
+            if n_ranks > 1:
+                step_sums = distributed.mean_stats(step_sums, dev)
+                for k, v in step_sums.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                last_loss = step_sums["loss"]  # non-finite if any rank's is
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            norm = torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(norm)
+            if not math.isfinite(last_loss):
+                raise BenchmarkError(f"training loss is {last_loss} at step {step}")
+            bar.update(1)
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                n = (step - 1) % cfg.log_every + 1  # optimizer steps in this interval
+                metrics = {k: v / (n if k == "grad_norm" else n * cfg.grad_accum) for k, v in sums.items()}
+                dt = time.perf_counter() - t0
+                metrics |= {"lr": lr, "examples_per_s": seen / dt, "tokens_per_s": tokens / dt}
+                bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+                if log is not None and rank == 0:
+                    log(step, metrics)
+                sums, seen, tokens, t0 = {}, 0, 0, time.perf_counter()
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                loop = {"config": run_config, "sampler": sampler.state_dict(), "sums": sums, "totals": totals}
+                if n_ranks > 1:
+                    loop["rank_rng"] = distributed.rng_states(dev)  # every rank's dropout stream
+                final = checkpoint.step_dir(out_dir, step)
+                if rank == 0:
+                    final = checkpoint.save(out_dir, step, objective, optimizer, scheduler, generators, loop)
+                    _prune(out_dir, keep_last, keep_weights)
     bar.close()
+    if n_ranks > 1:
+        distributed.finish(owned)
     assert final is not None
     return final
+
+
+def _bf16_autocast_ok(dev: torch.device) -> bool:
+    """Whether ``torch.autocast`` accepts bf16 on ``dev``'s type (CUDA, CPU; not e.g. MPS on old torch)."""
+    try:  # an unknown device type raises; a known one without bf16 warns and disables itself
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with torch.autocast(dev.type, dtype=torch.bfloat16):
+                return torch.is_autocast_enabled(dev.type)
+    except (RuntimeError, ValueError):
+        return False
 
 
 def _check_same_config(saved: dict[str, Any], now: dict[str, Any], where: Path) -> None:
