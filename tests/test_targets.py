@@ -1,5 +1,6 @@
 """The target registry and what it promises: specs validated at import, XTREME's Tatoeba direction,
-and the per-language bootstrap for targets whose items are not shared across languages."""
+Tatoeba's seeded max_pairs sample, and the per-language bootstrap for targets whose items are not
+shared across languages."""
 
 from __future__ import annotations
 
@@ -123,3 +124,45 @@ def test_xtreme_measures_only_the_tasks_it_fine_tunes() -> None:
     full = resolve({"profile": "full"})
     assert spec.shown(full).name == "xtreme_xnli" and len(spec.scores_in(full)) == 8
     assert registry.get_target("tatoeba").scores_in(full) == registry.get_target("tatoeba").scores
+
+
+def test_tatoeba_max_pairs_is_the_same_seeded_sample_for_every_run(tmp_path) -> None:
+    """`mini`'s 250 Tatoeba pairs per language are the seeded sample of benchmark.data.tatoeba.sample_ids
+    (its own constant seed), not the first 250 lines: the same items whatever the run's training seed,
+    from the bundle and from the upstream files alike, each keeping its line number as ``index_id``."""
+    from benchmark.config import resolve
+    from benchmark.data import tatoeba
+    from benchmark.data.spec import BUNDLE_DIR
+    from benchmark.targets import tatoeba as tatoeba_target
+
+    tables = [tatoeba_target.pairs(resolve({"profile": "mini", "seed": seed}), BUNDLE_DIR.parent)
+              for seed in (0, 1, 12345)]
+    for other in tables[1:]:
+        pd.testing.assert_frame_equal(other, tables[0])
+    mini = tables[0]
+    assert len(mini) == 8939 and mini["language"].nunique() == 36
+    ara = mini[mini["language"] == "ara"]["index_id"].tolist()
+    assert ara == tatoeba.sample_ids("ara", 1000, 250) and ara != list(range(250)) and ara[:3] == [13, 14, 16]
+    # `full` with max_pairs set samples the upstream files the same way; index_id is the line number.
+    params = resolve({"profile": "full", "targets": {"tatoeba": {"languages": ["fra"], "max_pairs": 2}}})
+    folder = tmp_path / "full" / "tatoeba"
+    folder.mkdir(parents=True)
+    (folder / "tatoeba.fra-eng.fra").write_text("".join(f"fra {i}\n" for i in range(5)), encoding="utf-8")
+    (folder / "tatoeba.fra-eng.eng").write_text("".join(f"eng {i}\n" for i in range(5)), encoding="utf-8")
+    table = tatoeba_target.pairs(params, tmp_path)
+    assert table["index_id"].tolist() == tatoeba.sample_ids("fra", 5, 2) == [0, 2]
+    assert table["text"].tolist() == ["fra 0", "fra 2"] and table["eng"].tolist() == ["eng 0", "eng 2"]
+    assert tatoeba_target.texts(params, tmp_path) == {"tatoeba/fra": ["fra 0", "fra 2"],
+                                                      "tatoeba/fra/eng": ["eng 0", "eng 2"]}
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (1, "greater than or equal to 2, got 1"), (0, "greater than or equal to 2, got 0"),
+    (2.5, "valid integer, got 2.5"), ("250", "valid integer, got '250'"), (True, "valid integer, got True"),
+])
+def test_a_bad_tatoeba_max_pairs_is_one_line(value, message) -> None:
+    from benchmark.config import resolve
+
+    with pytest.raises(BenchmarkError, match=rf"^params: targets\.tatoeba\.max_pairs: Input should be .*{message}$") as e:
+        resolve({"profile": "mini", "targets": {"tatoeba": {"max_pairs": value}}})
+    assert "\n" not in str(e.value)

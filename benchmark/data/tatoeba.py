@@ -5,11 +5,17 @@ line i of one the translation of line i of the other; 1000 pairs for 72 language
 rest (88,877 in all). The English side is chosen per language, so it differs from one language to
 the next and scores are not directly comparable across languages. XTREME evaluates 36 of them
 (:data:`XTREME_LANGUAGES`). The bundle holds every pair of every language in one parquet file.
+
+A profile that scores fewer pairs (``targets.tatoeba.max_pairs``) scores a fixed pseudo-random sample
+of each language's lines (:func:`sample_ids`), not the first n: the files are ordered in clusters of
+near-identical sentences, so the first lines are not a representative pool (Arabic's first 250 English
+lines: 28% have a near-duplicate among them, 10.8% in the sample; tests/test_tatoeba_data.py).
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,6 +35,10 @@ BUNDLE_FILE = "tatoeba.parquet"
 COLUMNS: tuple[str, ...] = ("language", "index_id", "text", "eng")
 TOTAL_PAIRS = 88_877
 FILE_NAME = re.compile(r"^tatoeba\.([a-z]{3})-eng\.([a-z]{3})$")
+# The seed of the max_pairs sample (:func:`sample_ids`): a constant, declared here once (20181117, the
+# date of the Tatoeba snapshot the LASER files were cut from), so every run and every training seed
+# is scored on the same pairs. Changing it changes the items of every profile with max_pairs set.
+SAMPLE_SEED = 20181117
 
 
 class LanguageInfo(NamedTuple):
@@ -348,25 +358,63 @@ def read_official(folder: Path, languages: list[str] | None = None) -> pd.DataFr
     return _frame(*cols)
 
 
+def _check_max_pairs(max_pairs: object) -> None:
+    if max_pairs is not None and (isinstance(max_pairs, bool) or not isinstance(max_pairs, int) or max_pairs < 1):
+        raise BenchmarkError(f"max_pairs {max_pairs!r}: must be a positive integer")
+
+
+def _sample_key(lang: str, index_id: int) -> bytes:
+    return hashlib.sha256(f"tatoeba|{SAMPLE_SEED}|{lang}|{index_id}".encode("ascii")).digest()
+
+
+def sample_ids(lang: str, n: int, max_pairs: int | None) -> list[int]:
+    """The 0-based line numbers of language ``lang`` that ``max_pairs`` keeps, ascending.
+
+    ``n``: the language's pairs. All of them when ``max_pairs`` is None or at least ``n``; else the
+    ``max_pairs`` lines whose ``sha256(f"tatoeba|{SAMPLE_SEED}|{lang}|{i}")`` digests are smallest
+    (a seeded random sample without replacement, independent of numpy's generator versions), sorted.
+    It depends on the language, the line number and :data:`SAMPLE_SEED` only, not on the run, its
+    training seed or which other languages are read; a smaller ``max_pairs`` keeps a subset of a larger.
+    """
+    _check_max_pairs(max_pairs)
+    if max_pairs is None or max_pairs >= n:
+        return list(range(n))
+    return sorted(sorted(range(n), key=lambda i: _sample_key(lang, i))[:max_pairs])
+
+
+def sample(table: pd.DataFrame, max_pairs: int | None) -> pd.DataFrame:
+    """The rows of ``table`` (columns and order of :func:`read_official`) that :func:`sample_ids` keeps.
+
+    ``index_id`` stays each pair's line number in the original files, so predictions trace back to them.
+    """
+    _check_max_pairs(max_pairs)
+    if max_pairs is None:
+        return table
+    keep = pd.Series(False, index=table.index)
+    for lang, ids in table.groupby("language", sort=False)["index_id"]:
+        n = int(ids.max()) + 1  # a language's index_id is 0..n-1 (read_official, the bundle)
+        keep[ids.index] = ids.isin(sample_ids(str(lang), n, max_pairs)).to_numpy()
+    return table[keep].reset_index(drop=True)
+
+
 def load_bundle(
     data_dir: Path = BUNDLE_DIR, languages: list[str] | None = None, max_pairs: int | None = None
 ) -> pd.DataFrame:
     """Bundled pairs, checksum-verified: the columns and row order of :func:`read_official`.
 
-    ``languages``: a subset (default all 112); ``max_pairs``: keep the first n pairs of each language.
+    ``languages``: a subset (default all 112); ``max_pairs``: keep :func:`sample_ids`' seeded sample
+    of n pairs of each language (all of a language that has no more than n).
     """
     langs = _check_languages(languages)
-    if max_pairs is not None and (isinstance(max_pairs, bool) or not isinstance(max_pairs, int) or max_pairs < 1):
-        raise BenchmarkError(f"max_pairs {max_pairs!r}: must be a positive integer")
+    _check_max_pairs(max_pairs)
     path = verify_file(data_dir, BUNDLE_FILE)
     table = pq.read_table(path, columns=list(COLUMNS))
     if languages is not None:
         table = table.filter(pc.is_in(table["language"], value_set=pa.array(langs, pa.string())))
-    if max_pairs is not None:
-        table = table.filter(pc.less(table["index_id"], max_pairs))
-    return _frame(
+    frame = _frame(
         table["language"].to_pylist(), table["index_id"].to_pylist(), table["text"].to_pylist(), table["eng"].to_pylist()
     )
+    return sample(frame, max_pairs)
 
 
 def fetch_upstream(dest: Path, mirror: Path | None = None) -> Path:
@@ -381,6 +429,7 @@ __all__ = [
     "BUNDLE_FILE",
     "INFO",
     "LANGUAGES",
+    "SAMPLE_SEED",
     "TATOEBA",
     "XTREME_LANGUAGES",
     "LanguageInfo",
@@ -388,4 +437,6 @@ __all__ = [
     "language_table",
     "load_bundle",
     "read_official",
+    "sample",
+    "sample_ids",
 ]

@@ -9,9 +9,13 @@ and ``y`` the English ones, and ``utils_retrieve.similarity_search`` adds ``x`` 
 ``IndexFlatL2`` of unit vectors and searches it with ``y``: each English sentence retrieves its
 nearest non-English sentence (cosine order), and ``evaluate.py`` counts the share that is its
 translation. MTEB's Tatoeba accuracy (and the published numbers for multilingual-e5-small) goes the
-other way, X→eng (``accuracy_x2eng`` here); the two differ (tests/test_tatoeba_target.py holds a case).
+other way, X→eng (``accuracy_x2eng`` here); the two differ (tests/test_targets.py holds a case).
 LASER's xsim margin error both ways completes the set (:mod:`benchmark.targets.retrieval`). Items are
 the pairs of one language and no other, so the analysis resamples pairs within each language.
+
+``targets.tatoeba.max_pairs`` keeps the same seeded sample of each language's pairs in every run
+(:func:`benchmark.data.tatoeba.sample_ids`, seed :data:`benchmark.data.tatoeba.SAMPLE_SEED`, not the
+run's seed), from the bundle and from the upstream files alike; ``index_id`` stays the line number.
 """
 
 from __future__ import annotations
@@ -38,17 +42,15 @@ def languages(params: Params) -> list[str]:
 
 
 def pairs(params: Params, data_dir: Path) -> pd.DataFrame:
-    """``language, index_id, text, eng``: the bundle's copy (mini/smoke/tiny) or the upstream files (full)."""
+    """``language, index_id, text, eng``: the bundle's copy (mini/smoke/tiny) or the upstream files (full),
+    with ``max_pairs`` the seeded sample of :func:`benchmark.data.tatoeba.sample_ids` (the same for every run)."""
     cfg = params.targets.tatoeba
     if params.data.source == "bundle":
         return tatoeba.load_bundle(data_dir / "bundle", languages(params), cfg.max_pairs)
     folder = data_dir / "full" / "tatoeba"
     if not folder.is_dir():
         raise BenchmarkError(f"{folder}: upstream Tatoeba missing; run `benchmark fetch` (or --mirror)")
-    table = tatoeba.read_official(folder, languages(params))
-    if cfg.max_pairs is not None:
-        table = table[table["index_id"] < cfg.max_pairs].reset_index(drop=True)
-    return table
+    return tatoeba.sample(tatoeba.read_official(folder, languages(params)), cfg.max_pairs)
 
 
 def check(params: Params, data_dir: Path) -> None:
