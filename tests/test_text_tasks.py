@@ -36,6 +36,10 @@ EXPECTED = {  # name: (format, num_labels, bundled)
     "squad": ("span", 0, None),
 }
 ROWS = {"hellaswag": 10042, "cosmosqa": 2985}
+# (train, heldout) items of the bundled split by source group, and its held-out groups
+GROUPED = {"hellaswag": (9016, 1026, 933), "cosmosqa": (2659, 326, 254)}
+GROUP_BY = {"anli_plus": "premise", "mnli": "premise", "qqp": "item", "sst2": "item", "ccg": "item",
+            "commonsenseqa": "item", "cosmosqa": "passage", "hellaswag": "clip", "squad": "passage"}
 
 
 def _dataset(path: Path, cache: Path) -> Any:
@@ -125,6 +129,8 @@ def test_pins_real_or_explicitly_unresolved() -> None:
         {"num_labels": 1},
         {"bundled": None},  # heldout_share without a bundled file
         {"unexpected": 1},
+        {"group_by": "premise"},  # a choice task has no premise
+        {"group_by": "title"},
     ],
 )
 def test_task_spec_rejects(change: dict) -> None:
@@ -373,11 +379,14 @@ def test_bundle_manifest_lists_the_text_tasks() -> None:
 def test_bundled_split_counts_and_rule(name: str, loaded: dict) -> None:
     train, heldout = loaded[name]["train"], loaded[name]["heldout"]
     assert len(train) + len(heldout) == ROWS[name]
+    assert (len(train), len(heldout)) == GROUPED[name][:2]
     assert not set(train["id"]) & set(heldout["id"])
-    assert 0.08 < len(heldout) / ROWS[name] < 0.12  # heldout_share 0.1 by hash
+    assert 0.08 < len(heldout) / ROWS[name] < 0.12  # heldout_share 0.1 by hash of each group's first id
     spec = tasks.TASKS[name]
-    assert (train["id"].map(lambda i: tasks.split_of(i, 0.1)) == "train").all()
-    assert (heldout["id"].map(lambda i: tasks.split_of(i, 0.1)) == "heldout").all()
+    keys = tasks.group_keys(spec, pd.concat([train, heldout], ignore_index=True))
+    assert (keys[: len(train)].map(lambda k: tasks.split_of(k, 0.1)) == "train").all()
+    assert (keys[len(train) :].map(lambda k: tasks.split_of(k, 0.1)) == "heldout").all()
+    assert keys[len(train) :].nunique() == GROUPED[name][2]
     assert tuple(train.columns) == tasks.COLUMNS["choice"] and spec.chance == 0.25
     assert train["choices"].map(len).eq(4).all() and train["label"].between(0, 3).all()
     assert train.index.tolist() == list(range(len(train)))
@@ -404,6 +413,91 @@ def test_split_rule_is_fixed() -> None:
     digest_rule = {i: tasks.split_of(str(i), 0.5) for i in range(200)}
     assert 70 < sum(v == "heldout" for v in digest_rule.values()) < 130
     assert tasks.split_of("x", 0.999999) == "heldout" and tasks.split_of("x", 1e-12) == "train"
+
+
+# --- source groups: no held-out item shares its source with a training item ------------------------
+
+
+def test_every_task_declares_its_group_rule() -> None:
+    assert {name: spec.group_by for name, spec in tasks.TASKS.items()} == GROUP_BY
+
+
+def test_group_keys_on_hand_rows() -> None:
+    hs = tasks.TASKS["hellaswag"]
+    rows = pd.DataFrame({"id": ["c", "b", "a", "d", "e", "f"], "context": [
+        "Baking cookies: A person is pressing buttons on an oven. a girl",
+        "Baking cookies: A person is pressing buttons on an oven. A girl pours ingredients into a bowl. she",
+        "Baking cookies: A girl pours  ingredients into a BOWL. She mixes them. the mixes",  # chain via sentence
+        "Sumo: He smiles. two men",  # a 2-word sentence links nothing
+        "Surfing: He smiles. the man",
+        "Baking cookies: She mixes them. she",  # 3 words: same clip as "a"
+    ], "choices": [["x"] * 4] * 6, "label": [0] * 6})
+    assert tasks.group_keys(hs, rows).tolist() == ["a", "a", "a", "d", "e", "a"]
+    assert len(tasks.group_links("clip", rows.iloc[3].to_dict())) == 1  # the 12-word prefix only
+    prefix = {"id": "x", "context": "Sumo: He smiles broadly at the two men in the ring while the crowd cheers loudly."}
+    same_start = {"id": "y", "context": "Sumo: he smiles broadly at the two men in the ring while the referee waits"}
+    assert tasks.group_links("clip", prefix) & tasks.group_links("clip", same_start)  # same first 12 words
+    cos = tasks.TASKS["cosmosqa"]
+    table = pd.DataFrame({"id": ["q2", "q1", "q3"], "context": ["One passage.", "one  passage.", "Another."]})
+    assert tasks.group_keys(cos, table).tolist() == ["q1", "q1", "q3"]
+    pairs = pd.DataFrame({"id": ["1", "2"], "text": ["A premise.", "A premise."], "text_pair": ["h1", "h2"]})
+    assert tasks.group_keys(tasks.TASKS["mnli"], pairs).tolist() == ["1", "1"]
+    assert tasks.group_keys(tasks.TASKS["qqp"], pairs).tolist() == ["1", "2"]  # item: only the id
+    assert tasks.shares_group(cos, table, table.iloc[:1]).tolist() == [True, True, False]
+    assert not tasks.shares_group(tasks.TASKS["qqp"], pairs, pairs).any()  # ids of two splits differ in meaning
+
+
+def _prefix(context: str) -> str:
+    return " ".join(context.lower().split()[:12])
+
+
+def _old_split(name: str, bundle: Path) -> dict[str, pd.DataFrame]:
+    """The split by item id that the bundle used before groups (the leak this rule closes)."""
+    spec = tasks.TASKS[name]
+    df = tasks.validate(spec, pq.read_table(bundle / spec.bundled, columns=list(tasks.COLUMNS["choice"])).to_pandas(),
+                        name)
+    split = df["id"].map(lambda i: tasks.split_of(i, 0.1))
+    return {s: df[split == s].reset_index(drop=True) for s in tasks.SPLITS}
+
+
+def test_bundled_heldout_shares_no_source_with_train(bundle: Path, loaded: dict) -> None:
+    # Scored: the first 250 held-out items against the first 400 training items (the mini pool).
+    for name, split in (("old", None), ("grouped", loaded)):
+        for task in ROWS:
+            spec = tasks.TASKS[task]
+            tables = _old_split(task, bundle) if split is None else split[task]
+            train, heldout = tables["train"], tables["heldout"]
+            pool, scored = train.head(400), heldout.head(250)
+            counts = (
+                int(scored["context"].map(_prefix).isin(set(pool["context"].map(_prefix))).sum()),
+                int(scored["context"].isin(set(pool["context"])).sum()),
+                int(tasks.shares_group(spec, scored, pool).sum()),
+                int(tasks.shares_group(spec, heldout, train).sum()),
+            )  # shared 12-word prefix, shared passage, shared group: scored vs pool; any held-out vs train
+            expected = {("old", "hellaswag"): (18, 0, 26, 172), ("old", "cosmosqa"): (18, 18, 18, 79)}
+            assert counts == expected.get((name, task), (0, 0, 0, 0)), (name, task)
+    for task in ROWS:  # and no group on both sides
+        full = pd.concat([loaded[task][s].assign(side=s) for s in tasks.SPLITS], ignore_index=True)
+        assert full.groupby(tasks.group_keys(tasks.TASKS[task], full))["side"].nunique().max() == 1
+
+
+def test_task_tables_score_only_heldout_items_of_unseen_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmark.config import load_params
+    from benchmark.pipeline import paths, task_data
+
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    assert (params.data.source, params.data.task_pool) == ("bundle", 400)
+    monkeypatch.setattr(paths, "BUNDLE", BUNDLE_DIR)
+    for task in ROWS:  # bundled: whole groups are held out already, so the guard drops nothing
+        tables = task_data.task_tables(params, task)
+        assert [len(tables[p]) for p in ("train", "fit", "heldout")] == [400, task_data.FIT_EXAMPLES, 250]
+        assert not tasks.shares_group(tasks.TASKS[task], tables["heldout"], tables["train"]).any()
+        assert tables["heldout"]["id"].tolist() == tasks.load_task(task, "bundle")["heldout"]["id"].head(250).tolist()
+    # An upstream split pair whose validation repeats training passages (the hub path): those are dropped.
+    train = pd.DataFrame({"id": ["t1", "t2"], "context": ["Passage one.", "Passage two."]})
+    heldout = pd.DataFrame({"id": ["v1", "v2", "v3"], "context": ["passage TWO.", "Passage three.", "Passage one."]})
+    monkeypatch.setattr(task_data, "load_task", lambda *a: {"train": train, "heldout": heldout})
+    assert task_data.task_tables(params, "cosmosqa")["heldout"]["id"].tolist() == ["v2"]
 
 
 def test_malformed_bundled_file_names_file_and_row(bundle: Path, tmp_path: Path) -> None:

@@ -12,9 +12,11 @@ import copy
 import random
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.stats import binomtest
 from safetensors.torch import load_file
 
 from benchmark.io import BenchmarkError
@@ -23,7 +25,7 @@ from benchmark.training import checkpoint, squad_metric
 from benchmark.training.multitask import MultiTaskData, MultiTaskObjective
 from benchmark.training.objectives import IGNORE
 from benchmark.training.text_data import make_task_data
-from benchmark.training.text_evidence import task_evidence
+from benchmark.training.text_evidence import _sign_flip_p, paired_evidence, task_evidence
 from benchmark.training.text_objectives import best_spans, make_text_objective
 from trainkit import Budget, budget, tiny_encoder
 
@@ -326,9 +328,17 @@ def test_task_evidence_trained_beats_frozen_encoder(tmp_path: Path) -> None:
     fit = {"budget": budget(steps=30, batch_size=8, lr=1e-2).training, "seed": 0}
     before = [p.clone() for p in obj.parameters()]
     out = task_evidence(obj, pretrained, data, heldout, "single", "accuracy", 0.5, max_heldout=20, **fit)
-    assert set(out) == {"heldout.accuracy.trained", "heldout.accuracy.frozen_encoder", "heldout.accuracy.chance",
-                        "heldout.examples"}
+    assert set(out) == {f"heldout.accuracy.{k}" for k in GATE_KEYS} | {
+        "heldout.accuracy.trained", "heldout.accuracy.frozen_encoder", "heldout.accuracy.chance", "heldout.examples"}
     assert out["heldout.examples"] == 20 and out["heldout.accuracy.chance"] == 0.5
+    # The gate on the same 20 items: discordant counts add up to the accuracy difference.
+    gate = {k: out[f"heldout.accuracy.{k}"] for k in GATE_KEYS}
+    diff = out["heldout.accuracy.trained"] - out["heldout.accuracy.frozen_encoder"]
+    assert gate["trained_only"] - gate["frozen_only"] == pytest.approx(20 * diff)
+    discordant = int(gate["trained_only"] + gate["frozen_only"])
+    assert gate["mcnemar_p"] == pytest.approx(binomtest(int(gate["trained_only"]), discordant).pvalue)
+    assert gate["learned"] == float(gate["mcnemar_p"] < 0.05 and diff > 0)
+    assert gate["diff_ci_low"] <= diff <= gate["diff_ci_high"]
     assert out["heldout.accuracy.frozen_encoder"] == 0.5  # one class for all: the first 20 are balanced
     assert out["heldout.accuracy.trained"] > 0.8
     # The shared-bottom pass scores the trained model exactly as its own forward does.
@@ -351,4 +361,74 @@ def test_task_evidence_token_heads_on_cached_states() -> None:
                             budget=budget(steps=5, batch_size=4, lr=1e-2, weight_decay=0.0).training, seed=0)
         assert out["heldout.examples"] == 8
         assert all(0.0 <= out[f"heldout.{metric}.{k}"] <= 1.0 for k in ("trained", "frozen_encoder"))
+        assert {f"heldout.{metric}.{k}" for k in GATE_KEYS} <= set(out)
+        assert out[f"heldout.{metric}.trained_only"] + out[f"heldout.{metric}.frozen_only"] <= 8  # per sentence
+        if fmt == "tagging":  # per-sentence pairing keeps the token-level mean
+            assert out["heldout.accuracy.trained"] == pytest.approx(heldout_metric(obj, heldout, "accuracy"))
         assert all(p.requires_grad for p in enc.model.parameters())  # restored after the fit
+
+
+# --- the learned-its-task gate (paired, on the held-out items) -----------------------------------
+
+GATE_KEYS = ("trained_only", "frozen_only", "mcnemar_p", "diff_ci_low", "diff_ci_high", "trained_ci_low",
+             "trained_ci_high", "chance_p", "learned")
+
+
+def _paired(both: int, trained_only: int, frozen_only: int, neither: int) -> tuple[np.ndarray, np.ndarray]:
+    trained = [1] * both + [1] * trained_only + [0] * frozen_only + [0] * neither
+    frozen = [1] * both + [0] * trained_only + [1] * frozen_only + [0] * neither
+    return np.array(trained, dtype=float), np.array(frozen, dtype=float)
+
+
+def test_mcnemar_gate_does_not_pass_a_difference_it_cannot_tell_from_noise() -> None:
+    # HellaSwag seed 0 before the grouped split: 0.364 vs 0.304 on 250 items, discordant 35 vs 20.
+    trained, frozen = _paired(56, 35, 20, 139)
+    assert (trained.mean(), frozen.mean()) == (0.364, 0.304)
+    g = paired_evidence(trained, frozen, 0.25)
+    assert (g["trained_only"], g["frozen_only"]) == (35, 20)
+    assert g["mcnemar_p"] == pytest.approx(0.058064, abs=1e-6)  # 2 * P(Binomial(55, 1/2) >= 35)
+    assert g["learned"] == 0.0  # 6 points higher, but not a significant difference
+    # exact conditional interval: 55/250 * (2 * Clopper-Pearson(35 of 55) - 1); it holds 0 as the test does not reject
+    assert (g["diff_ci_low"], g["diff_ci_high"]) == pytest.approx((-0.001922, 0.115219), abs=1e-6)
+    assert (g["trained_ci_low"], g["trained_ci_high"]) == pytest.approx((0.304290, 0.426978), abs=1e-6)
+    assert g["chance_p"] == pytest.approx(7.1948e-05, rel=1e-4)  # 91 of 250 against 1/4
+    # Lower than the frozen encoder (the accuracies of Cosmos QA seed 0, 0.348 vs 0.368): never learned.
+    assert paired_evidence(*_paired(60, 27, 32, 131), 0.25)["learned"] == 0.0
+
+
+def test_mcnemar_gate_passes_a_clear_difference_and_its_interval_agrees() -> None:
+    g = paired_evidence(*_paired(56, 40, 15, 139), 0.25)
+    assert g["mcnemar_p"] == pytest.approx(binomtest(40, 55).pvalue) and g["mcnemar_p"] < 0.002
+    assert g["learned"] == 1.0 and 0.0 < g["diff_ci_low"] < 0.1 < g["diff_ci_high"]
+    flipped = paired_evidence(*_paired(56, 15, 40, 139), 0.25)  # as significant, the other way round
+    assert flipped["mcnemar_p"] == pytest.approx(g["mcnemar_p"]) and flipped["learned"] == 0.0
+    assert flipped["diff_ci_high"] < 0.0
+    same = paired_evidence(*_paired(100, 0, 0, 150), 0.25)
+    assert (same["mcnemar_p"], same["diff_ci_low"], same["diff_ci_high"], same["learned"]) == (1.0, 0.0, 0.0, 0.0)
+    # The interval excludes 0 exactly when the exact test rejects (Clopper-Pearson is its dual at 1/2).
+    for b in range(0, 41):
+        g = paired_evidence(*_paired(10, b, 40 - b, 10), 0.25)
+        assert (g["mcnemar_p"] < 0.05) == (g["diff_ci_low"] > 0 or g["diff_ci_high"] < 0)
+    with pytest.raises(BenchmarkError, match="one value per example"):
+        paired_evidence(np.ones(3), np.ones(2), 0.25)
+
+
+def test_paired_gate_for_scores_that_are_not_right_or_wrong() -> None:
+    # Per-item F1: the sign-flip test; 5 items, 4 better by 0.5 and 1 worse by 0.5: p = 12/32 (as 4 of 5 signs).
+    trained, frozen = np.array([1.0, 1.0, 0.5, 0.5, 0.0]), np.array([0.5, 0.5, 0.0, 0.0, 0.5])
+    g = paired_evidence(trained, frozen, 0.0)
+    assert g["mcnemar_p"] == pytest.approx(0.375) and (g["trained_only"], g["frozen_only"]) == (4, 1)
+    assert g["learned"] == 0.0
+    # Student t on the paired differences: mean 0.3, sd 0.4472, t(0.975, 4) = 2.776
+    assert (g["diff_ci_low"], g["diff_ci_high"]) == pytest.approx((-0.255289, 0.855289), abs=1e-5)
+    # On 0/1 differences the sign-flip test is McNemar's exact test (exactly, and close by sampling).
+    d = np.array([1.0] * 9 + [-1.0] * 2 + [0.0] * 30)
+    assert _sign_flip_p(d) == pytest.approx(binomtest(9, 11).pvalue)
+    d = np.array([1.0] * 35 + [-1.0] * 20)
+    assert _sign_flip_p(d) == pytest.approx(0.058064, abs=0.006)
+    assert _sign_flip_p(d) == _sign_flip_p(d)  # seeded
+    # Tagging: per-sentence sums of right tokens over their token counts (the token-level accuracy).
+    units = np.array([10.0, 2.0, 4.0])
+    g = paired_evidence(np.array([9.0, 2.0, 3.0]), np.array([5.0, 1.0, 3.0]), 1 / 1363, units)
+    assert (g["trained_only"], g["frozen_only"]) == (2, 0) and g["mcnemar_p"] == pytest.approx(0.5)
+    assert g["diff_ci_low"] < 5 / 16 < g["diff_ci_high"] and g["trained_ci_high"] == 1.0

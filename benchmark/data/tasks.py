@@ -34,9 +34,20 @@ upstream order (train pins first, in pin order), so a load is deterministic:
   ``answer_text`` (first gold answer, for training), ``answers`` (every gold answer, for F1)
 * ``tagging``: ``id``, ``tokens``, ``tags``
 
+**Groups** (``TaskSpec.group_by``, one rule per task): items that share a source are one group, and a
+split never cuts a group, so no held-out item shares its source with a training item.
+``item``: every item is its own group; ``premise``: pair items with the same premise (``text``);
+``passage``: items with the same ``context`` (Cosmos QA's passage, SQuAD's paragraph); ``clip``
+(HellaSwag, whose normalized rows keep no ``source_id``): items of one activity label linked by the
+same first :data:`CLIP_PREFIX_WORDS` words of the context or by a shared complete sentence of at
+least :data:`CLIP_SENTENCE_WORDS` words (ActivityNet windows of one video overlap by a sentence;
+WikiHow items of one article share its "How to ..." title), joined transitively. Texts are compared
+lowercased with whitespace collapsed (:func:`group_links`, :func:`group_keys`).
+
 **Sources.** ``bundle`` reads the ``mini`` files (HellaSwag and Cosmos QA validation sets only,
 verified against ``MANIFEST.json``); each has a single upstream split, so ``heldout`` is a fixed
-share of items chosen by the sha256 of the item id (:func:`split_of`) and is never trained on.
+share of *groups*: a group is held out iff the sha256 of its smallest item id says so
+(:func:`split_of`), so a one-item group keeps the split of its id. Held-out items are never trained on.
 ``hub`` loads each :class:`HubPin` with ``datasets.load_dataset(repo, config, revision=...)`` and
 maps the official columns with one small function per upstream layout (:data:`MAPPERS`). Both paths
 go through :func:`build_tables`, which only differs in where a table comes from; a pin whose full
@@ -50,6 +61,7 @@ import bz2
 import csv
 import hashlib
 import math
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -71,6 +83,14 @@ PAPER = (
 Format = Literal["single", "pair", "choice", "span", "tagging"]
 Metric = Literal["accuracy", "squad_f1"]
 Source = Literal["bundle", "hub"]
+# Which items share a source and so must fall on one side of a split (module docstring, "Groups").
+GroupBy = Literal["item", "premise", "passage", "clip"]
+GROUP_FORMATS: dict[str, tuple[str, ...]] = {  # the formats whose columns each rule reads
+    "item": ("single", "pair", "choice", "span", "tagging"), "premise": ("pair",),
+    "passage": ("choice", "span"), "clip": ("choice",),
+}
+CLIP_PREFIX_WORDS = 12  # HellaSwag: same first 12 words of "activity_label: ctx" -> same clip
+CLIP_SENTENCE_WORDS = 3  # HellaSwag: a shared complete sentence of >= 3 words (same label) -> same clip
 # One mapping function per upstream column layout (MAPPERS); ANLI+ mixes three of them.
 Layout = Literal[
     "glue_mnli", "glue_qqp", "glue_sst2", "anli", "snli", "commonsense_qa", "cosmos_qa", "hellaswag",
@@ -138,6 +158,7 @@ class TaskSpec(Frozen):
     homepage: Text
     languages: tuple[str, ...] = ("eng",)
     upstream: Annotated[tuple[HubPin, ...], Field(min_length=1)]
+    group_by: GroupBy  # which items share a source (module docstring, "Groups")
     bundled: RelPath | None = None
     heldout_share: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
 
@@ -158,6 +179,8 @@ class TaskSpec(Frozen):
             raise ValueError("upstream pin names must be unique")
         if (self.bundled is None) != (self.heldout_share is None):
             raise ValueError("bundled and heldout_share go together")
+        if self.format not in GROUP_FORMATS[self.group_by]:
+            raise ValueError(f"group_by {self.group_by!r} needs format {' or '.join(GROUP_FORMATS[self.group_by])}")
         return self
 
     @property
@@ -232,6 +255,7 @@ _TASK_LIST: tuple[TaskSpec, ...] = (
             f"Christopher D.}}, booktitle={{EMNLP}}, year={{2015}}}} {_MNLI_CITATION}"
         ),
         homepage="https://github.com/facebookresearch/anli",
+        group_by="premise",  # ANLI, MNLI and SNLI each write several hypotheses per premise
         upstream=(
             _anli(1), _anli(2), _anli(3),
             _glue("mnli", "glue_mnli", None),
@@ -253,6 +277,7 @@ _TASK_LIST: tuple[TaskSpec, ...] = (
         license_url="https://cims.nyu.edu/~sbowman/multinli/",
         citation=_MNLI_CITATION,
         homepage="https://cims.nyu.edu/~sbowman/multinli/",
+        group_by="premise",  # three hypotheses were written per premise
         upstream=(_glue("mnli", "glue_mnli", "validation_matched"),),
     ),
     make_task(
@@ -267,6 +292,7 @@ _TASK_LIST: tuple[TaskSpec, ...] = (
         license_url="https://www.quora.com/about/tos",
         citation=_GLUE_CITATION,
         homepage="https://gluebenchmark.com/tasks",
+        group_by="item",  # questions recur across pairs, but the official data marks no group
         upstream=(_glue("qqp", "glue_qqp", "validation"),),
     ),
     make_task(
@@ -288,6 +314,7 @@ _TASK_LIST: tuple[TaskSpec, ...] = (
             "Manning, Christopher D. and Ng, Andrew and Potts, Christopher}, booktitle={EMNLP}, year={2013}}"
         ),
         homepage="https://nlp.stanford.edu/sentiment/",
+        group_by="item",  # one sentence per item; GLUE's copy keeps no review id
         upstream=(_glue("sst2", "glue_sst2", "validation"),),
     ),
     make_task(
@@ -309,6 +336,7 @@ _TASK_LIST: tuple[TaskSpec, ...] = (
             "journal={Computational Linguistics}, volume={33}, number={3}, pages={355--396}, year={2007}}"
         ),
         homepage="https://catalog.ldc.upenn.edu/LDC2005T13",
+        group_by="item",  # one sentence per item; the official split is by WSJ section
         upstream=(
             HubPin(
                 name="ccgbank", repo=None, layout="ccg_tokens_tags", train_split="train", heldout_split="validation",
@@ -335,6 +363,7 @@ _TASK_LIST: tuple[TaskSpec, ...] = (
             "Berant, Jonathan}, booktitle={NAACL}, year={2019}}"
         ),
         homepage="https://www.tau-nlp.org/commonsenseqa",
+        group_by="item",  # the official question_concept is not kept by the normalized schema
         upstream=(
             HubPin(
                 name="commonsense_qa", repo="tau/commonsense_qa", layout="commonsense_qa",
@@ -348,7 +377,8 @@ _TASK_LIST: tuple[TaskSpec, ...] = (
         paper_name="Cosmos QA",
         description=(
             "Cosmos QA: 4-way multiple-choice reading comprehension needing commonsense. Bundled: the 2,985 dev "
-            "items, 10% held out by the sha256 of the item id; hub: train / validation."
+            "items, about 10% held out whole passages at a time (sha256 of a passage group's first id); hub: "
+            "train / validation."
         ),
         format="choice",
         num_labels=4,
@@ -362,6 +392,7 @@ _TASK_LIST: tuple[TaskSpec, ...] = (
             "Yejin}, booktitle={EMNLP-IJCNLP}, year={2019}}"
         ),
         homepage="https://wilburone.github.io/cosmos/",
+        group_by="passage",  # up to 4 questions per passage (2,985 bundled items, 2,445 passages)
         upstream=(
             HubPin(
                 name="cosmos_qa", repo="allenai/cosmos_qa", layout="cosmos_qa", train_split="train",
@@ -380,7 +411,8 @@ _TASK_LIST: tuple[TaskSpec, ...] = (
         paper_name="HellaSwag",
         description=(
             "HellaSwag: pick the right 4-way sentence ending (ActivityNet / WikiHow contexts). Bundled: the "
-            "10,042 validation items, 10% held out by the sha256 of the item id; hub: train / validation."
+            "10,042 validation items, about 10% held out whole source clips at a time (sha256 of a clip group's "
+            "first id); hub: train / validation."
         ),
         format="choice",
         num_labels=4,
@@ -394,6 +426,7 @@ _TASK_LIST: tuple[TaskSpec, ...] = (
             "booktitle={ACL}, year={2019}}"
         ),
         homepage="https://rowanzellers.com/hellaswag/",
+        group_by="clip",  # windows of one video, steps of one article; the bundle keeps no source_id
         upstream=(
             HubPin(
                 name="hellaswag", repo=HELLASWAG_REPO, revision=HELLASWAG_REV, layout="hellaswag",
@@ -428,6 +461,7 @@ _TASK_LIST: tuple[TaskSpec, ...] = (
             "booktitle={EMNLP}, year={2016}}"
         ),
         homepage="https://rajpurkar.github.io/SQuAD-explorer/",
+        group_by="passage",  # several questions per paragraph (official split: by article)
         upstream=(
             HubPin(
                 name="squad", repo="rajpurkar/squad", config="plain_text", layout="squad", train_split="train",
@@ -452,11 +486,72 @@ def get_task(name: str) -> TaskSpec:
 # --- deterministic held-out rule -----------------------------------------------------------------
 
 
-def split_of(item_id: str, heldout_share: float) -> str:
-    """``heldout`` iff the first 8 bytes of sha256(item id), read as a fraction of 2**64, fall below
-    the share: fixed per item, independent of row order and of every other item."""
-    digest = hashlib.sha256(str(item_id).encode("utf-8")).digest()
+def split_of(key: str, heldout_share: float) -> str:
+    """``heldout`` iff the first 8 bytes of sha256(key), read as a fraction of 2**64, fall below the
+    share: fixed per key, independent of row order. The key is a group's (:func:`group_keys`)."""
+    digest = hashlib.sha256(str(key).encode("utf-8")).digest()
     return "heldout" if int.from_bytes(digest[:8], "big") < heldout_share * 2**64 else "train"
+
+
+_SENTENCE = re.compile(r"[^.!?]*[.!?]")
+
+
+def _norm(text: str) -> str:
+    return " ".join(str(text).lower().split())
+
+
+def group_links(rule: GroupBy, row: dict[str, Any]) -> frozenset[str]:
+    """The strings that put two items of one task in the same group when both have one of them
+    (``item``: none - ids of different upstream splits are not comparable, so only the id groups)."""
+    if rule == "premise":
+        return frozenset({_norm(row["text"])})
+    if rule == "passage":
+        return frozenset({_norm(row["context"])})
+    if rule == "clip":
+        context = _norm(row["context"])
+        label, _, body = context.partition(": ")
+        prefix = "prefix\0" + " ".join(context.split()[:CLIP_PREFIX_WORDS])
+        sentences = (s.strip() for s in _SENTENCE.findall(body))
+        return frozenset({prefix} | {f"sentence\0{label}\0{s}" for s in sentences
+                                     if len(s.split()) >= CLIP_SENTENCE_WORDS})
+    return frozenset()
+
+
+def _links(spec: TaskSpec, table: pd.DataFrame) -> list[frozenset[str]]:
+    return [group_links(spec.group_by, r) for r in table.to_dict("records")]
+
+
+def group_keys(spec: TaskSpec, table: pd.DataFrame) -> pd.Series:
+    """Each row's group: the smallest item id of the items joined to it, transitively, by a shared
+    :func:`group_links` string (the row's own id when it shares none). Same index as ``table``."""
+    ids = [str(i) for i in table["id"]]
+    parent = list(range(len(ids)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, links in enumerate(_links(spec, table)):
+        for link in sorted(links):
+            j = first.setdefault(link, i)
+            a, b = root(i), root(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    smallest: dict[int, str] = {}
+    for i, item in enumerate(ids):
+        r = root(i)
+        smallest[r] = min(smallest.get(r, item), item)
+    return pd.Series([smallest[root(i)] for i in range(len(ids))], index=table.index, dtype=object)
+
+
+def shares_group(spec: TaskSpec, table: pd.DataFrame, others: pd.DataFrame) -> pd.Series:
+    """Per row of ``table``: whether it shares a :func:`group_links` string with a row of ``others``
+    (directly; the guard that keeps held-out items away from the training items of an upstream split)."""
+    seen = set().union(*_links(spec, others)) if len(others) else set()
+    return pd.Series([bool(links & seen) for links in _links(spec, table)], index=table.index, dtype=bool)
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -758,7 +853,7 @@ def _load_bundle(spec: TaskSpec, data_dir: Path) -> dict[str, pd.DataFrame]:
     table = pq.read_table(path, columns=list(COLUMNS[spec.format])).to_pandas()
     df = validate(spec, table, str(path))
     share = spec.heldout_share
-    split = df["id"].map(lambda i: split_of(i, share))
+    split = group_keys(spec, df).map(lambda key: split_of(key, share))
     return {s: df[split == s].reset_index(drop=True) for s in SPLITS}
 
 
@@ -833,11 +928,14 @@ __all__ = [
     "TaskSpec",
     "build_tables",
     "get_task",
+    "group_keys",
+    "group_links",
     "hub_fetch",
     "load_task",
     "map_upstream",
     "read_cosmosqa_csv",
     "read_hellaswag_text",
+    "shares_group",
     "split_of",
     "validate",
 ]
