@@ -3,7 +3,8 @@
 Each arm is one declarative :class:`ArmSpec`: the objective it trains with
 (:mod:`benchmark.training.objectives`), the data it reads, and which image each item sees. Controls
 name the arm whose image they isolate, so the analysis knows the pairs without a second list.
-Textual arms are the other side of the question: English intermediate tasks as in X-STILTs (Phang
+The positive control (``parallel-contrastive``) is the experiment's sensitivity check: a task known to
+move cross-lingual retrieval. Textual arms are the other side of the question: English intermediate tasks as in X-STILTs (Phang
 et al. 2020), one arm per task of :data:`benchmark.data.tasks.TASKS` (generated from it, never
 listed by hand) plus multi-task arms.
 Budgets are not here: every trained arm gets the one ``training`` block of ``params.yaml``.
@@ -42,6 +43,10 @@ _SPECS = [
             description="the VQA arm without the image"),
     ArmSpec(name="vqa-shuffled", kind="control", objective="vqa", data="qa", image="shuffled", control_of="vqa",
             description="the VQA arm with images deranged across images"),
+    # The positive control: a task known to improve cross-lingual retrieval (translation pairs), trained under
+    # the same budget; its margin over the baseline is what the experiment could have seen.
+    ArmSpec(name="parallel-contrastive", kind="positive", objective="contrastive", data="parallel",
+            description="English-X InfoNCE both ways on FLORES-200 translations of lines no target scores"),
     # Textual: one English intermediate task each (X-STILTs), then the multi-task mixtures.
     *(ArmSpec(name=task.replace("_", "-"), kind="textual", objective="task", data=task,
               description=f"{spec.paper_name}: {spec.description}") for task, spec in TASKS.items()),

@@ -1,8 +1,9 @@
 """The typed spec of an arm (what :mod:`benchmark.arms` registers): objective, data, image source.
 
 ``data`` names the arm's training data by spec: a COCO view (:data:`COCO_VIEWS`) for the multimodal
-arms and their controls, or English intermediate tasks of :mod:`benchmark.data.tasks` for the
-textual arms (several joined by ``+`` for a multi-task arm, with ``mixing_cap``). Whether a name
+arms and their controls, :data:`PARALLEL` (FLORES-200 translations of lines no target scores) for the
+positive control, or English intermediate tasks of :mod:`benchmark.data.tasks` for the textual arms
+(several joined by ``+`` for a multi-task arm, with ``mixing_cap``). Whether a name
 exists is checked by the registry (:mod:`benchmark.arms`), which knows the task registry; this
 module stays free of it so that training can read a run's spec without importing every dataset.
 
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Objective = Literal["contrastive", "mlm", "vqa", "task"]  # task: the text task's own head (its format)
 COCO_VIEWS = ("captions", "caption_pairs", "qa")  # the multimodal arms' data: captions, two per image, questions
+PARALLEL = "parallel"  # the positive control's data: (English, X) translations (benchmark.pipeline.corpus)
 ImageSource = Literal["true", "none", "shuffled"]  # benchmark.training.objectives.ImageSource
 
 
@@ -28,7 +30,8 @@ class ArmSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    kind: Literal["baseline", "multimodal", "control", "textual"]
+    # positive: a task known to move cross-lingual retrieval, the experiment's sensitivity check
+    kind: Literal["baseline", "multimodal", "control", "textual", "positive"]
     description: str
     objective: Objective | None = None
     data: str | None = None  # a COCO view, or text task name(s) joined by "+"
@@ -49,7 +52,9 @@ class ArmSpec(BaseModel):
             raise ValueError(f"arm {self.name}: a control names the arm it controls (and only a control)")
         if trained and (self.kind == "textual") != (self.objective == "task"):
             raise ValueError(f"arm {self.name}: textual arms (and only they) train their task's own head")
-        if trained and (self.kind == "textual") == (self.data in COCO_VIEWS):
+        if trained and (self.kind == "positive") != (self.data == PARALLEL):
+            raise ValueError(f"arm {self.name}: the positive control (and only it) trains on {PARALLEL!r}")
+        if trained and self.kind in ("multimodal", "control", "textual") and (self.kind == "textual") == (self.data in COCO_VIEWS):
             raise ValueError(f"arm {self.name}: data {self.data!r} must be "
                              + ("English task(s)" if self.kind == "textual" else f"one of {', '.join(COCO_VIEWS)}"))
         if (self.mixing_cap is not None) != (len(self.tasks) > 1):

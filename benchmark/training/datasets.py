@@ -1,5 +1,6 @@
 """What each arm trains on, as :class:`~benchmark.training.trainer.TrainData`: COCO captions (alone,
-in pairs of one image, or with their image) and COCO-QA/VQA questions with soft-score targets.
+in pairs of one image, or with their image), COCO-QA/VQA questions with soft-score targets, and
+translation pairs for the positive control.
 
 The image an item sees comes from an :class:`~benchmark.training.objectives.ImageSource` (its own,
 none, or a fixed derangement), applied here, before a batch exists, so objectives never know which
@@ -99,6 +100,48 @@ class Captions:
             features = self.bank.gather(self.source, images)
             if features is not None:
                 batch["image_features"] = features
+        return batch
+
+
+class Parallel:
+    """Translation pairs: an English FLORES line and the same line in another language (the positive control).
+
+    Items are (line, language): line ``j`` is paired with ``per_line`` of the other languages, taken in
+    turn from a rotation of them (``j * per_line`` onward), so every language appears about equally
+    often and the pool's rows stay few enough for their frozen states to be computed once (a row is a
+    ~40-token FLORES sentence, not a ~15-token caption). ``groups`` is the line: each epoch shows every
+    English line once, through one uniformly drawn language, and a batch never holds one English
+    sentence twice (a false negative for InfoNCE). English is the text, the other language the pair
+    (``pair_*``): :class:`~benchmark.training.objectives.Contrastive`'s text-text form; ``image_ids``
+    carries the line ids for that objective's one-per-batch check.
+    """
+
+    def __init__(self, sentences: pd.DataFrame, pivot: str, tokenizer: Any, max_length: int, per_line: int) -> None:
+        others = [lang for lang in sentences.columns if lang != pivot]
+        if pivot not in sentences.columns or not others or per_line < 1:
+            raise BenchmarkError(f"parallel data needs the pivot {pivot!r}, another language and per_line >= 1")
+        k = min(per_line, len(others))
+        self.english = sentences[pivot].tolist()
+        self.lines = [int(i) for i in sentences.index]
+        self.items = [(row, others[(row * k + i) % len(others)]) for row in range(len(self.lines)) for i in range(k)]
+        self.other = {lang: sentences[lang].tolist() for lang in others}
+        self.groups = [self.lines[row] for row, _ in self.items]
+        self.tokenizer, self.max_length = tokenizer, max_length
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def token_rows(self) -> list[list[int]]:
+        """Every token sequence a batch can hold (for :class:`benchmark.models.layers.BottomMemo`)."""
+        pairs = [self.other[lang][row] for row, lang in self.items]
+        return _rows(self.tokenizer, self.english, self.max_length) + _rows(self.tokenizer, pairs, self.max_length)
+
+    def batch(self, indices: list[int]) -> Batch:
+        rows = [self.items[i] for i in indices]
+        batch: Batch = tokenize(self.tokenizer, [self.english[r] for r, _ in rows], self.max_length)
+        pair = tokenize(self.tokenizer, [self.other[lang][r] for r, lang in rows], self.max_length)
+        batch["pair_input_ids"], batch["pair_attention_mask"] = pair["input_ids"], pair["attention_mask"]
+        batch["image_ids"] = torch.tensor([self.lines[r] for r, _ in rows])
         return batch
 
 

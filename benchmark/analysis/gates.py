@@ -1,0 +1,80 @@
+"""Evidence gates: did an arm learn its intermediate task? Decided by a test on held-out items, per run.
+
+An arm's transfer number says something about its task only if the arm learned it. Each trained run
+wrote held-out evidence (``metrics/train/<run>.json``, from :mod:`benchmark.training`); this module
+turns it into one verdict per arm, each run's gate a test at ``alpha``:
+
+* textual arms: every task's paired exact McNemar test, trained vs the frozen pretrained encoder with
+  the same head (``heldout.<task>.<metric>.learned``, :mod:`benchmark.training.text_evidence`);
+* the positive control: the same paired test on held-out translation retrieval
+  (``heldout.parallel.learned``, :mod:`benchmark.training.parallel_evidence`);
+* contrastive COCO arms: an exact binomial test of held-out R@1 hits against chance (1 / candidates):
+  caption->image for the image arm (it cannot beat chance without the image features), caption->caption
+  for the caption-only control. Whether the transfer uses what an image shows needs the shuffled-image
+  control, a separate comparison;
+* other arms (MLM, VQA): their true- vs deranged-image scores carry no per-item test here: ``None``.
+
+An arm passes only if every run passes; a flagged arm's rows keep their numbers but are marked, and a
+flagged arm is never read as a headline arm (:mod:`benchmark.report.answer`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scipy.stats import binomtest
+
+from benchmark.arms import parse_run
+
+ALPHA = 0.05
+_R1 = {"captions": "heldout.r1_caption_to_image.true", "caption_pairs": "heldout.caption_r1.none"}
+
+
+@dataclass(frozen=True)
+class Gate:
+    arm: str
+    learned: bool | None  # None: nothing to learn (baseline) or no per-item test for this kind of arm
+    detail: str  # what the gate rests on, one clause
+
+    @property
+    def flag(self) -> str:
+        """'' for a passed or untested arm; else why its rows are flagged."""
+        return f"{self.arm} did not learn its task ({self.detail})" if self.learned is False else ""
+
+
+def _run_gate(arm: str, evidence: dict[str, float]) -> tuple[bool | None, str]:
+    spec, _ = parse_run(arm)
+    if not spec.trained:
+        return None, "untrained"
+    if spec.kind == "textual" or spec.kind == "positive":
+        keys = sorted(k for k in evidence if k.endswith(".learned"))
+        if not keys:
+            return None, "no paired held-out test recorded"
+        failed = [k.removeprefix("heldout.").removesuffix(".learned") for k in keys if evidence[k] < 0.5]
+        return not failed, ("paired held-out test passed" if not failed else f"not shown on {', '.join(failed)}")
+    column = _R1.get(spec.data or "") if spec.objective == "contrastive" else None
+    if column is None or column not in evidence:
+        return None, "no per-item held-out test for this objective"
+    chance = float(evidence["heldout.r1_chance"])
+    n = round(1.0 / chance)
+    hits = round(float(evidence[column]) * n)
+    p = binomtest(hits, n, chance, alternative="greater").pvalue
+    return bool(p < ALPHA), f"held-out R@1 {hits}/{n} vs chance {chance:.3f}, binomial p {p:.2g}"
+
+
+def arm_gates(evidence_by_run: dict[str, dict[str, float]]) -> dict[str, Gate]:
+    """One gate per arm from its runs' evidence: learned only if every run's gate passed."""
+    runs_of: dict[str, list[tuple[bool | None, str]]] = {}
+    for run, evidence in evidence_by_run.items():
+        runs_of.setdefault(parse_run(run)[0].name, []).append(_run_gate(run, evidence))
+    gates = {}
+    for arm, results in runs_of.items():
+        verdicts = [v for v, _ in results]
+        if all(v is None for v in verdicts):
+            gates[arm] = Gate(arm, None, results[0][1])
+            continue
+        passed = sum(v is True for v in verdicts)
+        detail = "; ".join(d for _, d in results) if passed < len(results) else f"passed in {passed} of {len(results)} runs"
+        gates[arm] = Gate(arm, passed == len(results),
+                          detail if passed == len(results) else f"passed in {passed} of {len(results)} runs: {detail}")
+    return gates
