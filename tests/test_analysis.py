@@ -12,8 +12,10 @@ from scipy import stats
 
 from benchmark.analysis import groups as grp
 from benchmark.analysis import margins as mg
-from benchmark.analysis.declaration import DECLARATION
-from benchmark.analysis.stats import holm, language_counts, paired_cluster_bootstrap, run_level_test
+from benchmark.analysis.declaration import DECLARATION, Comparison
+from benchmark.analysis.stats import (holm, language_counts, paired_cluster_bootstrap, permutation_min_p,
+                                      permutation_test, run_level_test, welch_test)
+from benchmark.analysis.verdict import Analysis, combine, single_verdict, verdict
 from benchmark.targets.registry import SCORES
 from benchmark.data.flores import load_metadata
 from benchmark.io import BenchmarkError
@@ -200,6 +202,233 @@ def test_run_level_test_refuses_what_it_cannot_test() -> None:
         run_level_test([0.1, 0.1], [0.2, 0.2], higher_is_better=True)
 
 
+def test_welch_matches_scipy() -> None:
+    # The same unequal sizes and variances: p, df, CI from scipy's Welch test; TOST as two one-sided
+    # Welch tests on the control's runs shifted by -+sesoi (an error: margin = control - treatment).
+    t, c = [0.10, 0.11, 0.13, 0.12, 0.10], [0.20, 0.14, 0.26]
+    res = welch_test(t, c, higher_is_better=False, sesoi=0.05)
+    ref = stats.ttest_ind(c, t, equal_var=False)
+    assert res.test == "welch" and res.margin == pytest.approx(np.mean(c) - np.mean(t))
+    assert res.p == pytest.approx(ref.pvalue, rel=1e-12) and res.df == pytest.approx(ref.df, rel=1e-12)
+    ci = ref.confidence_interval(0.95)
+    assert (res.ci_low, res.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    low = stats.ttest_ind(np.add(c, 0.05), t, equal_var=False, alternative="greater").pvalue
+    high = stats.ttest_ind(np.subtract(c, 0.05), t, equal_var=False, alternative="less").pvalue
+    assert res.tost_p == pytest.approx(max(low, high), rel=1e-12)
+    assert res.mde == pytest.approx((stats.t(ref.df).ppf(0.975) + stats.t(ref.df).ppf(0.8)) * res.se)
+    # Accuracy instead of error: the sign flips, the p does not.
+    acc = welch_test(t, c, higher_is_better=True, sesoi=0.05)
+    assert acc.margin == -res.margin and acc.p == res.p and acc.tost_p == res.tost_p
+    # Equal sizes: the same SE as Student's pooled test, fewer df (so a larger p).
+    t3, c3 = [0.20, 0.21, 0.19], [0.23, 0.30, 0.26]
+    student, welch = (f(t3, c3, higher_is_better=False) for f in (run_level_test, welch_test))
+    assert welch.se == pytest.approx(student.se) and 2 < welch.df < student.df == 4 and welch.p > student.p
+
+
+def test_student_welch_and_permutation_disagree_by_hand() -> None:
+    """3 vs 3 runs (accuracy): treatment 10, 11, 12 (SD 1), control 13, 15.5, 18 (SD 2.5), margin -4.5.
+
+    Student: pooled variance (1 + 6.25) / 2, SE sqrt(3.625 x 2/3) = 1.5546, t = 2.895 on 4 df, p 0.044.
+    Welch: the same SE on (2.4167^2) / (0.0556 + 2.1701) = 2.624 df, p 0.074.
+    Exact permutation, by hand: every treatment run is below every control run, so of the 20 ways to
+    choose 3 "treatment" runs among the 6, only the observed split (-4.5) and its complement (+4.5)
+    reach |difference| >= 4.5: p = 2/20 = 0.1, which is also the smallest p 3 vs 3 runs can give.
+    Permutation TOST against +-5: shifted up by 5 the treatment runs are 15, 16, 17 against 13, 15.5, 18
+    (observed difference +0.5, i.e. 3-run sum >= 48 out of a total 94.5): the triples reaching it are
+    the 7 containing 18 with a pair summing to >= 30 (15+16, 15+17, 15+15.5, 16+17, 16+15.5, 17+13,
+    17+15.5) and 15+16+17 and 16+17+15.5, so 9/20 = 0.45; shifted down by 5 (5, 6, 7) the observed split
+    is the lowest, 1/20. TOST p = max = 0.45.
+    """
+    t, c = [10.0, 11.0, 12.0], [13.0, 15.5, 18.0]
+    student = run_level_test(t, c, higher_is_better=True, sesoi=5.0)
+    welch = welch_test(t, c, higher_is_better=True, sesoi=5.0)
+    perm = permutation_test(t, c, higher_is_better=True, sesoi=5.0)
+    assert student.se == pytest.approx(np.sqrt(3.625 * 2 / 3)) and student.df == 4
+    assert student.p == pytest.approx(stats.ttest_ind(t, c).pvalue, rel=1e-12) and student.p < 0.05
+    assert welch.df == pytest.approx(2.4167**2 / (1 / 18 + 6.25**2 / 18), rel=1e-3)
+    assert welch.p == pytest.approx(stats.ttest_ind(t, c, equal_var=False).pvalue, rel=1e-12) and welch.p > 0.05
+    assert (perm.p, perm.tost_p, perm.min_p, perm.min_tost_p, perm.n_relabellings) == (0.1, 0.45, 0.1, 0.05, 20)
+    assert perm.margin == -4.5 and perm.applicable
+    # The designated test alone would call it; the conservative verdict does not, and says why.
+    res = combine([{"name": "Student t", "p": student.p, "tost_p": student.tost_p},
+                   {"name": "Welch t", "p": welch.p, "tost_p": welch.tost_p},
+                   {"name": "exact permutation", "p": perm.p, "tost_p": perm.tost_p, "min_p": perm.min_p,
+                    "min_tost_p": perm.min_tost_p, "runs": (3, 3)}], perm.margin, 5.0)
+    assert res.verdict == "inconclusive" and not res.agree
+    assert res.verdicts["Student t"] == "difference (control better)"
+    assert "Welch t: inconclusive (p 0.0737" in res.note
+    assert ("exact permutation: inconclusive (p 0.1, TOST p 0.45; smallest attainable p 0.1 and TOST p 0.05 with "
+            "3 vs 3 runs)") in res.note
+
+
+def test_permutation_test_counts_ties_and_unequal_sizes() -> None:
+    # 2 vs 1 runs: 3 relabellings, floor 1/3 (unequal sizes: no complement with the same sizes).
+    # Splits of 1, 2 | 3: {1,2}|3 -> -1.5 (observed), {1,3}|2 -> 0, {2,3}|1 -> +1.5: two reach 1.5, p = 2/3.
+    res = permutation_test([1.0, 2.0], [3.0], higher_is_better=True)
+    assert (res.n_relabellings, res.min_p, res.min_tost_p) == (3, 1 / 3, 1 / 3)
+    assert res.p == pytest.approx(2 / 3) and res.margin == -1.5
+    # 1, 2 | 10: -8.5 (observed), +3.5, +5: only the observed split, p = 1/3, the floor.
+    assert permutation_test([1.0, 2.0], [10.0], higher_is_better=True).p == pytest.approx(1 / 3)
+    assert permutation_min_p(4, 4) == (2 / 70, 1 / 70) and permutation_min_p(5, 3) == (1 / 56, 1 / 56)
+    # Identical runs everywhere: every relabelling ties the observed 0, p = 1 (float noise is no escape).
+    same = permutation_test([0.1 + 0.2, 0.3, 0.3], [0.3, 0.3, 0.1 + 0.2], higher_is_better=False, sesoi=0.01)
+    assert same.p == 1.0 and same.tost_p == 0.05
+
+
+def test_one_sample_test_against_an_untrained_control() -> None:
+    # The baseline is one deterministic run: a constant, not a sample. One-sample t of the treatment's
+    # runs against it (df = n_t - 1); Welch's test coincides; the permutation test does not apply.
+    t, baseline = [0.070, 0.072, 0.0715], [0.080]
+    res = run_level_test(t, baseline, higher_is_better=False, sesoi=0.005, control_constant=True)
+    ref = stats.ttest_1samp(t, 0.080)
+    assert res.test == "one-sample" and res.df == 2 and res.margin == pytest.approx(0.080 - np.mean(t))
+    assert res.p == pytest.approx(ref.pvalue, rel=1e-12) and res.se == pytest.approx(np.std(t, ddof=1) / np.sqrt(3))
+    ci = ref.confidence_interval(0.95)  # of the treatment's mean; the margin is baseline - mean (an error)
+    assert (res.ci_low, res.ci_high) == pytest.approx((0.080 - ci.high, 0.080 - ci.low), rel=1e-9)
+    # TOST: margin <= -0.005 iff mean >= 0.085; margin >= 0.005 iff mean <= 0.075.
+    tost = max(stats.ttest_1samp(t, 0.085, alternative="less").pvalue,
+               stats.ttest_1samp(t, 0.075, alternative="greater").pvalue)
+    assert res.tost_p == pytest.approx(tost, rel=1e-12)
+    welch = welch_test(t, baseline, higher_is_better=False, sesoi=0.005, control_constant=True)
+    assert (welch.p, welch.df, welch.ci_low, welch.tost_p) == (res.p, res.df, res.ci_low, res.tost_p)
+    perm = permutation_test(t, baseline, higher_is_better=False, sesoi=0.005, control_constant=True)
+    assert not perm.applicable and np.isnan(perm.p) and np.isnan(perm.tost_p) and np.isnan(perm.min_p)
+    assert "one untrained run" in perm.reason
+    # Without the flag, one control run is too few for a two-sample test.
+    with pytest.raises(ValueError, match=">= 2 runs per arm, got 3 and 1"):
+        run_level_test(t, baseline, higher_is_better=False)
+    with pytest.raises(ValueError, match="control's runs differ"):
+        welch_test(t, [0.08, 0.09], higher_is_better=False, control_constant=True)
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: welch_test([0.1], [0.2, 0.3], higher_is_better=True), ">= 2 runs per arm"),
+    (lambda: welch_test([0.1, 0.1], [0.2, 0.2], higher_is_better=True), "do not vary"),
+    (lambda: welch_test([0.1, np.nan], [0.2, 0.3], higher_is_better=True), "finite"),
+    (lambda: welch_test([0.1, 0.2], [0.2, 0.3], higher_is_better=True, sesoi=0.0), "sesoi must be"),
+    (lambda: run_level_test([0.1, 0.2], [0.2, 0.3], higher_is_better=True, sesoi=-1.0), "sesoi must be"),
+    (lambda: run_level_test([0.1, 0.2], [0.2, 0.3], higher_is_better=True, alpha=1.5), "alpha must lie"),
+    (lambda: run_level_test(["a", "b"], [0.2, 0.3], higher_is_better=True), "must be numbers"),
+    (lambda: run_level_test([0.1], [0.2], higher_is_better=True, control_constant=True), ">= 2 treatment runs"),
+    (lambda: permutation_test([], [0.2], higher_is_better=True), ">= 1 runs per arm"),
+    (lambda: permutation_test([0.1], [0.2], higher_is_better=True, sesoi=float("nan")), "sesoi must be"),
+    (lambda: permutation_test(np.arange(12.0), np.arange(12.0), higher_is_better=True), "more than 1000000"),
+    (lambda: permutation_min_p(0, 3), "integers >= 1"),
+    (lambda: welch_test([0.1, 0.2], [0.2, 0.3], higher_is_better=True, control_constant="yes"), "must be a bool"),
+])
+def test_sensitivity_analyses_refuse_bad_input(call, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --- the verdict ----------------------------------------------------------------------------------
+
+
+VERDICT_CASES = [
+    (float("nan"), float("nan"), 0.001, "not tested (descriptive)"),
+    (0.01, 0.30, 0.008, "difference (treatment better)"),
+    (0.01, 0.30, -0.008, "difference (control better)"),
+    (0.01, 0.001, 0.0004, "a difference (treatment better) smaller than ±0.005"),  # mini's eng→X row
+    (0.30, 0.001, -0.0008, "equivalent within ±0.005"),
+    (0.30, 0.30, -0.003, "inconclusive"),
+    (0.05, 0.05, 0.0, "inconclusive"),  # alpha itself does not reject
+]
+
+
+@pytest.mark.parametrize(("p", "tost_p", "margin", "expected"), VERDICT_CASES)
+def test_verdict_of_one_test(p: float, tost_p: float, margin: float, expected: str) -> None:
+    assert verdict(p, tost_p, margin, 0.005) == expected
+    assert verdict(p, tost_p, margin, 0.005, alpha=0.05) == expected
+
+
+def _analyses(student: tuple[float, float], welch: tuple[float, float], perm: tuple[float, float] | None,
+              runs: tuple[int, int] = (5, 5)) -> list[dict]:
+    out = [{"name": "Student t", "p": student[0], "tost_p": student[1]},
+           {"name": "Welch t", "p": welch[0], "tost_p": welch[1]}]
+    if perm is not None:
+        floor = permutation_min_p(*runs)
+        out.append({"name": "exact permutation", "p": perm[0], "tost_p": perm[1], "min_p": floor[0],
+                    "min_tost_p": floor[1], "runs": runs})
+    return out
+
+
+@pytest.mark.parametrize(("student", "welch", "perm", "expected", "agree"), [
+    ((0.001, 0.9), (0.004, 0.9), (0.008, 0.9), "difference (treatment better)", True),
+    ((0.001, 0.9), (0.07, 0.9), (0.008, 0.9), "inconclusive", False),  # Welch does not reject
+    ((0.001, 0.9), (0.004, 0.9), (0.06, 0.9), "inconclusive", False),  # the permutation does not
+    ((0.001, 0.01), (0.004, 0.01), (0.008, 0.01), "a difference (treatment better) smaller than ±0.005", True),
+    ((0.001, 0.01), (0.004, 0.01), (0.008, 0.2), "difference (treatment better)", False),
+    ((0.5, 0.001), (0.5, 0.002), (0.6, 0.008), "equivalent within ±0.005", True),
+    ((0.5, 0.001), (0.5, 0.06), (0.6, 0.008), "inconclusive", False),  # Welch's TOST does not show it
+    ((0.001, 0.001), (0.07, 0.002), (0.6, 0.008), "equivalent within ±0.005", False),
+    ((0.5, 0.5), (0.01, 0.5), (0.008, 0.5), "inconclusive", False),  # the designated test is the holdout
+])
+def test_conservative_verdict(student, welch, perm, expected: str, agree: bool) -> None:
+    res = combine(_analyses(student, welch, perm), 0.002, 0.005)
+    assert res.verdict == expected and res.agree is agree
+    assert set(res.verdicts) == {"Student t", "Welch t", "exact permutation"}
+    assert (res.note == "") is agree
+    if not agree:  # the note starts with the designated test and names every analysis that said otherwise
+        assert res.note.startswith("Student t: ")
+        for name, said in res.verdicts.items():
+            assert (f"{name}: {said} (" in res.note) is (name == "Student t" or said != res.verdicts["Student t"])
+
+
+def test_conservative_verdict_reads_holm_and_names_the_permutation_floor() -> None:
+    # The reviewer's secondary row: Student p 0.022 (Holm 0.045), Welch 0.035 (Holm 0.070), 3 vs 3 runs.
+    floor, tost_floor = permutation_min_p(3, 3)
+    rows = [Analysis(name="Student t", p=0.0448, p_raw=0.0224, tost_p=3e-5),
+            Analysis(name="Welch t", p=0.0699, p_raw=0.0350, tost_p=2e-4),
+            Analysis(name="exact permutation", p=0.2, p_raw=0.1, tost_p=0.05, min_p=floor, min_tost_p=tost_floor,
+                     runs=(3, 3))]
+    res = combine(rows, 0.000838, 0.005)
+    assert res.verdict == "inconclusive" and not res.agree
+    assert res.verdicts["Student t"] == "a difference (treatment better) smaller than ±0.005"
+    assert "Welch t: equivalent within ±0.005 (p 0.035, Holm 0.0699, TOST p 0.0002)" in res.note
+    assert ("exact permutation: inconclusive (p 0.1, Holm 0.2, TOST p 0.05; smallest attainable p 0.1 and "
+            "TOST p 0.05 with 3 vs 3 runs)") in res.note
+    # With 3 vs 3 runs no data can make the permutation reject or show equivalence at 0.05: the
+    # conservative verdict is never a difference or equivalent there.
+    best = Analysis(name="exact permutation", p=floor, tost_p=tost_floor, min_p=floor, min_tost_p=tost_floor,
+                    runs=(3, 3))
+    assert combine([rows[0], best], 0.001, 0.005).verdict == "inconclusive"
+    assert combine([rows[0], best], 0.001, 0.005, alpha=0.11).verdict.startswith("a difference")
+
+
+def test_conservative_verdict_skips_what_does_not_apply() -> None:
+    one_sample = {"name": "one-sample t", "p": 0.001, "tost_p": 0.9}
+    welch = {"name": "Welch t", "p": 0.001, "tost_p": 0.9}
+    perm = {"name": "exact permutation", "p": float("nan"), "tost_p": float("nan"),
+            "reason": "not applicable: the control is one untrained run (a constant)"}
+    res = combine([one_sample, welch, perm], -0.02, 0.005)
+    assert res.verdict == "difference (control better)" and res.agree
+    assert res.verdicts["exact permutation"] == "not applicable: the control is one untrained run (a constant)"
+    assert res.note == "exact permutation not applicable: the control is one untrained run (a constant)"
+    assert single_verdict(perm, 0.0, 0.005) == res.verdicts["exact permutation"]
+    # A row the designated test did not test is not tested, whatever the others say.
+    untested = combine([{"name": "Student t", "p": float("nan")}, welch], 0.0, 0.005)
+    assert (untested.verdict, untested.agree, untested.note) == ("not tested (descriptive)", True, "")
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: verdict(1.5, 0.1, 0.0, 0.005), "p must be a p-value"),
+    (lambda: verdict(0.1, None, 0.0, 0.005), "tost_p must be a number"),  # type: ignore[arg-type]
+    (lambda: verdict(0.01, 0.1, float("nan"), 0.005), "margin must not be NaN"),
+    (lambda: verdict(0.01, 0.1, 0.0, 0.005, alpha=0.0), "alpha must lie"),
+    (lambda: combine([], 0.0, 0.005), "at least the designated test"),
+    (lambda: combine([{"name": "a", "p": 0.1}, {"name": "a", "p": 0.2}], 0.0, 0.005), "distinct"),
+    (lambda: combine([{"name": "a", "p": 0.1, "pee": 0.2}], 0.0, 0.005), "unknown analysis key"),
+    (lambda: combine([{"name": "a", "p": 0.1}, {"name": "b", "p": float("nan")}], 0.0, 0.005), "b: no p"),
+    (lambda: combine([{"name": "a", "p": 0.1, "reason": "x"}], 0.0, 0.005), "designated test 'a' must apply"),
+    (lambda: Analysis(name="a", p=0.1, runs=(3, 0)), "runs must be"),
+    (lambda: Analysis(name="", p=0.1), "needs a name"),
+    (lambda: combine(["Student"], 0.0, 0.005), "an Analysis or a dict"),  # type: ignore[list-item]
+])
+def test_verdict_refuses_bad_input(call, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
 # --- language groups -----------------------------------------------------------------------------
 
 
@@ -350,6 +579,27 @@ def test_compute_margins_tables(tmp_path: Path, ids: np.ndarray) -> None:
     assert row["sesoi"] == DECLARATION.primary.sesoi and row["tost_p"] > 0.5  # a 0.2 effect is not within 0.005
     assert 0 < row["mde"] < row["margin"]
 
+    # The sensitivity analyses, appended after p_holm so that readers of the older columns keep working.
+    assert list(summary.columns[-len(mg.SENSITIVITY_COLUMNS) - 1:]) == ["p_holm", *mg.SENSITIVITY_COLUMNS]
+    assert list(summary.columns[:6]) == ["comparison", "treatment", "control", "target", "higher_is_better",
+                                         "treatment_runs"]
+    covered = ["deu_Latn", "fra_Latn", "rus_Cyrl"]
+    coco_runs = np.array([errors[r].loc[covered].mean() for r in primary_runs[:3]])
+    caption_runs = np.array([errors[r].loc[covered].mean() for r in primary_runs[3:]])
+    assert (row["treatment_sd"], row["control_sd"]) == pytest.approx((coco_runs.std(ddof=1), caption_runs.std(ddof=1)))
+    welch = stats.ttest_ind(caption_runs, coco_runs, equal_var=False)  # an error: control - treatment
+    assert row["welch_p"] == pytest.approx(welch.pvalue, rel=1e-9) and row["welch_df"] == pytest.approx(welch.df)
+    assert row["welch_tost_p"] > 0.5 and row["welch_p_holm"] == row["welch_p"]  # the primary: unadjusted
+    # Every coco run errs less than every caption run: of the 20 relabellings only the observed split and
+    # its complement reach the observed |difference|, p = 2/20 = 0.1, the floor at 3 vs 3.
+    assert coco_runs.max() < caption_runs.min()
+    assert (row["perm_p"], row["perm_min_p"], row["perm_p_holm"], row["perm_tost_p"]) == (0.1, 0.1, 0.1, 1.0)
+    assert row["verdict_student"] == row["verdict_welch"] == "difference (treatment better)"
+    assert row["verdict_permutation"] == "inconclusive" and row["verdict"] == "inconclusive"
+    assert not row["verdicts_agree"]  # (NaN, for a row without verdicts, would be truthy)
+    assert "exact permutation: inconclusive (p 0.1, TOST p 1; smallest attainable p 0.1 and TOST p 0.05 with 3 vs " \
+           "3 runs)" in row["verdict_note"]
+
     # The secondary family present here: the primary pair on eng->X retrieval and on SIB (the shuffled
     # control has no runs). Holm over exactly those two p-values, by hand.
     secondary = summary[summary["role"] == "secondary"].sort_values("target")
@@ -359,6 +609,19 @@ def test_compute_margins_tables(tmp_path: Path, ids: np.ndarray) -> None:
     expected = {p1: min(1, 2 * p1), p2: min(1, max(2 * p1, p2))}
     for p, adjusted in zip(secondary["p"], secondary["p_holm"]):
         assert adjusted == pytest.approx(expected[p])
+    # Welch's and the permutation's p are Holm-adjusted within the same family.
+    for column in ("welch_p", "perm_p"):
+        w1, w2 = sorted(secondary[column])
+        expected = {w1: min(1, 2 * w1), w2: min(1, max(2 * w1, w2))}
+        for p, adjusted in zip(secondary[column], secondary[f"{column}_holm"]):
+            assert adjusted == pytest.approx(expected[p])
+    eng2x = secondary.set_index("target").loc["xsim_margin_eng2x"]
+    assert (eng2x["perm_p"], eng2x["perm_p_holm"]) == (0.1, 0.2)  # the floor, doubled as the smaller of two
+    assert (secondary["verdict"] == "inconclusive").all()
+    # eng->X: Student and Welch reject, the permutation cannot; SIB (a noisy probe): all inconclusive, agreed.
+    assert not eng2x["verdicts_agree"] and eng2x["verdict_note"].startswith("Student t: difference")
+    sib = secondary.set_index("target").loc["sib_accuracy"]
+    assert sib["verdicts_agree"] and sib["verdict_note"] == "" and sib["verdict_student"] == "inconclusive"
 
     # No p-value anywhere else: single-seed pairs, undeclared targets and subsets, language groups.
     others = summary[~summary["role"].isin(["primary", "secondary"])]
@@ -368,6 +631,12 @@ def test_compute_margins_tables(tmp_path: Path, ids: np.ndarray) -> None:
     assert multi["seed_ci_low"].notna().all()  # 3 vs 3 seeds: the seed interval is shown, untested
     single = summary[summary["comparison"] == "vqa vs vqa-shuffled"]
     assert single["seed_ci_low"].isna().all() and single["p"].isna().all()
+    # Sensitivity p's and verdicts only on declared rows; the SDs on every row (NaN with one trained run).
+    for column in ("welch_p", "welch_tost_p", "welch_df", "perm_p", "perm_tost_p", "perm_min_p", "welch_p_holm",
+                   "perm_p_holm", "verdict", "verdict_student", "verdict_note", "verdicts_agree"):
+        assert others[column].isna().all(), column
+    assert multi["treatment_sd"].notna().all() and multi["control_sd"].notna().all()
+    assert single["treatment_sd"].isna().all() and single["control_sd"].isna().all()
 
     same = single[single["target"].str.startswith("xsim")]
     assert (same[["margin", "ci_low", "ci_high", "ci_low_languages", "ci_high_languages"]].to_numpy() == 0).all()
@@ -426,3 +695,54 @@ def test_question_family_roles_and_holm_within(tmp_path: Path, ids: np.ndarray) 
     assert DECLARATION.find(("coco-contrastive", "mnli"), "xsim_margin_x2eng", "covered")[0] == "headline"
     assert DECLARATION.find(("vqa", "squad"), "xsim_margin_x2eng", "covered")[0] == "question"
     assert DECLARATION.find(("vqa", "squad"), "sib_accuracy", "covered") is None
+
+
+def test_declared_comparison_against_the_untrained_baseline(tmp_path: Path, ids: np.ndarray) -> None:
+    """The baseline is one deterministic run: a declared X-vs-baseline row is tested once X has
+    ``min_seeds`` runs, by the one-sample t of X's runs against the baseline's score (scipy's
+    ttest_1samp), which Welch's test coincides with; the permutation test does not apply. Undeclared
+    rows of the same pair stay descriptive, without a seed interval, as before."""
+    runs = ["coco-contrastive", "coco-contrastive.s1", "coco-contrastive.s2", "caption-contrastive",
+            "caption-contrastive.s1", "baseline"]
+    rates = {"coco-contrastive": 0.1, "caption-contrastive": 0.2, "baseline": 0.3}
+    written = {run: write_retrieval(tmp_path, run, ids, rates[run.split(".")[0]], k) for k, run in enumerate(runs)}
+    family = tuple(Comparison(treatment=arm, control="baseline", target="xsim_margin_x2eng", languages="covered",
+                              sesoi=0.005, sesoi_reason="test") for arm in ("coco-contrastive", "caption-contrastive"))
+    plan = DECLARATION.model_copy(update={"n_boot": 200, "families": {"versus_baseline": family}})
+    pairs = [("coco-contrastive", "baseline"), ("caption-contrastive", "baseline")]
+    summary, _ = mg.compute_margins(pairs, runs, root=tmp_path, groups=GROUPS, declaration=plan,
+                                    targets=["xsim_margin_x2eng"])
+    covered = ["deu_Latn", "fra_Latn", "rus_Cyrl"]
+    x2eng = {run: df[(df["direction"] == "x2eng") & (df["scoring"] == "margin") & df["language"].isin(covered)]
+             for run, df in written.items()}
+    score = {run: float(1 - df.groupby("language")["correct"].mean().mean()) for run, df in x2eng.items()}
+    coco = np.array([score[r] for r in runs[:3]])
+
+    declared = summary[summary["role"] == "versus_baseline"].set_index("comparison")
+    row = declared.loc["coco-contrastive vs baseline"]
+    assert row["test"] == "run-level one-sample t against the untrained control (df=2)" and row["df"] == 2
+    ref = stats.ttest_1samp(coco, score["baseline"])
+    assert row["p"] == pytest.approx(ref.pvalue, rel=1e-9)
+    assert row["margin"] == pytest.approx(score["baseline"] - coco.mean())
+    ci = ref.confidence_interval(0.95)  # of coco's mean error; the margin is baseline - coco (an error)
+    assert (row["seed_ci_low"], row["seed_ci_high"]) == pytest.approx((score["baseline"] - ci.high,
+                                                                      score["baseline"] - ci.low), rel=1e-9)
+    assert (row["welch_p"], row["welch_df"], row["welch_tost_p"]) == pytest.approx((row["p"], 2, row["tost_p"]))
+    assert (row["treatment_sd"], row["control_sd"]) == pytest.approx((coco.std(ddof=1), 0.0))
+    assert np.isnan(row["perm_p"]) and np.isnan(row["perm_tost_p"]) and np.isnan(row["perm_min_p"])
+    assert row["verdict_permutation"].startswith("not applicable: the control is one untrained run")
+    assert row["verdict"] == row["verdict_student"] == row["verdict_welch"] == "difference (treatment better)"
+    assert row["verdicts_agree"] and row["verdict_note"].startswith("exact permutation not applicable")
+    # One tested row in the family: Holm leaves it as it is.
+    assert row["p_holm"] == row["p"] and row["welch_p_holm"] == row["welch_p"]
+
+    # Two caption runs: fewer than min_seeds, so not tested, and the verdict says so.
+    short = declared.loc["caption-contrastive vs baseline"]
+    assert short["test"] == "none: 2 seeds against the untrained baseline, fewer than 3 (descriptive)"
+    assert np.isnan(short["p"]) and short["verdict"] == "not tested (descriptive)" and short["verdicts_agree"]
+    assert short["control_sd"] == 0.0 and short["treatment_sd"] > 0
+
+    # Undeclared rows of the same pair: descriptive, no seed interval (as before), the SDs shown.
+    rest = summary[(summary["comparison"] == "coco-contrastive vs baseline") & (summary["role"] != "versus_baseline")]
+    assert len(rest) and rest["seed_ci_low"].isna().all() and rest["p"].isna().all() and rest["verdict"].isna().all()
+    assert (rest["control_sd"] == 0.0).all()

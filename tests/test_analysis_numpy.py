@@ -138,3 +138,57 @@ def test_all_languages_macro_matches_plain_numpy(tables: tuple[Path, pd.DataFram
     row = summary[summary["group"] == "all"].iloc[0]
     point, low, high, *_ = plain_bootstrap(root, LANGS)
     assert (row["margin"], row["ci_low"], row["ci_high"]) == pytest.approx((point, low, high), abs=1e-6)
+
+
+def plain_run_scores(root: Path, langs: list[str]) -> dict[str, list[float]]:
+    """Each run's X->eng margin-scoring error, averaged over its items per language, then over ``langs``."""
+    out: dict[str, list[float]] = {"treatment": [], "control": []}
+    for arm, members in (("treatment", TREATMENT), ("control", CONTROL)):
+        for run in members:
+            df = pd.read_parquet(root / run / "retrieval.parquet")
+            df = df[(df["direction"] == "x2eng") & (df["scoring"] == "margin")]
+            out[arm].append(float(np.mean([1.0 - df.loc[df["language"] == lang, "correct"].mean() for lang in langs])))
+    return out
+
+
+def test_sensitivity_analyses_match_plain_numpy(tables: tuple[Path, pd.DataFrame, pd.DataFrame]) -> None:
+    """Welch's t from its textbook formulas, and the exact permutation test by enumerating the 20 ways to
+    label 3 of the 6 runs "treatment" in a plain loop."""
+    import itertools
+
+    root, summary, _ = tables
+    row = summary[summary["role"] == "primary"].iloc[0]
+    runs = plain_run_scores(root, COVERED)
+    t, c = np.array(runs["treatment"]), np.array(runs["control"])
+    sesoi = DECLARATION.primary.sesoi
+    assert (row["treatment_sd"], row["control_sd"]) == pytest.approx((t.std(ddof=1), c.std(ddof=1)), rel=1e-9)
+
+    vt, vc = t.var(ddof=1) / 3, c.var(ddof=1) / 3
+    se = np.sqrt(vt + vc)
+    df = (vt + vc) ** 2 / (vt**2 / 2 + vc**2 / 2)
+    margin = c.mean() - t.mean()  # an error: control - treatment, > 0 = the treatment errs less
+    assert row["welch_df"] == pytest.approx(df, rel=1e-9)
+    assert row["welch_p"] == pytest.approx(2 * stats.t(df).sf(abs(margin) / se), rel=1e-9)
+    tost = max(stats.t(df).sf((margin + sesoi) / se), stats.t(df).cdf((margin - sesoi) / se))
+    assert row["welch_tost_p"] == pytest.approx(tost, rel=1e-9)
+
+    pooled = list(-t) + list(-c)  # signed so that larger = better (an error's negative)
+    labellings = list(itertools.combinations(range(6), 3))
+    assert len(labellings) == 20 and labellings[0] == (0, 1, 2)  # the first is the observed one
+
+    def diff(values: list[float], chosen: tuple[int, ...]) -> float:
+        return (sum(values[i] for i in chosen) / 3) - (sum(values[i] for i in range(6) if i not in chosen) / 3)
+
+    observed = diff(pooled, (0, 1, 2))
+    assert observed == pytest.approx(margin)
+    hits = sum(1 for s in labellings if abs(diff(pooled, s)) >= abs(observed) - 1e-12)
+    assert row["perm_p"] == pytest.approx(hits / 20) and row["perm_min_p"] == pytest.approx(0.1)
+    up = [v + sesoi if i < 3 else v for i, v in enumerate(pooled)]  # H0: margin = -sesoi
+    down = [v - sesoi if i < 3 else v for i, v in enumerate(pooled)]  # H0: margin = +sesoi
+    p_up = sum(1 for s in labellings if diff(up, s) >= diff(up, (0, 1, 2)) - 1e-12) / 20
+    p_down = sum(1 for s in labellings if diff(down, s) <= diff(down, (0, 1, 2)) + 1e-12) / 20
+    assert row["perm_tost_p"] == pytest.approx(max(p_up, p_down))
+    # The coco runs err ~6 points less than every caption run: the permutation's p is its floor, 0.1,
+    # which cannot reach 0.05, so the conservative verdict cannot be a difference.
+    assert hits == 2 and row["verdict_permutation"] == "inconclusive" and row["verdict"] == "inconclusive"
+    assert row["verdict_student"] == "difference (treatment better)" and not row["verdicts_agree"]

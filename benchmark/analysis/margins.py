@@ -8,15 +8,23 @@ smaller average. Languages are the targets of transfer: the pivot (eng_Latn: the
 the SIB probe's training language) is left out by default.
 
 Roles, from :data:`benchmark.analysis.declaration.DECLARATION`: the *primary* comparison (unadjusted),
-the *secondary* family, and the question's *headline* and *question* families (each Holm-adjusted
-within itself) get the designated run-level test when each arm has at least
-``min_seeds`` runs; every other comparison x target over all and over covered languages is
+and every other declared role, each a family Holm-adjusted within itself (:func:`holm_families`), get the
+designated run-level test when each arm has at least ``min_seeds`` runs, or, against an untrained
+control (the baseline: one deterministic run, a constant), when the treatment has; every other
+comparison x target over all and over covered languages is
 *descriptive* (estimate and intervals, no p-value), and the breakdowns by language group (uncovered,
 CC-100 in/out, each script) are *exploratory* locations of an effect, also without p-values. Every row
 carries the bootstrap interval over items with the languages fixed and with them resampled. What the
 item bootstrap draws is the target's (:mod:`benchmark.targets.registry`): FLORES articles jointly in
 every language where items are parallel (FLORES, SIB), each language's own items where they are not
 (Tatoeba: :func:`~benchmark.analysis.stats.paired_stratified_bootstrap`).
+
+Declared rows also carry the declared sensitivity analyses on the same run scores, appended after
+``p_holm`` (:data:`SENSITIVITY_COLUMNS`): each arm's run-to-run SD, Welch's t (p, TOST p, df), the exact
+permutation of run labels (p, TOST p, the smallest p it can attain), Welch's and the permutation's p
+Holm-adjusted within the same families as ``p_holm``, each analysis's verdict and the conservative
+verdict over them (:mod:`benchmark.analysis.verdict`), whether they agreed and a note naming the one
+that did not.
 """
 
 from __future__ import annotations
@@ -31,8 +39,10 @@ import pandas as pd
 from benchmark import arms
 from benchmark.analysis.groups import language_groups
 from benchmark.analysis.declaration import DECLARATION, Comparison, Declaration
-from benchmark.analysis.stats import (holm, language_counts, paired_cluster_bootstrap, paired_stratified_bootstrap,
-                                      run_level_test, run_scores)
+from benchmark.analysis.stats import (PermutationTest, holm, language_counts, paired_cluster_bootstrap,
+                                      paired_stratified_bootstrap, permutation_test, run_level_test, run_scores,
+                                      welch_test)
+from benchmark.analysis.verdict import NOT_TESTED, Analysis, combine, single_verdict
 from benchmark.data.flores import PIVOT, load_metadata
 from benchmark.io import BenchmarkError
 from benchmark.targets.registry import SCORES, Score, get_target
@@ -41,8 +51,22 @@ PREDICTIONS_DIR = Path("artifacts") / "predictions"
 
 
 PRIMARY_COMPARISON = DECLARATION.primary.pair
-# Each adjusted within itself; the primary stands alone.
-HOLM_FAMILIES = ("secondary", "headline", "question", *DECLARATION.families)
+UNADJUSTED_ROLES = ("primary", "sensitivity")  # one hypothesis each: no Holm
+
+
+def holm_families(declaration: Declaration) -> tuple[str, ...]:
+    """The declaration's roles that are Holm families: every role but the primary (and the positive
+    control, where the declaration has one), each adjusted within itself."""
+    return tuple(dict.fromkeys(role for role, _ in declaration.roles if role not in UNADJUSTED_ROLES))
+
+
+HOLM_FAMILIES = holm_families(DECLARATION)
+
+# Appended after p_holm, so readers of the older columns keep working. The SDs are on every row; the
+# sensitivity analyses' p's on declared rows with a test; the verdicts on declared rows (empty elsewhere).
+SENSITIVITY_COLUMNS = ("treatment_sd", "control_sd", "welch_p", "welch_tost_p", "welch_df", "perm_p", "perm_tost_p",
+                       "perm_min_p", "welch_p_holm", "perm_p_holm", "verdict_student", "verdict_welch",
+                       "verdict_permutation", "verdict", "verdicts_agree", "verdict_note")
 
 
 class MarginTables(NamedTuple):
@@ -195,21 +219,64 @@ def _resolve(comparisons: Sequence[tuple[str, str]], runs: Sequence[str]) -> dic
     return by_arm
 
 
+def _sd(runs: np.ndarray, constant: bool) -> float:
+    """An arm's run-to-run SD (ddof=1) of run scores: 0.0 for an untrained single-run arm, NaN under 2 runs."""
+    if constant:
+        return 0.0
+    return float(np.std(runs, ddof=1)) if len(runs) >= 2 else float("nan")
+
+
 def _run_test(t_runs: np.ndarray, c_runs: np.ndarray, target: Score,
-              declared: tuple[str, Comparison] | None, d: Declaration) -> dict[str, object]:
+              declared: tuple[str, Comparison] | None, d: Declaration,
+              control_constant: bool = False) -> dict[str, object]:
     """The run-level columns of one row: seed CI for every row with enough seeds; the designated test,
-    TOST and MDE for declared rows only."""
+    TOST and MDE, and the sensitivity analyses (Welch, exact permutation), for declared rows only.
+    ``control_constant``: the control is untrained (one deterministic run), so the designated test is
+    the one-sample t of the treatment's runs against it, which Welch's coincides with; the permutation
+    test does not apply."""
+    sesoi = declared[1].sesoi if declared else None
+    common = {"higher_is_better": target.higher_is_better, "sesoi": sesoi, "control_constant": control_constant}
     try:
-        res = run_level_test(t_runs, c_runs, higher_is_better=target.higher_is_better,
-                             sesoi=declared[1].sesoi if declared else None, alpha=d.alpha, power=d.power,
-                             confidence=d.confidence)
+        res = run_level_test(t_runs, c_runs, alpha=d.alpha, power=d.power, confidence=d.confidence, **common)
     except ValueError as err:  # e.g. runs that do not vary at all
         return {"test": f"none: {err}"} if declared else {}
     out: dict[str, object] = {"seed_ci_low": res.ci_low, "seed_ci_high": res.ci_high, "se": res.se, "df": res.df}
     if declared:
-        out |= {"test": f"run-level t (df={res.df})", "p": res.p, "sesoi": res.sesoi, "tost_p": res.tost_p,
-                "mde": res.mde}
+        name = (f"run-level one-sample t against the untrained control (df={res.df})" if control_constant
+                else f"run-level t (df={res.df})")
+        welch = welch_test(t_runs, c_runs, alpha=d.alpha, power=d.power, confidence=d.confidence, **common)
+        try:
+            perm = permutation_test(t_runs, c_runs, **common)
+        except ValueError as err:  # too many relabellings to enumerate: not applicable, and the note says so
+            nan = float("nan")
+            perm = PermutationTest(margin=res.margin, p=nan, sesoi=sesoi, tost_p=nan, min_p=nan, min_tost_p=nan,
+                                   n_relabellings=0, n_treatment=len(t_runs), n_control=len(c_runs),
+                                   reason=f"not applicable: {err}")
+        out |= {"test": name, "p": res.p, "sesoi": res.sesoi, "tost_p": res.tost_p, "mde": res.mde,
+                "welch_p": welch.p, "welch_tost_p": welch.tost_p, "welch_df": welch.df,
+                "perm_p": perm.p, "perm_tost_p": perm.tost_p, "perm_min_p": perm.min_p,
+                "_perm": perm, "_designated": "one-sample t" if control_constant else "Student t"}
     return out
+
+
+def _verdicts(row: pd.Series, alpha: float) -> dict[str, object]:
+    """The verdict columns of a declared row: each analysis's own verdict (with its Holm-adjusted p where
+    the row is in a Holm family) and the conservative one over all of them."""
+    if row["p"] != row["p"]:
+        return {"verdict_student": NOT_TESTED, "verdict_welch": NOT_TESTED, "verdict_permutation": NOT_TESTED,
+                "verdict": NOT_TESTED, "verdicts_agree": True, "verdict_note": ""}
+    perm = row["_perm"]
+    analyses = [
+        Analysis(name=row["_designated"], p=row["p_holm"], p_raw=row["p"], tost_p=row["tost_p"]),
+        Analysis(name="Welch t", p=row["welch_p_holm"], p_raw=row["welch_p"], tost_p=row["welch_tost_p"]),
+        Analysis(name="exact permutation", p=row["perm_p_holm"], p_raw=row["perm_p"], tost_p=row["perm_tost_p"],
+                 min_p=perm.min_p, min_tost_p=perm.min_tost_p, runs=(perm.n_treatment, perm.n_control),
+                 reason=perm.reason),
+    ]
+    res = combine(analyses, row["margin"], row["sesoi"], alpha=alpha)
+    student, welch, permutation = (single_verdict(a, row["margin"], row["sesoi"], alpha=alpha) for a in analyses)
+    return {"verdict_student": student, "verdict_welch": welch, "verdict_permutation": permutation,
+            "verdict": res.verdict, "verdicts_agree": res.agree, "verdict_note": res.note}
 
 
 def compute_margins(
@@ -290,6 +357,11 @@ def compute_margins(
                 "margin": boot.margins, "ci_low": low, "ci_high": high,
             }))
             seeded = min(len(t), len(c)) >= d.min_seeds
+            # An untrained control (the baseline) is one deterministic run: a constant the treatment's runs
+            # are tested against (one-sample t), when the treatment has enough seeds. Declared rows only:
+            # undeclared rows show a seed interval only where both arms have seeds.
+            constant = not arms.ARMS[control].trained
+            against_constant = constant and len(t) >= d.min_seeds
             for grouping, group, mask in subsets(g):
                 estimate, lo, hi = boot.macro(mask)
                 _, lang_lo, lang_hi = boot.macro(mask, resample_languages=True)
@@ -307,15 +379,36 @@ def compute_margins(
                     "p": np.nan, "sesoi": np.nan, "tost_p": np.nan, "mde": np.nan,
                     "n_boot": d.n_boot, "bootstrap_seed": d.bootstrap_seed,
                 }
-                if seeded:  # the runs' own spread: the interval that carries seed variance
-                    row |= _run_test(run_scores(t, mask), run_scores(c, mask), target, declared, d)
+                t_runs, c_runs = run_scores(t, mask), run_scores(c, mask)
+                row |= {"treatment_sd": _sd(t_runs, not arms.ARMS[treatment].trained),
+                        "control_sd": _sd(c_runs, constant)}
+                if seeded and not constant:  # the runs' own spread: the interval that carries seed variance
+                    row |= _run_test(t_runs, c_runs, target, declared, d)
+                elif declared and against_constant:
+                    row |= _run_test(t_runs, c_runs, target, declared, d, control_constant=True)
+                elif declared and constant:
+                    row["test"] = (f"none: {len(t)} seeds against the untrained {control}, fewer than "
+                                   f"{d.min_seeds} (descriptive)")
                 elif declared:
                     row["test"] = f"none: {len(t)} and {len(c)} seeds, fewer than {d.min_seeds} (descriptive)"
                 rows.append(row)
-    summary = pd.DataFrame(rows)
-    adjusted = summary["p"].to_numpy(dtype=np.float64).copy()  # the primary is one hypothesis: unadjusted
-    for family in HOLM_FAMILIES:
-        members = (summary["role"] == family).to_numpy()
-        adjusted[members] = holm(adjusted[members])
-    summary["p_holm"] = adjusted
+    extra = ["_perm", "_designated", *SENSITIVITY_COLUMNS]
+    summary = pd.DataFrame([{k: v for k, v in r.items() if k not in extra} for r in rows])
+    side = pd.DataFrame([{k: r.get(k, np.nan) for k in extra} for r in rows], index=summary.index)
+    families = holm_families(d)
+    for column, source in (("p_holm", summary["p"]), ("welch_p_holm", side["welch_p"]),
+                           ("perm_p_holm", side["perm_p"])):
+        adjusted = source.to_numpy(dtype=np.float64).copy()  # the primary is one hypothesis: unadjusted
+        for family in families:
+            members = (summary["role"] == family).to_numpy()
+            adjusted[members] = holm(adjusted[members])
+        (summary if column == "p_holm" else side)[column] = adjusted
+    declared_rows = summary["role"].isin([role for role, _ in d.roles]).to_numpy()
+    verdicts = pd.DataFrame(
+        [_verdicts(pd.concat([summary.iloc[i], side.iloc[i]]), d.alpha) if declared_rows[i] else {}
+         for i in range(len(summary))], index=summary.index,
+        columns=["verdict_student", "verdict_welch", "verdict_permutation", "verdict", "verdicts_agree",
+                 "verdict_note"])
+    side[verdicts.columns] = verdicts.astype(object)
+    summary = pd.concat([summary, side[list(SENSITIVITY_COLUMNS)]], axis=1)
     return MarginTables(summary=summary, per_language=pd.concat(lang_rows, ignore_index=True))

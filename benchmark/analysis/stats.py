@@ -5,7 +5,13 @@ Two questions, two tools (the plan that says which is which: :mod:`benchmark.ana
 * **Would another training seed give the same answer?** The trained run is the unit: each run's
   score is macro-averaged over the languages, and :func:`run_level_test` compares the two arms' runs
   with a two-sample t-test, its TOST equivalence test and minimum detectable effect. This is the only
-  source of p-values in the report.
+  source of p-values in the report. Beside it stand the declared sensitivity analyses on the same run
+  scores: :func:`welch_test` (unequal variances: the arms' run-to-run spreads differ up to 3.5x in the
+  committed runs, where the pooled variance's df is too generous) and :func:`permutation_test` (the
+  exact permutation of run labels, with the smallest p it can attain). Against an untrained control
+  (one deterministic run, a constant) the test is a one-sample t of the treatment's runs
+  (``control_constant=True``); Welch's test coincides with it and the permutation test is not
+  applicable. :mod:`benchmark.analysis.verdict` turns the three into one conservative verdict.
 * **How much do the numbers depend on which sentences and languages were tested?**
   :func:`paired_cluster_bootstrap` resamples FLORES articles (393 source URLs over the 1004 bundled
   items; sentences of one article share topic and vocabulary, so their errors correlate and resampling
@@ -32,11 +38,13 @@ its default linear interpolation).
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy import special
 
 TIE_TOL = 1e-12  # |margin| below this is a tie (seed-averaged margins carry rounding noise)
 
@@ -208,36 +216,104 @@ def paired_stratified_bootstrap(
 
 @dataclass(frozen=True)
 class RunTest:
-    """Two-sample t-test on run-level scores; margin > 0 means the treatment did better."""
+    """A t-test on run-level scores; margin > 0 means the treatment did better.
+
+    ``df`` is an int for Student's test (``n_t + n_c - 2``, or ``n_t - 1`` against a constant control)
+    and a float for Welch's (Welch–Satterthwaite).
+    """
 
     margin: float
     se: float
-    df: int
+    df: float
     ci_low: float
     ci_high: float
     p: float  # two-sided, H0: margin = 0
     sesoi: float | None
     tost_p: float  # max of the two one-sided p-values, H0: |margin| >= sesoi (NaN without a sesoi)
     mde: float  # smallest |margin| detected with probability `power` at two-sided `alpha`
+    test: str = "student"  # "student", "welch" or "one-sample" (against a constant control)
+
+
+def _check_options(sesoi: float | None, alpha: float, power: float, confidence: float) -> None:
+    if sesoi is not None and not (np.isfinite(sesoi) and sesoi > 0):
+        raise ValueError(f"sesoi must be a finite number > 0, got {sesoi!r}")
+    for name, value in (("alpha", alpha), ("power", power), ("confidence", confidence)):
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"{name} must lie in (0, 1), got {value!r}")
+
+
+def _runs_of(treatment: ArrayLike, control: ArrayLike, control_constant: bool,
+             min_runs: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Both arms' run scores as 1-D float arrays, checked: finite, enough runs, a constant control constant."""
+    try:
+        t = np.asarray(treatment, dtype=np.float64).ravel()
+        c = np.asarray(control, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise ValueError("run scores must be numbers") from None
+    if not isinstance(control_constant, (bool, np.bool_)):
+        raise ValueError(f"control_constant must be a bool, got {control_constant!r}")
+    if not (np.isfinite(t).all() and np.isfinite(c).all()):
+        raise ValueError("run scores must be finite")
+    if control_constant:
+        if len(t) < 2 or len(c) < 1:
+            raise ValueError(f"a test against a constant control needs >= 2 treatment runs and the control's "
+                             f"score, got {len(t)} and {len(c)}")
+        if (c != c[0]).any():
+            raise ValueError(f"control_constant: the control's runs differ ({c.min():g} to {c.max():g}); an "
+                             "untrained control is one deterministic run")
+    elif len(t) < min_runs or len(c) < min_runs:
+        raise ValueError(f"a run-level test needs >= {min_runs} runs per arm, got {len(t)} and {len(c)}")
+    return t, c
+
+
+def _t_result(margin: float, se: float, df: float, sesoi: float | None, alpha: float, power: float,
+              confidence: float, test: str) -> RunTest:
+    """CI, two-sided p, TOST p and MDE of a t statistic with standard error ``se`` on ``df`` degrees of freedom."""
+    # scipy.stats.t(df)'s cdf, sf and ppf are these special functions (bit for bit for finite arguments),
+    # called directly: the frozen distribution costs milliseconds, and the calibration calls this often.
+    def sf(x: float) -> float:
+        return float(special.stdtr(df, -x))
+
+    def ppf(q: float) -> float:
+        return float(special.stdtrit(df, q))
+
+    half = ppf(0.5 + confidence / 2.0) * se
+    p = 2.0 * sf(abs(margin) / se)
+    tost_p = max(sf((margin + sesoi) / se), sf(-(margin - sesoi) / se)) if sesoi is not None else float("nan")
+    mde = (ppf(1.0 - alpha / 2.0) + ppf(power)) * se
+    return RunTest(margin=margin, se=se, df=df, ci_low=margin - half, ci_high=margin + half, p=min(1.0, p),
+                   sesoi=sesoi, tost_p=tost_p, mde=mde, test=test)
+
+
+def _one_sample(t: np.ndarray, c: np.ndarray, higher_is_better: bool, sesoi: float | None, alpha: float,
+                power: float, confidence: float) -> RunTest:
+    """The treatment's runs against a constant control: one-sample t, df = n_t - 1."""
+    se = float(np.sqrt(t.var(ddof=1) / len(t)))
+    if se == 0.0:
+        raise ValueError("run scores do not vary between runs: no run-level variance to test against")
+    sign = 1.0 if higher_is_better else -1.0
+    margin = sign * (t.mean() - c[0]) + 0.0
+    return _t_result(margin, se, len(t) - 1, sesoi, alpha, power, confidence, "one-sample")
 
 
 def run_level_test(treatment: ArrayLike, control: ArrayLike, *, higher_is_better: bool, sesoi: float | None = None,
-                   alpha: float = 0.05, power: float = 0.8, confidence: float = 0.95) -> RunTest:
+                   alpha: float = 0.05, power: float = 0.8, confidence: float = 0.95,
+                   control_constant: bool = False) -> RunTest:
     """Student's two-sample t-test (pooled variance, df = n_t + n_c - 2) on one score per run.
 
     ``treatment``/``control``: each run's score (e.g. macro xsim error over the declared languages).
     The confidence interval, the TOST p (two one-sided tests against +-``sesoi`` at ``alpha``) and
     the minimum detectable effect ``(t_{1-alpha/2} + t_{power}) * se`` all use the same SE and df.
     Needs at least 2 runs per arm (df >= 2) and some run-to-run variance.
+
+    ``control_constant=True``: the control is untrained (the baseline: one deterministic run, no seed
+    variance), so its score is a constant, not a sample. The test becomes a one-sample t of the
+    treatment's runs against it: SE = s_t / sqrt(n_t), df = n_t - 1 (``test`` = "one-sample").
     """
-    t = np.asarray(treatment, dtype=np.float64).ravel()
-    c = np.asarray(control, dtype=np.float64).ravel()
-    if len(t) < 2 or len(c) < 2:
-        raise ValueError(f"a run-level test needs >= 2 runs per arm, got {len(t)} and {len(c)}")
-    if not (np.isfinite(t).all() and np.isfinite(c).all()):
-        raise ValueError("run scores must be finite")
-    if sesoi is not None and sesoi <= 0:
-        raise ValueError("sesoi must be > 0")
+    t, c = _runs_of(treatment, control, control_constant)
+    _check_options(sesoi, alpha, power, confidence)
+    if control_constant:
+        return _one_sample(t, c, higher_is_better, sesoi, alpha, power, confidence)
     df = len(t) + len(c) - 2
     pooled = ((len(t) - 1) * t.var(ddof=1) + (len(c) - 1) * c.var(ddof=1)) / df
     se = float(np.sqrt(pooled * (1.0 / len(t) + 1.0 / len(c))))
@@ -245,14 +321,132 @@ def run_level_test(treatment: ArrayLike, control: ArrayLike, *, higher_is_better
         raise ValueError("run scores do not vary between runs: no run-level variance to test against")
     sign = 1.0 if higher_is_better else -1.0
     margin = sign * (t.mean() - c.mean()) + 0.0
-    dist = stats.t(df)
-    half = dist.ppf(0.5 + confidence / 2.0) * se
-    p = float(2.0 * dist.sf(abs(margin) / se))
-    tost_p = (float(max(dist.sf((margin + sesoi) / se), dist.cdf((margin - sesoi) / se)))
-              if sesoi is not None else float("nan"))
-    mde = float((dist.ppf(1.0 - alpha / 2.0) + dist.ppf(power)) * se)
-    return RunTest(margin=margin, se=se, df=df, ci_low=margin - half, ci_high=margin + half, p=min(1.0, p),
-                   sesoi=sesoi, tost_p=tost_p, mde=mde)
+    return _t_result(margin, se, df, sesoi, alpha, power, confidence, "student")
+
+
+def welch_test(treatment: ArrayLike, control: ArrayLike, *, higher_is_better: bool, sesoi: float | None = None,
+               alpha: float = 0.05, power: float = 0.8, confidence: float = 0.95,
+               control_constant: bool = False) -> RunTest:
+    """Welch's unequal-variance t-test on one score per run: the declared sensitivity analysis for
+    arms whose run-to-run spread differs (the pooled variance of :func:`run_level_test` then has the
+    wrong df and its false-positive rate exceeds alpha).
+
+    SE = sqrt(s_t^2 / n_t + s_c^2 / n_c); Welch–Satterthwaite
+    df = SE^4 / ((s_t^2 / n_t)^2 / (n_t - 1) + (s_c^2 / n_c)^2 / (n_c - 1)), a float between
+    min(n_t, n_c) - 1 and n_t + n_c - 2. Its own CI, two-sided p, TOST p and MDE from that SE and df.
+    With ``control_constant=True`` (an untrained control: one run, no variance) Welch's test *coincides*
+    with the one-sample t of :func:`run_level_test` (s_c = 0 leaves SE = s_t / sqrt(n_t) and
+    df = n_t - 1), and the same numbers are returned.
+    """
+    t, c = _runs_of(treatment, control, control_constant)
+    _check_options(sesoi, alpha, power, confidence)
+    if control_constant:
+        return _one_sample(t, c, higher_is_better, sesoi, alpha, power, confidence)
+    vt, vc = t.var(ddof=1) / len(t), c.var(ddof=1) / len(c)
+    se = float(np.sqrt(vt + vc))
+    if se == 0.0:
+        raise ValueError("run scores do not vary between runs: no run-level variance to test against")
+    df = float((vt + vc) ** 2 / (vt**2 / (len(t) - 1) + vc**2 / (len(c) - 1)))
+    sign = 1.0 if higher_is_better else -1.0
+    margin = sign * (t.mean() - c.mean()) + 0.0
+    return _t_result(margin, se, df, sesoi, alpha, power, confidence, "welch")
+
+
+MAX_RELABELLINGS = 1_000_000  # the exact permutation test enumerates them all; beyond this it refuses
+
+
+@dataclass(frozen=True)
+class PermutationTest:
+    """Exact permutation test over run labels; margin > 0 means the treatment did better.
+
+    Not applicable (every p NaN, ``reason`` says why) against a constant control: one run, nothing to
+    exchange.
+    """
+
+    margin: float
+    p: float  # two-sided, H0: the run labels are exchangeable (margin = 0)
+    sesoi: float | None
+    tost_p: float  # max of the two exact one-sided p-values against -+sesoi (NaN without a sesoi)
+    min_p: float  # the smallest two-sided p any data can give with these n_t vs n_c runs
+    min_tost_p: float  # the smallest one-sided (so TOST) p any data can give
+    n_relabellings: int  # C(n_t + n_c, n_t), every one enumerated
+    n_treatment: int
+    n_control: int
+    reason: str = ""  # non-empty: not applicable, and why
+
+    @property
+    def applicable(self) -> bool:
+        return not self.reason
+
+
+def permutation_min_p(n_treatment: int, n_control: int) -> tuple[float, float]:
+    """(smallest two-sided p, smallest one-sided p) an exact permutation test of the difference of means
+    can attain with ``n_treatment`` vs ``n_control`` runs: 1 / C(n, n_t) one-sided; two-sided twice that
+    when the arms are the same size (a relabelling and its complement give +-the same statistic).
+    3 vs 3 runs: 20 relabellings, two-sided 0.1, one-sided 0.05."""
+    if int(n_treatment) != n_treatment or int(n_control) != n_control or n_treatment < 1 or n_control < 1:
+        raise ValueError(f"run counts must be integers >= 1, got {n_treatment!r} and {n_control!r}")
+    total = math.comb(int(n_treatment) + int(n_control), int(n_treatment))
+    return min(1.0, (2.0 if n_treatment == n_control else 1.0) / total), 1.0 / total
+
+
+def permutation_test(treatment: ArrayLike, control: ArrayLike, *, higher_is_better: bool, sesoi: float | None = None,
+                     control_constant: bool = False) -> PermutationTest:
+    """Exact permutation test of the difference of run means: every distinct relabelling of the pooled
+    runs into n_t "treatment" and n_c "control" runs (``itertools.combinations``), the observed one
+    included.
+
+    Two-sided p = #{relabellings with |stat| >= |observed| - tol} / C(n_t + n_c, n_t), stat = the
+    difference of means (signed so that > 0 = treatment better), tol = 1e-9 x the largest |score| (so
+    that float rounding never breaks a tie). Permutation TOST: the treatment's runs shifted by -sesoi
+    (H0: margin = +sesoi; p = share of relabellings with stat <= observed + tol) and by +sesoi
+    (H0: margin = -sesoi; stat >= observed - tol), tost_p the larger of the two one-sided p's. Exact
+    under exchangeable runs; ``min_p``/``min_tost_p`` say how low these p's can go at all
+    (:func:`permutation_min_p`): with 3 vs 3 runs the two-sided p cannot go below 0.1 and the TOST p
+    not below 0.05, so neither can be below alpha = 0.05.
+
+    ``control_constant=True`` (an untrained control: one deterministic run) returns every p as NaN with
+    the reason: there is one control run and no seed variance to exchange it with.
+    """
+    t, c = _runs_of(treatment, control, control_constant, min_runs=1)
+    if sesoi is not None and not (np.isfinite(sesoi) and sesoi > 0):
+        raise ValueError(f"sesoi must be a finite number > 0, got {sesoi!r}")
+    sign = 1.0 if higher_is_better else -1.0
+    margin = sign * (t.mean() - c.mean()) + 0.0
+    nan = float("nan")
+    if control_constant:
+        return PermutationTest(margin=margin, p=nan, sesoi=sesoi, tost_p=nan, min_p=nan, min_tost_p=nan,
+                               n_relabellings=0, n_treatment=len(t), n_control=len(c),
+                               reason="not applicable: the control is one untrained run (a constant), "
+                                      "so there are no run labels to exchange")
+    n, m = len(t), len(c)
+    total = math.comb(n + m, n)
+    if total > MAX_RELABELLINGS:
+        raise ValueError(f"exact permutation test: {n} vs {m} runs have {total} relabellings, more than "
+                         f"{MAX_RELABELLINGS} to enumerate")
+    x = sign * np.concatenate([t, c])  # signed: larger = better
+    member = np.zeros((total, n + m))
+    for row, chosen in enumerate(itertools.combinations(range(n + m), n)):  # row 0 is the observed labelling
+        member[row, list(chosen)] = 1.0
+    tol = 1e-9 * max(float(np.abs(x).max()), np.finfo(np.float64).tiny)
+    if sesoi is not None:
+        tol = max(tol, 1e-9 * sesoi)
+
+    def stat(values: np.ndarray) -> np.ndarray:
+        in_t = member @ values
+        return in_t / n - (values.sum() - in_t) / m
+
+    s = stat(x)
+    p = float(np.mean(np.abs(s) >= abs(s[0]) - tol))
+    tost_p = nan
+    if sesoi is not None:
+        shifted_up = x + sesoi * np.r_[np.ones(n), np.zeros(m)]  # H0: margin = -sesoi, alternative: larger
+        shifted_down = x - sesoi * np.r_[np.ones(n), np.zeros(m)]  # H0: margin = +sesoi, alternative: smaller
+        up, down = stat(shifted_up), stat(shifted_down)
+        tost_p = float(max(np.mean(up >= up[0] - tol), np.mean(down <= down[0] + tol)))
+    min_p, min_tost_p = permutation_min_p(n, m)
+    return PermutationTest(margin=margin, p=p, sesoi=sesoi, tost_p=tost_p, min_p=min_p, min_tost_p=min_tost_p,
+                           n_relabellings=total, n_treatment=n, n_control=m)
 
 
 # --- descriptive counts and Holm -----------------------------------------------------------------
