@@ -14,7 +14,9 @@ def test_registry_holds_every_arm_of_the_design() -> None:
     multimodal_side = {"baseline", "coco-contrastive", "coco-caption-mlm", "vqa", "caption-contrastive",
                        "caption-mlm", "coco-contrastive-shuffled", "vqa-question-only", "vqa-shuffled"}
     textual = {name for name, spec in ARMS.items() if spec.kind == "textual"}
-    assert set(ARMS) == multimodal_side | textual
+    assert set(ARMS) == multimodal_side | textual | {"parallel-contrastive"}
+    # The positive control: the caption-caption objective's text-text form, on translations.
+    assert (ARMS["parallel-contrastive"].kind, ARMS["parallel-contrastive"].objective) == ("positive", "contrastive")
     # One arm per X-STILTs task, generated from the task registry, plus the multi-task mixtures.
     assert textual == {t.replace("_", "-") for t in TASKS} | {"multitask", "multitask-bundled"}
     assert ARMS["multitask"].tasks == tuple(TASKS)
@@ -58,6 +60,11 @@ def test_inconsistent_specs_are_rejected() -> None:
         ArmSpec(name="x", kind="textual", description="", objective="task", data="captions")
     with pytest.raises(ValueError, match="mixing_cap"):
         ArmSpec(name="x", kind="textual", description="", objective="task", data="hellaswag+cosmosqa")
+    with pytest.raises(ValueError, match="positive control"):
+        ArmSpec(name="x", kind="positive", description="", objective="contrastive", data="captions")
+    with pytest.raises(ValueError, match="positive control"):
+        ArmSpec(name="x", kind="control", description="", objective="contrastive", data="parallel",
+                control_of="coco-contrastive")
 
 
 def test_textual_arms_outside_the_bundle_need_upstream_data() -> None:

@@ -145,7 +145,7 @@ def test_documented_overrides_compose_and_validate() -> None:
 def test_profile_switch_alone_switches_every_key() -> None:
     full = validate(compose(["profile=full"]))
     assert full.model_dump() == resolve({"profile": "full"}).model_dump()
-    assert (full.training.train_top_layers, full.image.prefix_tokens, len(full.arms)) == (None, 49, 58)
+    assert (full.training.train_top_layers, full.image.prefix_tokens, len(full.arms)) == (None, 49, 61)
 
 
 def test_stale_preset_values_are_caught(tmp_path: Path) -> None:

@@ -74,7 +74,6 @@ def arm_gates(evidence_by_run: dict[str, dict[str, float]]) -> dict[str, Gate]:
             gates[arm] = Gate(arm, None, results[0][1])
             continue
         passed = sum(v is True for v in verdicts)
-        detail = "; ".join(d for _, d in results) if passed < len(results) else f"passed in {passed} of {len(results)} runs"
-        gates[arm] = Gate(arm, passed == len(results),
-                          detail if passed == len(results) else f"passed in {passed} of {len(results)} runs: {detail}")
+        details = "; ".join(dict.fromkeys(d for _, d in results))
+        gates[arm] = Gate(arm, passed == len(results), f"passed in {passed} of {len(results)} runs: {details}")
     return gates

@@ -1,20 +1,26 @@
 """Stage ``analysis``: the answer - margins between arms with cluster-bootstrap CIs, tests, groups.
 
-Which comparisons: the declared ones (:mod:`benchmark.analysis.declaration`: the primary pair and the
-secondary family), every control against the multimodal arm it controls (from the arm specs), and
-every trained arm against the baseline - each only if both arms have runs in ``params.arms``. Statistics live in
-:mod:`benchmark.analysis`; this stage feeds them the saved per-item predictions and writes
-``results/margins.csv`` (one row per comparison x target x language subset),
-``results/margins_per_language.csv``, ``results/language_groups.csv`` and ``metrics/analysis.json``
-(the primary row).
+Which comparisons: the declared ones (:mod:`benchmark.analysis.declaration`: the positive control, the
+primary pair, the secondary family, the question's families), every control against the multimodal arm it
+controls (from the arm specs), and every trained arm against the baseline - each only if both arms have
+runs in ``params.arms``. Statistics live in :mod:`benchmark.analysis`; this stage feeds them the saved
+per-item predictions and each run's held-out evidence (``metrics/train/<run>.json``: the evidence gates),
+qualifies the declared verdicts by the positive control's sensitivity and the gates
+(:mod:`benchmark.analysis.qualify`), and writes ``results/margins.csv`` (one row per comparison x target x
+language subset), ``results/margins_per_language.csv``, ``results/language_groups.csv`` and
+``metrics/analysis.json`` (the primary row and the sensitivity).
 """
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from benchmark.analysis.declaration import DECLARATION
+from benchmark.analysis.gates import arm_gates
 from benchmark.analysis.margins import compute_margins
+from benchmark.analysis.qualify import qualify
 from benchmark.arms import ARMS, parse_run
 from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path, write_json
@@ -48,11 +54,18 @@ def run(params: Params) -> None:
     tables = compute_margins(pairs, params.arms, root=paths.ARTIFACTS / "predictions", groups=groups_of,
                              targets=[s.name for spec in specs for s in spec.scores_in(params)], exclude_languages=(pivot,),
                              metadata=article_metadata(params, paths.DATA))
-    summary = tables.summary
+    evidence = {}
+    for run in params.arms:
+        path = paths.stage_metrics("train", run)
+        if not path.exists():
+            raise BenchmarkError(f"{path}: missing training metrics for run {run!r}; run its train stage first")
+        evidence[run] = json.loads(path.read_text(encoding="utf-8")).get("evidence", {})
+    gates = arm_gates(evidence)
+    summary, per_language, sens = qualify(tables.summary, tables.per_language, gates, DECLARATION)
     primary = summary[summary["role"] == "primary"]
     with stage_run("analysis", params, "cpu") as run_:
         paths.RESULTS.mkdir(exist_ok=True)
-        for name, table in (("margins.csv", summary), ("margins_per_language.csv", tables.per_language),
+        for name, table in (("margins.csv", summary), ("margins_per_language.csv", per_language),
                             ("language_groups.csv", pd.concat(groups, names=["target"]).reset_index())):
             with atomic_path(paths.RESULTS / name) as tmp:
                 table.to_csv(tmp, index=False, float_format="%.6f")
@@ -67,4 +80,7 @@ def run(params: Params) -> None:
         write_json(paths.METRICS / "analysis.json", {
             "primary": {k: ((None if v != v else float(v)) if isinstance(v, float) else v)  # NaN: not JSON
                         for k, v in headline.items()},
+            "sensitivity": {"margin": sens.margin, "in_sesoi": sens.in_sesoi, "threshold": sens.threshold,
+                            "verdict": sens.verdict, "sufficient": sens.sufficient},
+            "gates": {arm: {"learned": g.learned, "detail": g.detail} for arm, g in gates.items()},
             "comparisons": len(pairs), "mlflow_run_id": run_.run_id})

@@ -107,6 +107,19 @@ def parallel_split(corpus: Corpus, metadata: pd.DataFrame) -> tuple[list[int], l
     return urls.index[~held].astype(int).tolist(), urls.index[held].astype(int).tolist()
 
 
+def parallel_lines(params: Params, data_dir: Path) -> tuple[Corpus, list[int], list[int]]:
+    """(corpus, training lines, held-out lines) of the positive control; a one-line error when there are too
+    few for one batch of distinct lines and a held-out set (``validate`` calls it before anything runs)."""
+    corpus = load_corpus(params, data_dir)
+    train_ids, heldout_ids = parallel_split(corpus, article_metadata(params, data_dir))
+    if len(train_ids) < params.training.batch_size or len(heldout_ids) < 2:
+        raise BenchmarkError(f"positive control: {len(train_ids)} training and {len(heldout_ids)} held-out FLORES lines "
+                             "lie outside the evaluated and selection lines and their articles; it needs "
+                             f"training.batch_size ({params.training.batch_size}) and 2 (lower data.max_sentences "
+                             "or the batch size, or drop parallel-contrastive from arms)")
+    return corpus, train_ids, heldout_ids
+
+
 def article_metadata(params: Params, data_dir: Path) -> pd.DataFrame:
     """The FLORES article (``url``) of every sentence, the bootstrap's cluster: the bundle's table, or
     the upstream snapshot's ``metadata_{dev,devtest}.tsv`` (which cover every line, not SIB's alone)."""

@@ -42,7 +42,7 @@ from benchmark.io import BenchmarkError, atomic_dir, write_json
 from benchmark.models import layers
 from benchmark.models.encoder import Encoder, load_encoder
 from benchmark.pipeline import paths
-from benchmark.pipeline.corpus import article_metadata, load_corpus, parallel_split
+from benchmark.pipeline.corpus import load_corpus, parallel_lines
 from benchmark.pipeline.task_data import HELDOUT_EXAMPLES, task_tables
 from benchmark.tracking import stage_run
 from benchmark.training import checkpoint, distributed
@@ -130,20 +130,16 @@ def _coco(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setup:
 
 def _parallel(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setup:
     """The positive control: English-X InfoNCE on the translations of lines no target scores."""
-    corpus = load_corpus(params, paths.DATA)
-    train_ids, heldout_ids = parallel_split(corpus, article_metadata(params, paths.DATA))
+    corpus, train_ids, heldout_ids = parallel_lines(params, paths.DATA)
     pivot = params.targets.retrieval.pivot
-    if len(set(train_ids)) < params.training.batch_size or len(heldout_ids) < 2:
-        raise BenchmarkError(f"arm {spec.name}: {len(train_ids)} training and {len(heldout_ids)} held-out FLORES "
-                             f"lines outside the evaluated ones; it needs a batch ({params.training.batch_size}) and two")
-    data = Parallel(corpus.sentences.loc[train_ids], pivot, encoder.tokenizer, params.training.max_length,
-                    per_line=PAIRS_PER_LINE)
+    data, heldout = (Parallel(corpus.sentences.loc[ids], pivot, encoder.tokenizer, params.training.max_length,
+                              per_line=PAIRS_PER_LINE) for ids in (train_ids, heldout_ids))
     objective = Contrastive(encoder.model, image_dim=None, seed=seed)
 
     def evidence(trained: Objective) -> dict[str, float]:
         pretrained = load_encoder(params.encoder, seed=params.seed, device=str(next(trained.parameters()).device))
-        return parallel_evidence.evaluate(encoder, pretrained, corpus.sentences.loc[heldout_ids], pivot,
-                                          prefix=params.encoder.prefix, batch_size=params.encoder.batch_size)
+        return parallel_evidence.evaluate(encoder, pretrained, heldout, prefix=params.encoder.prefix,
+                                          batch_size=params.encoder.batch_size)
 
     logged = {"arm.objective": spec.objective, "arm.data": spec.data, "train.items": len(data),
               "train.lines": len(train_ids), "train.languages": len(corpus.languages) - 1,

@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import config
+from benchmark.arms import parse_run
 from benchmark.data import spec
 from benchmark.io import BenchmarkError, write_json, write_text
 from benchmark.models import pretrained
 from benchmark.pipeline import paths
+from benchmark.pipeline.corpus import parallel_lines
 
 GATE_TEXT = "params.yaml passed `benchmark validate`; every stage depends on this file (see dvc.yaml)\n"
 
@@ -70,6 +72,8 @@ def run(params_file: Path | str = "params.yaml") -> None:
         pretrained.verify("encoder", params.encoder.name, params.encoder.revision)
     if params.image.source == "hf" and params.image.name and pretrained.is_local(params.image.name):
         pretrained.verify("image", params.image.name, params.image.revision)
+    if any(parse_run(run)[0].kind == "positive" for run in params.arms):  # too few free lines: stop before `train`
+        parallel_lines(params, spec.BUNDLE_DIR.parent if params.data.source == "bundle" else paths.DATA)
     if params.data.source == "upstream":  # a bad upstream file stops here, not after `evaluate` removed its outputs
         from benchmark.targets import registry
 

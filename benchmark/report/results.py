@@ -59,27 +59,50 @@ def _plot(table: pd.DataFrame, column: str, title: str, out: str, ascending: boo
     save_png(fig, out)
 
 
-def headline_metrics(margins: pd.DataFrame, summary: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+# headline.json's names for margins.csv's columns: each interval named by what it resamples.
+HEADLINE_COLUMNS = {"margin": "margin", "ci_low": "ci_items_low", "ci_high": "ci_items_high",
+                    "seed_ci_low": "ci_runs_low", "seed_ci_high": "ci_runs_high", "p": "p", "p_holm": "p_holm",
+                    "welch_p": "welch_p", "perm_p": "permutation_p", "tost_p": "tost_p", "welch_tost_p": "welch_tost_p",
+                    "perm_tost_p": "permutation_tost_p", "treatment_sd": "treatment_run_sd",
+                    "control_sd": "control_run_sd"}
+
+
+def headline_metrics(margins: pd.DataFrame, summary: dict[str, dict[str, float]],
+                     analysis: dict | None = None) -> dict[str, dict[str, float]]:
     """DVC's metrics, small enough to read across experiments: each declared comparison present
-    (``primary``, ``secondary1``..., ``headline.<treatment>.vs.<control>``, ``question.<...>``: the order of the declaration) with its margin,
-    item-bootstrap interval and, where each arm has enough seeds, the run-level test's p and TOST p;
-    and each arm's mean scores over its runs. Per-language and per-stage detail stays in MLflow."""
+    (``sensitivity``, ``primary``, ``secondary1``..., ``<role>.<treatment>.vs.<control>``: the order of the
+    declaration) with its margin, its intervals named by what they resample (``ci_items_*``: the FLORES
+    articles or Tatoeba pairs, seed-averaged, languages fixed; ``ci_runs_*``: the run-level t interval),
+    where each arm has enough seeds the tests' p's, whether the analyses agreed (1/0), and ``flagged`` (1 when an
+    arm did not learn its task); the positive control's sensitivity; and each arm's mean scores over its runs.
+    DVC compares numbers only: verdict words are in ``results/margins.csv``."""
     out: dict[str, dict[str, float]] = {}
     counts: dict[str, int] = {}
     for role, c in DECLARATION.roles:
         counts[role] = counts.get(role, 0) + 1
-        name = {"primary": role, "secondary": f"secondary{counts[role]}"}.get(
+        name = {"primary": role, "sensitivity": role, "secondary": f"secondary{counts[role]}"}.get(
             role, f"{role}.{c.treatment}.vs.{c.control}")  # the family's rows by pair: profiles run different ones
         row = margins[(margins["comparison"] == c.name) & (margins["target"] == c.target)
                       & (margins["grouping"] == "overall") & (margins["group"] == c.languages)]
         if len(row):
-            values = row.iloc[0][["margin", "ci_low", "ci_high", "p", "tost_p"]].astype(float)
-            out[name] = {k: float(v) for k, v in values.items() if pd.notna(v)}
+            r = row.iloc[0]
+            values = {new: float(r[old]) for old, new in HEADLINE_COLUMNS.items() if old in r and pd.notna(r[old])}
+            if "verdicts_agree" in r and pd.notna(r["verdicts_agree"]) and r["verdicts_agree"] != "":
+                values["analyses_agree"] = float(str(r["verdicts_agree"]) == "True")
+            values["flagged"] = float(pd.notna(r.get("flag")) and str(r.get("flag")) != "")
+            out[name] = values
+    if analysis and analysis.get("sensitivity", {}).get("margin") is not None:
+        sens = analysis["sensitivity"]
+        out["sensitivity"] = {**out.get("sensitivity", {}), "in_sesoi": float(sens["in_sesoi"]),
+                              "threshold": float(sens["threshold"]), "sufficient": float(bool(sens["sufficient"]))}
     arm_of = {run: parse_run(run)[0].name for run in summary}
     mains = [(f"{t.name}.mean_{t.main.column}", t.main_score) for t in registry.TARGETS.values()]
+    gates = (analysis or {}).get("gates", {})
     for arm in dict.fromkeys(arm_of.values()):
         runs = [summary[run] for run in summary if arm_of[run] == arm]
         out[arm] = {name: sum(r[key] for r in runs) / len(runs) for key, name in mains if key in runs[0]}
+        if gates.get(arm, {}).get("learned") is not None:
+            out[arm]["learned"] = float(gates[arm]["learned"])
     return out
 
 
@@ -162,7 +185,9 @@ def run(params: Params) -> None:
         for path in sorted(TARGETS_DIR.iterdir()):
             run_.log_artifact(path, "results/targets")
         write_json(paths.RESULTS / "summary.json", {"arms": summary, "mlflow_run_id": run_.run_id})
-        write_json(paths.RESULTS / "headline.json", headline_metrics(pd.read_csv(paths.RESULTS / "margins.csv"), summary))
+        analysis = json.loads((paths.METRICS / "analysis.json").read_text(encoding="utf-8"))
+        write_json(paths.RESULTS / "headline.json",
+                   headline_metrics(pd.read_csv(paths.RESULTS / "margins.csv"), summary, analysis))
 
 
 EVIDENCE = {  # column of training.csv -> header in results.md
