@@ -664,9 +664,9 @@ def test_compute_margins_tables(tmp_path: Path, ids: np.ndarray) -> None:
 ])
 def test_report_verdict_reads_both_tests(p: float, tost_p: float, margin: float, verdict: str) -> None:
     """A difference the t-test detects but TOST places inside ±SESOI is not called an effect of interest."""
-    from benchmark.report.answer import _verdict
+    from benchmark.analysis.verdict import verdict as one_verdict
 
-    assert _verdict(pd.Series({"p": p, "tost_p": tost_p, "margin": margin, "sesoi": 0.005})) == verdict
+    assert one_verdict(p, tost_p, margin, 0.005) == verdict
 
 
 def test_question_family_roles_and_holm_within(tmp_path: Path, ids: np.ndarray) -> None:

@@ -94,9 +94,9 @@ def test_a_missing_key_is_named(tmp_path: Path) -> None:
 
 def test_floats_in_exponent_form_are_floats(tmp_path: Path) -> None:
     raw = compose()
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw).replace("lr: 0.0001", "lr: 1e-4"))
-    assert "lr: 1e-4" in (tmp_path / "params.yaml").read_text()
-    assert load_params(tmp_path / "params.yaml").training.lr == 1e-4
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw).replace("lr: 0.0003", "lr: 3e-4"))
+    assert "lr: 3e-4" in (tmp_path / "params.yaml").read_text()
+    assert load_params(tmp_path / "params.yaml").training.lr == 3e-4
 
 
 @pytest.mark.parametrize("command", ["prepare", "validate", "frozen"])

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # A multimodal arm, a text control with an extra seed, a textual (X-STILTs) arm and the baseline:
 # every stage kind, fast.
-RUNS = ("baseline", "coco-contrastive", "caption-contrastive.s1", "hellaswag")
+RUNS = ("baseline", "coco-contrastive", "caption-contrastive.s1", "hellaswag", "parallel-contrastive")
 TARGETS = ("retrieval", "sib", "tatoeba")  # what profile tiny evaluates (benchmark/targets/registry.py)
 
 

@@ -17,9 +17,9 @@ def test_full_phases_are_the_profiles_budget() -> None:
     full = resolve({"profile": "full"})
     got = {p.name: (p.runs, p.steps, p.rows, p.length, p.tokens) for p in phases(full)}
     assert got == {
-        "intermediate task": (57, 5000, 128, 128, 81_920_000),
-        "SIB-200 fine-tuning": (58, 200, 32, 512, 3_276_800),
-        "XTREME fine-tuning (8 tasks)": (58, 192_000, 32, 384, 2_359_296_000),
+        "intermediate task": (60, 5000, 128, 128, 81_920_000),
+        "SIB-200 fine-tuning": (61, 200, 32, 512, 3_276_800),
+        "XTREME fine-tuning (8 tasks)": (61, 192_000, 32, 384, 2_359_296_000),
     }
     off = resolve({"profile": "full", "targets": {"xtreme": {"tasks": []}}})
     assert [p.name for p in phases(off)] == ["intermediate task", "SIB-200 fine-tuning"]

@@ -272,10 +272,13 @@ def _headline(params: Params, summary: pd.DataFrame, sens: dict, gates: dict) ->
             f"(LASER's xsim error, ratio-margin scoring, k = {params.targets.retrieval.margin_k}), macro-averaged over "
             "the languages the tokenizer covers (< 5% `<unk>`); a margin is control error − treatment error, each run "
             "one observation. ")
-    parts = [lead, _sensitivity(summary, sens)]
     if primary is None:
-        parts.append(f"No primary comparison: params `arms` have no run of {' or '.join(PRIMARY_COMPARISON)}.")
-        return " ".join(parts) + f" {CAVEATS[params.profile]}"
+        arms = {parse_run(r)[0].name for r in params.arms}
+        missing = [a for a in PRIMARY_COMPARISON if a not in arms]
+        return (f"No primary comparison: params `arms` ({', '.join(params.arms)}) have no run of "
+                f"{' or '.join(missing)}, so this report has only the comparisons below. "
+                f"{_sensitivity(summary, sens)} {CAVEATS[params.profile]}")
+    parts = [lead, _sensitivity(summary, sens)]
     parts.append(_sentence(primary, "**What the pixels add** to the same captions") + ".")
     q = d.question
     objective = [r for c in q.headline_controls if (r := _row(summary, "objective", (q.caption_only, c))) is not None]
