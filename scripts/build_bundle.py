@@ -593,9 +593,10 @@ TEXT_TASK_ATTRIBUTION = f"""
   schema of `benchmark.data.tasks` (Cosmos QA's question is prefixed to each answer, as the loader's
   Hub path does; the raw `question` column is kept). HellaSwag's text export drops the item's `ind`,
   so its id is its position.
-- Split: only one upstream split is bundled, so the loader holds out the items whose
-  sha256(`id`) falls in the first 10% of the hash range (`benchmark.data.tasks.split_of`) and never
-  trains on them.
+- Split: only one upstream split is bundled, so the loader holds out about 10% of the items and
+  never trains on them, whole source groups at a time (Cosmos QA: items sharing a passage; HellaSwag:
+  items of one source clip or article, `benchmark.data.tasks.group_keys`): a group is held out when
+  sha256 of its smallest `id` falls in the first 10% of the hash range (`benchmark.data.tasks.split_of`).
 - SST-2 (also an X-STILTs task) is **not** bundled: it has no explicit license.
 """
 

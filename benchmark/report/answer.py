@@ -290,9 +290,11 @@ def _headline(params: Params, summary: pd.DataFrame, sens: dict, gates: dict) ->
         if part is not None:
             image, obj = float(primary["margin"]), float(part["margin"])
             carrier = "the objective and data (caption-only vs textual)" if abs(obj) >= abs(image) else "the pixels"
+            share = (f"**{carrier} carr{'y' if 'objective' in carrier else 'ies'} "
+                     f"{max(abs(obj), abs(image)) / (abs(obj) + abs(image)):.0%} of it** (in absolute size)"
+                     if abs(obj) + abs(image) > 0 else "neither part moved it")
             carried = (f" It decomposes exactly into the two parts above: pixels {image:+.4f} + objective and data "
-                       f"{obj:+.4f}; **{carrier} carr{'y' if 'objective' in carrier else 'ies'} "
-                       f"{max(abs(obj), abs(image)) / (abs(obj) + abs(image)):.0%} of it**.")
+                       f"{obj:+.4f}; {share}.")
         parts.append(_sentence(r, "**Multimodal vs textual, the question as asked**", "over the headline pairs run")
                      + "." + carried)
     absent = [c for c in q.headline_controls if _row(summary, "headline", (q.headline_treatment, c)) is None]
