@@ -146,7 +146,7 @@ def test_gates_rest_on_each_runs_test() -> None:
         "hellaswag.s1": {"heldout.hellaswag.accuracy.learned": 0.0},
         "parallel-contrastive": {"heldout.parallel.learned": 1.0},
         # R@1 hits against chance, exact binomial: 3 of 34 (chance 1/34) is p ~ 0.08, 5 of 34 p ~ 0.005.
-        "coco-contrastive": {"heldout.r1_caption_to_image.true": 5 / 34, "heldout.r1_chance": 1 / 34},
+        "coco-contrastive": {"heldout.r1_image_to_caption.true": 5 / 34, "heldout.r1_chance": 1 / 34},
         "caption-contrastive": {"heldout.caption_r1.none": 3 / 34, "heldout.r1_chance": 1 / 34},
         "baseline": {},
     }

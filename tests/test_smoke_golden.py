@@ -26,12 +26,12 @@ from benchmark.arms import ARMS
 pytestmark = pytest.mark.slow  # the module fixture trains every arm of the smoke profile: many minutes
 
 ONE_ITEM = 1 / 50
-# Every arm of the multimodal side, and three seeds for the arms of its declared comparisons (so
-# their tests run here too). The textual arms run through `dvc repro` in tests/test_pipeline.py and
+# Every arm of the multimodal side and the positive control, and three seeds for the trained arms of
+# their declared comparisons (so their tests run here too). The textual arms run through `dvc repro` in tests/test_pipeline.py and
 # in the default `mini` run (tests/reference/mini_reference.csv); most of their tasks need upstream data.
 MULTIMODAL_SIDE = [name for name, spec in ARMS.items() if spec.kind != "textual"]
 RUNS = MULTIMODAL_SIDE + [f"{arm}.s{k}" for arm in dict.fromkeys(
-    a for pair in DECLARATION.pairs if set(pair) <= set(MULTIMODAL_SIDE) for a in pair)
+    a for pair in DECLARATION.pairs if set(pair) <= set(MULTIMODAL_SIDE) for a in pair if ARMS[a].trained)
     for k in range(1, DECLARATION.min_seeds)]
 
 

@@ -8,9 +8,9 @@ turns it into one verdict per arm, each run's gate a test at ``alpha``:
   the same head (``heldout.<task>.<metric>.learned``, :mod:`benchmark.training.text_evidence`);
 * the positive control: the same paired test on held-out translation retrieval
   (``heldout.parallel.learned``, :mod:`benchmark.training.parallel_evidence`);
-* contrastive COCO arms: an exact binomial test of held-out R@1 hits against chance (1 / candidates):
-  caption->image for the image arm (it cannot beat chance without the image features), caption->caption
-  for the caption-only control. Whether the transfer uses what an image shows needs the shuffled-image
+* contrastive COCO arms: an exact binomial test of held-out R@1 hits against chance (one query per
+  held-out image): image->caption for the image arm (it cannot beat chance without the image features),
+  caption->caption for the caption-only control. Whether the transfer uses what an image shows needs the shuffled-image
   control, a separate comparison;
 * other arms (MLM, VQA): their true- vs deranged-image scores carry no per-item test here: ``None``.
 
@@ -27,7 +27,10 @@ from scipy.stats import binomtest
 from benchmark.arms import parse_run
 
 ALPHA = 0.05
-_R1 = {"captions": "heldout.r1_caption_to_image.true", "caption_pairs": "heldout.caption_r1.none"}
+# One query per held-out image in both (so R@1 x images is the hit count, and 1 / chance the images):
+# image->caption for the image arm (its caption->image R@1 has five queries per image), the first
+# caption -> the others' second for the caption-only control.
+_R1 = {"captions": "heldout.r1_image_to_caption.true", "caption_pairs": "heldout.caption_r1.none"}
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,13 @@ def _run_gate(arm: str, evidence: dict[str, float]) -> tuple[bool | None, str]:
         keys = sorted(k for k in evidence if k.endswith(".learned"))
         if not keys:
             return None, "no paired held-out test recorded"
-        failed = [k.removeprefix("heldout.").removesuffix(".learned") for k in keys if evidence[k] < 0.5]
-        return not failed, ("paired held-out test passed" if not failed else f"not shown on {', '.join(failed)}")
+        def said(key: str) -> str:
+            name, p = key.removeprefix("heldout.").removesuffix(".learned"), evidence.get(key.replace(".learned", ".mcnemar_p"))
+            return f"{name} McNemar p {p:.2g}" if p is not None else name
+
+        failed = [k for k in keys if evidence[k] < 0.5]
+        return not failed, (f"learned ({', '.join(said(k) for k in keys)})" if not failed
+                            else f"not shown on {', '.join(said(k) for k in failed)}")
     column = _R1.get(spec.data or "") if spec.objective == "contrastive" else None
     if column is None or column not in evidence:
         return None, "no per-item held-out test for this objective"
@@ -59,7 +67,7 @@ def _run_gate(arm: str, evidence: dict[str, float]) -> tuple[bool | None, str]:
     n = round(1.0 / chance)
     hits = round(float(evidence[column]) * n)
     p = binomtest(hits, n, chance, alternative="greater").pvalue
-    return bool(p < ALPHA), f"held-out R@1 {hits}/{n} vs chance {chance:.3f}, binomial p {p:.2g}"
+    return bool(p < ALPHA), f"held-out R@1 {hits}/{n} images vs chance {chance:.3f}, binomial p {p:.2g}"
 
 
 def arm_gates(evidence_by_run: dict[str, dict[str, float]]) -> dict[str, Gate]:
