@@ -289,6 +289,11 @@ HISTORY: tuple[Amendment, ...] = (
               "language (benchmark.data.tatoeba.SAMPLE_SEED) instead of the first 250 lines, which are ordered "
               "in clusters of near-duplicates", results_seen="every Tatoeba result of the earlier mini runs, on "
               "the first 250 lines (the comparisons and SESOI are unchanged)"),
+    Amendment(date="2026-12-07", declared="no change to this plan; mini's budget (params, not this file): lr 3e-4 "
+              "for every arm instead of 1e-4, so that the positive control can show",
+              results_seen="single-seed probes of the positive control alone (X->eng margin error over covered "
+              "languages, baseline 0.0722): 0.0666 at lr 1e-4 (73 or 650 training lines), 0.0574 at 3e-4; no "
+              "other arm was run at 3e-4 before the choice"),
 )
 
 
