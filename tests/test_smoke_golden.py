@@ -167,22 +167,24 @@ def test_smoke_analysis_matches_golden(smoke_run: Path, dataframe_regression) ->
     dataframe_regression.check(checked.sort_values(keys).reset_index(drop=True), tolerances=tolerances)
 
 
-# What the positive control must move smoke's primary metric by (9 languages x 50 sentences, 24 steps):
-# measured on this machine at +SMOKE_MEASURED, so a setup that lost its sensitivity (a broken objective,
-# a pool that no longer reaches the evaluated languages) fails here.
-SMOKE_THRESHOLD = 0.01
-
-
-def test_positive_control_clears_the_smoke_threshold(smoke_run: Path) -> None:
-    """The positive control (translation pairs, same budget) against the untrained baseline: a tested
-    difference on the primary target, larger than the smoke threshold, and it learned its task."""
-    table = pd.read_csv(smoke_run / "results/margins.csv")
+def test_smoke_positive_control_cannot_see_and_withholds_equivalence(smoke_run: Path) -> None:
+    """The positive control on smoke (translation pairs, 24 steps): smoke's languages are high-resource and
+    its 50 items per language nearly saturated (3 X->eng errors in 450 for the baseline), so the control
+    neither learns on its held-out articles (R@1 0.993 trained and pretrained) nor moves the primary metric.
+    The rules must say so: its row is tested as a one-sample t against the untrained baseline, it is
+    flagged (not learned), the sensitivity is insufficient, and no declared row is called equivalent."""
+    table = pd.read_csv(smoke_run / "results/margins.csv", keep_default_na=False, na_values={"p": [""]})
     row = table[(table["role"] == "sensitivity") & (table["grouping"] == "overall")].iloc[0]
     assert row["test"] == "run-level one-sample t against the untrained control (df=2)"
-    assert row["margin"] >= SMOKE_THRESHOLD and row["p"] < DECLARATION.alpha, row.to_dict()
-    assert str(row["verdict"]).startswith("difference"), row["verdict"]
+    assert row["margin"] == 0.0 and row["verdict"] == "not interpreted"
+    assert row["flag"].startswith("parallel-contrastive did not learn its task")
     ev = _evidence(smoke_run)
-    assert all(ev[f"{run}.heldout.parallel.learned"] == 1.0 for run in RUNS if run.startswith("parallel-contrastive"))
+    controls = [run for run in RUNS if run.startswith("parallel-contrastive")]
+    assert len(controls) == 3 and all(ev[f"{run}.heldout.parallel.learned"] == 0.0 for run in controls)
+    analysis = json.loads((smoke_run / "metrics/analysis.json").read_text())
+    assert analysis["sensitivity"]["sufficient"] is False and analysis["gates"]["parallel-contrastive"]["learned"] is False
+    declared = table[table["verdict"] != ""]
+    assert not declared["verdict"].str.startswith("equivalent").any(), declared[["comparison", "verdict"]]
 
 
 def _declared(stage: str) -> list[str]:
