@@ -123,6 +123,11 @@ def test_equivalence_is_withheld_unless_the_positive_control_clears_twice_the_se
     assert not sens.sufficient and untested.loc[1, "verdict"] == "inconclusive"
     none, _, sens = qualify(_summary(0.03, "x").iloc[1:], _summary(0, "").iloc[:0], gates, DECLARATION)
     assert sens.margin is None and none.loc[1, "verdict"] == "inconclusive"
+    unlearned = {**gates, "parallel-contrastive": Gate("parallel-contrastive", False, "passed in 0 of 3 runs")}
+    flagged, _, sens = qualify(_summary(0.03, "difference (treatment better)"), _summary(0, "").iloc[:0], unlearned,
+                               DECLARATION)
+    assert not sens.sufficient and flagged.loc[1, "verdict"] == "inconclusive"
+    assert flagged.loc[0, "verdict"] == NOT_INTERPRETED
 
 
 def test_an_arm_that_did_not_learn_is_flagged_everywhere_and_never_interpreted() -> None:

@@ -52,7 +52,9 @@ def sensitivity(summary: pd.DataFrame, d: Declaration) -> Sensitivity:
     r = rows.iloc[0]
     verdict = str(r["verdict"]) if pd.notna(r.get("verdict")) and r.get("verdict") != "" else NOT_TESTED
     margin = float(r["margin"])
-    sufficient = verdict.startswith("difference") and margin > 0 and margin >= threshold
+    # A positive control that did not learn its task (flagged) shows nothing about the setup, whatever it moved.
+    learned = not str(r.get("flag") or "")
+    sufficient = learned and verdict.startswith("difference") and margin > 0 and margin >= threshold
     return Sensitivity(margin, margin / d.primary.sesoi, threshold, verdict, sufficient)
 
 
