@@ -39,7 +39,7 @@ RUNS = MULTIMODAL_SIDE + [f"{arm}.s{k}" for arm in dict.fromkeys(
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from benchmark.config import resolve
     from benchmark.data.spec import materialize
-    from benchmark.pipeline import analysis, evaluate, frozen, images, paths, runs, train
+    from benchmark.pipeline import analysis, evaluate, frozen, images, paths, runs, task_states, train
 
     root = tmp_path_factory.mktemp("smoke")
     mp = pytest.MonkeyPatch()
@@ -52,6 +52,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         runs.run(params)
         images.run(params)
         frozen.run(params)
+        task_states.run(params)
         for run in RUNS:
             train.run(params, run)
             evaluate.run(params, run, use_cache=False)

@@ -38,17 +38,20 @@ from benchmark.config import Params
 from benchmark.data import coco
 from benchmark.data.tasks import TASKS
 from benchmark.determinism import resolve_device, seed_everything
-from benchmark.io import BenchmarkError, atomic_dir, write_json
+from benchmark.io import atomic_dir, write_json
 from benchmark.models import layers
 from benchmark.models.encoder import Encoder, load_encoder
 from benchmark.pipeline import paths
-from benchmark.pipeline.corpus import load_corpus, parallel_lines
+from benchmark.pipeline.corpus import load_corpus
+from benchmark.pipeline.parallel_data import MEMO as PARALLEL_MEMO
+from benchmark.pipeline.parallel_data import parallel_data
 from benchmark.pipeline.task_data import HELDOUT_EXAMPLES, task_tables
+from benchmark.pipeline.task_memo import load_memo
 from benchmark.tracking import stage_run
 from benchmark.training import checkpoint, distributed
 from benchmark.training import evidence as image_evidence
 from benchmark.training import parallel_evidence
-from benchmark.training.datasets import FeatureBank, Parallel, Questions
+from benchmark.training.datasets import FeatureBank, Questions
 from benchmark.training.objectives import Contrastive, Objective
 from benchmark.training.tasks import ANSWER_VOCAB, caption_vocabulary, image_source, make_data, make_objective
 from benchmark.training.multitask import MultiTaskData, MultiTaskObjective
@@ -58,10 +61,6 @@ from benchmark.training.text_objectives import make_text_objective
 from benchmark.training.trainer import TrainData, train
 
 MODEL_INFO = "model.json"
-# The positive control pairs each English line with this many other languages (in rotation, so every
-# language is about equally often in the pool): 73 lines x 24 = 1,752 pairs in mini, each visited about
-# twice in 100 steps x 32, and few enough rows for their frozen states to be computed once per run.
-PAIRS_PER_LINE = 24
 
 
 def _code_sha256() -> str:
@@ -130,21 +129,17 @@ def _coco(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setup:
 
 def _parallel(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setup:
     """The positive control: English-X InfoNCE on the translations of lines no target scores."""
-    corpus, train_ids, heldout_ids = parallel_lines(params, paths.DATA)
-    pivot = params.targets.retrieval.pivot
-    data, heldout = (Parallel(corpus.sentences.loc[ids], pivot, encoder.tokenizer, params.training.max_length,
-                              per_line=PAIRS_PER_LINE) for ids in (train_ids, heldout_ids))
+    data, heldout, logged = parallel_data(params, encoder.tokenizer)
     objective = Contrastive(encoder.model, image_dim=None, seed=seed)
+    if layers.frozen_layers(encoder.model, params.training.train_top_layers):  # from stage task-states
+        objective.memo = load_memo(encoder, [PARALLEL_MEMO])
 
     def evidence(trained: Objective) -> dict[str, float]:
         pretrained = load_encoder(params.encoder, seed=params.seed, device=str(next(trained.parameters()).device))
         return parallel_evidence.evaluate(encoder, pretrained, heldout, prefix=params.encoder.prefix,
                                           batch_size=params.encoder.batch_size)
 
-    logged = {"arm.objective": spec.objective, "arm.data": spec.data, "train.items": len(data),
-              "train.lines": len(train_ids), "train.languages": len(corpus.languages) - 1,
-              "heldout.lines": len(heldout_ids)}
-    return Setup(objective, data, evidence, logged, {})
+    return Setup(objective, data, evidence, {"arm.objective": spec.objective, "arm.data": spec.data, **logged}, {})
 
 
 def _setup(spec: ArmSpec) -> Callable[[ArmSpec, Params, Encoder, int], Setup]:
@@ -164,12 +159,7 @@ def _textual(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setu
         data = MultiTaskData(datas, cap=spec.mixing_cap)
         objective = MultiTaskObjective(encoder.model, heads, seed=seed)  # one encoder, one head per task
     if layers.frozen_layers(encoder.model, t.train_top_layers):  # the rows' frozen states, from stage task-states
-        meta = paths.task_states() / "meta.json"
-        known = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
-        if known.get("weights_sha256") != encoder.weights_sha256() or not set(spec.tasks) <= set(known.get("tasks", [])):
-            raise BenchmarkError(f"{paths.task_states()}: no frozen states of {', '.join(spec.tasks)} from this "
-                                 "encoder; run the task-states stage first")
-        objective.memo = layers.BottomMemo.load(*(paths.task_states() / f"{task}.safetensors" for task in spec.tasks))
+        objective.memo = load_memo(encoder, list(spec.tasks))
 
     def evidence(trained: Objective) -> dict[str, float]:
         pretrained = load_encoder(params.encoder, seed=params.seed, device=str(next(trained.parameters()).device))
@@ -237,7 +227,7 @@ def _fit(params: Params, encoder: Encoder, setup: Setup, ckpt_dir: Path, seed: i
     n_frozen = layers.frozen_layers(encoder.model, t.train_top_layers)
     if n_frozen and objective.memoizable and objective.memo is None:
         # The training texts' frozen states once, not every step: COCO's captions recur epoch after
-        # epoch (the textual arms' rows come precomputed from stage task-states).
+        # epoch (the textual arms' and the positive control's rows come precomputed from stage task-states).
         objective.memo = layers.BottomMemo()
         objective.memo.fill(encoder.model.to(device), setup.data.token_rows(), n_frozen,  # type: ignore[attr-defined]
                             encoder.tokenizer.pad_token_id)
