@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from benchmark.io import BenchmarkError
 
@@ -170,8 +170,23 @@ def _pin_model(args: argparse.Namespace, params: Any) -> None:
     print(pretrained.dir_pin(folder))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line refusal (argparse's own prints the whole usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="benchmark", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="benchmark", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -204,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("compare", _compare, "print runs side by side from MLflow (default: the last two finished pipeline runs)")
     p.add_argument("runs", nargs="*", help="parent (pipeline) MLflow run ids, unique prefixes or DVC experiment names, "
                    "e.g. of two `dvc exp run`s")
-    p.add_argument("--last", type=int, default=2, help="without run ids: the last N finished pipeline runs")
+    p.add_argument("--last", type=_whole_number, default=2, help="without run ids: the last N finished pipeline runs")
     p.add_argument("--all", action="store_true",
                    help="with --last: count failed, killed and running pipeline runs too (marked)")
     p = add("check-reference", _check_reference,
@@ -212,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
             profile=True)
     p.add_argument("--summary", default="results/summary.json", help="the run's results/summary.json")
     p.add_argument("--write", action="store_true", help="freeze --summary as the profile's reference (on purpose)")
-    p.add_argument("--items", type=int, default=204, help="with --write: items per language (tolerance 1/items)")
+    p.add_argument("--items", type=_whole_number, default=204, help="with --write: items per language (tolerance 1/items)")
     p = add("params", _params, "print params.yaml checked, or benchmark/conf composed with overrides; --write "
             "writes that composition to params.yaml (what `dvc exp run -S` does)", profile=True, needs_params=False)
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
@@ -221,14 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", action="store_true", help="print what the params will cost instead: runs, steps, "
                    "tokens, GPU-hours from one measured step of XLM-R large (random weights; minutes on a CPU)")
     p.add_argument("--plan-device", default="auto", help="device to time the step on (default: cuda if present)")
-    p.add_argument("--plan-rows", type=int, default=None,
+    p.add_argument("--plan-rows", type=_whole_number, default=None,
                    help="rows of the timed step (default: training.batch_size on CUDA, 4 on CPU)")
 
     p = add("eval-flores", _eval_flores,
             "evaluate the configured encoder on a FLORES-200 directory in the official layout", profile=True)
     p.add_argument("flores_dir", help="directory holding {dev,devtest}/<lang>.{dev,devtest}")
     p.add_argument("--split", default="devtest", choices=["dev", "devtest"])
-    p.add_argument("--first-n", type=int, default=None,
+    p.add_argument("--first-n", type=_whole_number, default=None,
                    help="use only the first N lines of each file (2 <= N <= its line count)")
     p.add_argument("--languages", nargs="+", default=None,
                    help="FLORES-200 codes such as fra_Latn, each file required (default: every file found; "

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import re
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -145,6 +147,9 @@ class RuntimeConfig(Strict):
 class Params(Strict):
     profile: Profile
     checked_by: Literal["benchmark/config.py"]  # composition validated (see register_checks)
+    # sha256 of the benchmark/conf files it was composed from: `validate` compares it with the files
+    # now, so a preset edited after composition is caught from the clone alone (presets_sha256).
+    presets: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)]
     # Runs to train and evaluate: an arm name (benchmark/arms.py), or `<arm>.s<k>` for the same arm
     # with training seed `seed + k`.
@@ -206,7 +211,16 @@ _Loader.add_implicit_resolver(
 )
 
 
-_CHECKS, _COMPOSED = "benchmark_checks", "params.yaml"  # what DVC is composing
+_CHECKS, _PRESETS, _COMPOSED = "benchmark_checks", "benchmark_presets", "params.yaml"  # what DVC is composing
+
+
+def presets_sha256() -> str:
+    """One sha256 over every YAML file of ``benchmark/conf`` (relative name and bytes): what params.yaml
+    records as ``presets`` when it is composed, and what ``validate`` compares it with."""
+    h = hashlib.sha256()
+    for path in sorted(CONF_DIR.rglob("*.yaml")):
+        h.update(path.relative_to(CONF_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def _check_composition(*, _root_: Any) -> str:
@@ -214,17 +228,37 @@ def _check_composition(*, _root_: Any) -> str:
     from omegaconf import OmegaConf
 
     raw = OmegaConf.to_container(_root_, resolve=False)
-    raw.pop("checked_by", None)  # itself, still an unresolved interpolation
-    validate({**raw, "checked_by": "benchmark/config.py"}, source=_COMPOSED)
+    for key in ("checked_by", "presets"):  # interpolations, unresolved here
+        raw.pop(key, None)
+    try:
+        params = validate({**raw, "checked_by": "benchmark/config.py", "presets": presets_sha256()}, source=_COMPOSED)
+        for check in _HOOKS["after"]:
+            check(params)
+    except BenchmarkError as err:
+        for refuse in _HOOKS["refuse"]:
+            refuse(err)
+        raise
     return "benchmark/config.py"
 
 
-def register_checks() -> None:
-    """Make composition (ours, and DVC's through its Hydra plugin scan) run the checks."""
+# What register_checks adds: more checks of a valid composition, and how a refusal leaves the process.
+_HOOKS: dict[str, list[Callable[..., None]]] = {"after": [], "refuse": []}
+
+
+def register_checks(after: Callable[[Params], None] | None = None,
+                    refuse: Callable[[BenchmarkError], None] | None = None) -> None:
+    """Make composition (ours, and DVC's through its Hydra plugin scan) run the checks and record the
+    presets' hash. The plugin adds ``after`` (the run-list checks, which need more of the package than
+    this module may import) and ``refuse`` (a one-line exit instead of OmegaConf's wrapped error)."""
     from omegaconf import OmegaConf
 
+    for name, hook in (("after", after), ("refuse", refuse)):
+        if hook is not None and hook not in _HOOKS[name]:
+            _HOOKS[name].append(hook)
     if not OmegaConf.has_resolver(_CHECKS):
         OmegaConf.register_new_resolver(_CHECKS, _check_composition)
+    if not OmegaConf.has_resolver(_PRESETS):
+        OmegaConf.register_new_resolver(_PRESETS, presets_sha256)
 
 
 def compose(overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import codecs
 import re
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.data.flores import SPLIT_SIZES
-from benchmark.io import BenchmarkError, atomic_path
+from benchmark.data.flores import LANGUAGES, SPLIT_SIZES
+from benchmark.io import BenchmarkError, atomic_path, warn
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,10 +30,7 @@ if TYPE_CHECKING:
 LANG_CODE = re.compile(r"[a-z]{3}_[A-Z][a-z]{3}")
 _CODE_HINT = "expected a FLORES-200 code: three lowercase letters, '_', a four-letter script, e.g. 'fra_Latn'"
 MIN_LINES = 2  # retrieval among fewer candidates is no test
-
-
-def _warn(message: str) -> None:
-    print(f"benchmark: warning: {message}", file=sys.stderr)
+_KNOWN = frozenset(LANGUAGES)
 
 
 def read_lines(path: Path) -> list[str]:
@@ -67,6 +63,9 @@ def read_lines(path: Path) -> list[str]:
 def _check_code(code: str, what: str) -> str:
     if not isinstance(code, str) or not LANG_CODE.fullmatch(code):
         raise BenchmarkError(f"{what} {code!r}: not a language code ({_CODE_HINT})")
+    if code not in _KNOWN:
+        raise BenchmarkError(f"{what} {code!r}: not one of FLORES-200's {len(_KNOWN)} languages "
+                             "(benchmark.data.flores.LANGUAGES)")
     return code
 
 
@@ -77,7 +76,7 @@ def read_flores_dir(root: Path, split: str, pivot: str, languages: list[str] | N
     Raises :class:`BenchmarkError` on a missing pivot or requested file, a code that is not a
     FLORES-200 code, a file that is not UTF-8 or whose line count differs from the pivot's, fewer
     than two lines, or ``first_n`` outside 2..lines. Only once all of that passed are the notes
-    printed on stderr (files skipped: a name that is no language code, a language the other split
+    printed on stderr (files skipped: a name that is no FLORES-200 language, a language the other split
     has but this one lacks; a line count other than the official one), so an error stays one line.
     """
     if first_n is not None and first_n < MIN_LINES:
@@ -98,6 +97,8 @@ def read_flores_dir(root: Path, split: str, pivot: str, languages: list[str] | N
             code = path.name[: -len(split) - 1]
             if not LANG_CODE.fullmatch(code):
                 notes.append(f"{path}: skipped: {code!r} is not a FLORES-200 language code")
+            elif code not in _KNOWN:
+                notes.append(f"{path}: skipped: {code!r} is not one of FLORES-200's languages")
             elif not path.is_file():
                 notes.append(f"{path}: skipped: not a file")
             else:
@@ -138,7 +139,7 @@ def read_flores_dir(root: Path, split: str, pivot: str, languages: list[str] | N
     if n != SPLIT_SIZES[split]:
         notes.append(f"{folder}: {n} lines per file; the official FLORES-200 {split} has {SPLIT_SIZES[split]}")
     for note in notes:
-        _warn(note)
+        warn(note)
     return lines
 
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,11 @@ from pathlib import Path
 
 class BenchmarkError(Exception):
     """A user-facing error: the CLI prints its message as one line and exits non-zero."""
+
+
+def warn(message: str) -> None:
+    """One line on stderr for something the user should know that does not stop the command."""
+    print(f"benchmark: warning: {message}", file=sys.stderr)
 
 
 def hub_error(what: str, err: Exception, *, local: bool = False) -> BenchmarkError:
@@ -72,21 +78,38 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
 def atomic_dir(path: Path | str) -> Iterator[Path]:
     """Yield a temporary sibling directory; swap it in for ``path`` only if the block succeeds.
 
-    A killed writer (SIGKILL runs no cleanup) leaves its temporary directory behind; the next writer
-    of ``path`` removes it, since in ``mini`` one is gigabytes."""
+    The swap is two renames (POSIX has no atomic exchange of two directories): the old folder
+    steps aside as a hidden ``.<name>.*.old`` sibling, the new one takes its name, then the old one
+    is deleted. So at every moment one of them is complete on disk, and a writer killed between
+    the renames loses nothing: the next writer of ``path`` puts the old folder back
+    (:func:`recover_dir`). A killed writer's temporary directory is removed by the next one too, since
+    in ``mini`` one is gigabytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        shutil.rmtree(stale, ignore_errors=True)
+    recover_dir(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        old = tmp.with_name(tmp.name.removesuffix(".tmp") + ".old")
         if path.exists():
-            shutil.rmtree(path)
+            os.replace(path, old)
         os.replace(tmp, path)
+        if old.exists():
+            shutil.rmtree(old)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def recover_dir(path: Path | str) -> None:
+    """Undo what a killed :func:`atomic_dir` left beside ``path``: its old folder returns if ``path``
+    is missing (killed between the two renames); stale temporary and old copies are removed."""
+    path = Path(path)
+    olds = sorted(path.parent.glob(f".{path.name}.*.old"), key=lambda p: p.stat().st_mtime)
+    if olds and not path.exists():
+        os.replace(olds.pop(), path)
+    for stale in [*olds, *path.parent.glob(f".{path.name}.*.tmp")]:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def write_text(path: Path | str, text: str) -> None:

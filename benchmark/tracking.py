@@ -1,9 +1,12 @@
 """MLflow tracking: one parent run per pipeline run, one nested run per stage, everything tagged.
 
 Stages run as separate processes under ``dvc repro``, so the parent run is found, not passed: it is
-the unfinished run whose ``pipeline.key`` tag matches this checkout's commit and resolved params. The
-last stage (``report``) closes it FINISHED, so the next ``dvc repro`` opens a new one; a failed or
-killed stage ends it FAILED or KILLED, and the ``dvc repro`` that resumes the pipeline reopens it.
+the newest run whose ``pipeline.key`` tag matches this checkout's commit and resolved params, unless
+that one is complete. Every stage leaves the parent ended, never RUNNING: a stage that succeeds ends
+it FINISHED with ``pipeline.state`` ``partial`` (a targeted ``dvc repro train@x`` stops there), the
+last stage (``report``) FINISHED and ``complete``, so the next ``dvc repro`` opens a new one; a
+failed or killed stage ends it FAILED or KILLED. The next stage of the same pipeline reopens a
+partial, failed or killed parent (``pipeline.resumed`` counts the reopenings after a failure).
 
 Experiments run side by side (``dvc exp run --queue`` then ``dvc queue start -j N``: one temporary
 workspace each under ``.dvc/tmp/exps``) all write the main checkout's store. Each one's parent is
@@ -320,25 +323,28 @@ class Tracker:
             self.fast = None
 
 
-_UNFINISHED = ("RUNNING", "FAILED", "KILLED")
+_STATUSES = ("RUNNING", "FAILED", "KILLED", "FINISHED")
+STATE = "pipeline.state"  # of a FINISHED parent: "partial" (more stages may follow) or "complete"
 
 
 def _open_parent(tracker: Tracker, experiment_id: str, params: Params, tags: Mapping[str, str],
                  commit: str) -> str:
-    """The pipeline run's parent: the newest one with this key that has not finished, reopened if a
-    failed or killed stage ended it (``dvc repro`` resumes there); else a new one. A FINISHED parent
-    is never reopened: a forced rerun is a new pipeline run."""
+    """The pipeline run's parent: the newest one with this key, reopened, unless it is complete (a
+    ``report`` closed it); then a new one. So ``dvc repro`` resumes after a failure, a kill or a
+    targeted run, and a forced rerun of a complete pipeline is a new pipeline run."""
     key = pipeline_key(params, commit, dvc_experiment())
-    found = tracker.find_runs(experiment_id, {"pipeline.key": key}, _UNFINISHED)
+    found = tracker.find_runs(experiment_id, {"pipeline.key": key}, _STATUSES)
     if found:
         run_id, status = found[0]
-        if status != "RUNNING":
-            tracker.reopen(run_id)
-            resumed = int(tracker.tag(run_id, "pipeline.resumed") or 0) + 1
-            tracker.set_tags(run_id, [("pipeline.resumed", str(resumed))])
-        return run_id
+        if not (status == "FINISHED" and tracker.tag(run_id, STATE) == "complete"):
+            if status != "RUNNING":
+                tracker.reopen(run_id)
+            if status in ("FAILED", "KILLED"):
+                resumed = int(tracker.tag(run_id, "pipeline.resumed") or 0) + 1
+                tracker.set_tags(run_id, [("pipeline.resumed", str(resumed))])
+            return run_id
     run_id = tracker.create_run(experiment_id, f"pipeline-{params.profile}-{key[:8]}",
-                                {**tags, "pipeline.key": key, "pipeline.role": "parent"})
+                                {**tags, "pipeline.key": key, "pipeline.role": "parent", STATE: "partial"})
     StageRun(tracker, run_id).log_params(_flatten(params.model_dump(mode="json")))
     return run_id
 
@@ -349,7 +355,8 @@ def stage_run(stage: str, params: Params, device: str, *, close_parent: bool = F
     """A nested MLflow run for one stage under the pipeline's parent run.
 
     A stage that raises ends FAILED, one interrupted (SIGINT, or SIGTERM as ``benchmark`` turns it
-    into a ``KeyboardInterrupt``) ends KILLED, and so does the parent: ``dvc repro`` stops there. A
+    into a ``KeyboardInterrupt``) ends KILLED, and so does the parent: ``dvc repro`` stops there. One
+    that succeeds ends the parent FINISHED, ``partial`` (``complete`` with ``close_parent``). A
     SIGKILLed stage cannot end its runs; its rerun finds its run still RUNNING and ends it KILLED."""
     tracker = Tracker(tracking_uri(params))
     try:
@@ -373,8 +380,8 @@ def stage_run(stage: str, params: Params, device: str, *, close_parent: bool = F
             tracker.set_terminated(parent, status)
             raise
         tracker.set_terminated(run_id, "FINISHED")
-        if close_parent:
-            tracker.set_terminated(parent, "FINISHED")
+        tracker.set_tags(parent, [(STATE, "complete" if close_parent else "partial")])
+        tracker.set_terminated(parent, "FINISHED")
     finally:
         tracker.close()
 

@@ -3,7 +3,6 @@ nothing written."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -148,31 +147,39 @@ def test_profile_switch_alone_switches_every_key() -> None:
     assert (full.training.train_top_layers, full.image.prefix_tokens, len(full.arms)) == (None, 49, 61)
 
 
-def test_stale_preset_values_are_caught(tmp_path: Path) -> None:
-    """After a preset edit, params.yaml must be recomposed before `dvc repro` runs it."""
+def test_a_preset_edit_after_composition_is_caught_from_the_clone_alone(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """params.yaml records the sha256 of the presets it was composed from, so `validate` needs nothing
+    but the checkout to refuse a params.yaml composed before benchmark/conf changed (a fresh clone
+    has no record of earlier checks), whether or not a value it holds changed."""
+    import shutil
+
+    from benchmark import config
     from benchmark.pipeline import validate as gate
 
+    conf = tmp_path / "conf"
+    shutil.copytree(config.CONF_DIR, conf)
+    monkeypatch.setattr(config, "CONF_DIR", conf)
+    config._preset.cache_clear()
     params = tmp_path / "params.yaml"
-    write_params(params)
-    record = tmp_path / "presets.json"
-    old = {name: compose([f"profile={name}"]) for name in PROFILES}
-    edited = json.loads(json.dumps(old))
-    edited["mini"]["encoder"]["batch_size"] = 33  # as if benchmark/conf had said 33 when params.yaml was written
-    record.write_text(json.dumps(edited))
-    gate.check(params, record)  # params.yaml holds the current preset's 32: recomposed, fine
-
-    record.write_text(json.dumps(old))
-    stale = yaml.safe_load(params.read_text())
-    stale["encoder"]["batch_size"] = 33
-    params.write_text(yaml.safe_dump(stale))
-    record.write_text(json.dumps(edited))
-    with pytest.raises(BenchmarkError, match=r"encoder.batch_size: still the mini preset's previous value; "
-                                             r"benchmark/conf now sets 32: recompose params.yaml"):
-        gate.check(params, record)
-
-    stale["encoder"]["batch_size"] = 48  # neither the old nor the new preset: an override, kept
-    params.write_text(yaml.safe_dump(stale))
-    gate.check(params, record)
+    try:
+        write_params(params)
+        assert gate.check(params).presets == config.presets_sha256()
+        mini = conf / "profile" / "mini.yaml"
+        mini.write_text(mini.read_text().replace("training: {max_length: 128,", "training: {max_length: 96,"))
+        config._preset.cache_clear()
+        with pytest.raises(BenchmarkError, match=r"params.yaml: composed before benchmark/conf last changed \(it "
+                                                 r"differs from the mini preset now in training.max_length\): "
+                                                 r"recompose it"):
+            gate.check(params)
+        mini.write_text(mini.read_text() + "# a comment only\n")
+        write_params(params)  # recomposed: accepted, and the edit is in it
+        assert gate.check(params).training.max_length == 96
+        mini.write_text(mini.read_text() + "# another comment\n")  # no value differs, the presets did
+        with pytest.raises(BenchmarkError, match="no value differs from the mini preset now"):
+            gate.check(params)
+    finally:
+        config._preset.cache_clear()
 
 
 def _seeds_per_arm(runs: list[str]) -> dict[str, int]:

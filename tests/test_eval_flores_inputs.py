@@ -166,6 +166,33 @@ def test_language_code_must_be_a_flores_code(tmp_path: Path, params_file: Path, 
     assert f"--languages {code!r}: not a language code" in err and "fra_Latn" in err
 
 
+def test_a_well_formed_code_outside_flores_200_is_refused_or_skipped(
+        tmp_path: Path, params_file: Path, no_encoder: None, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """xxx_Latn has a code's shape but no FLORES-200 language: refused when asked for, skipped (and
+    said) when only its file is there, never scored."""
+    flores = _layout(tmp_path / "flores")
+    _write(flores / "devtest" / "xxx_Latn.devtest", SENTENCES["fra_Latn"])
+    err = _fails(params_file, capsys, flores, "--languages", "fra_Latn", "xxx_Latn")
+    assert "--languages 'xxx_Latn': not one of FLORES-200's 205 languages" in err
+    seen: list[str] = []
+    monkeypatch.setattr(evaluate, "_score", lambda params, lines, pivot, *rest: seen.extend(lines) or pd.DataFrame(
+        {"language": [x for x in sorted(lines) if x != pivot], "xsim_margin_x2eng": 0.0}))
+    out = tmp_path / "out.csv"
+    assert main(["--params", str(params_file), "eval-flores", str(flores), "--profile", "tiny", "--out", str(out)]) == 0
+    assert "xxx_Latn" not in seen and "'xxx_Latn' is not one of FLORES-200's languages" in capsys.readouterr().err
+
+
+def test_a_number_that_is_not_a_number_is_one_line(tmp_path: Path, params_file: Path, no_encoder: None,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    flores = _layout(tmp_path / "flores")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--params", str(params_file), "eval-flores", str(flores), "--first-n", "abc"])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and "\n" not in err and "usage:" not in err, err
+    assert err.startswith("benchmark eval-flores: error: argument --first-n: expected a whole number, got 'abc'"), err
+
+
 # --- CRLF ----------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -49,8 +50,9 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     config_yaml = (conf / "config.yaml").read_text()
     assert "  - profile: mini\n" in config_yaml
     (conf / "config.yaml").write_text(config_yaml.replace("  - profile: mini\n", "  - profile: tiny\n"))
-    with (conf / "profile" / "tiny.yaml").open("a") as f:
-        f.write(f"arms: [{', '.join(RUNS)}]\n")
+    tiny = conf / "profile" / "tiny.yaml"
+    kept = [line for line in tiny.read_text().splitlines(keepends=True) if not line.startswith("arms:")]
+    tiny.write_text("".join(kept) + f"arms: [{', '.join(RUNS)}]\n")
     # The committed dvc.lock (for `mini`) stays tracked: every stage rewrites it, which must not split
     # one pipeline run across two MLflow parents.
     # PYTHONPATH: the stages run the clone's own package, not the editable install they were copied
@@ -171,6 +173,11 @@ BAD_PARAMS = [  # (dotted key, value, the one line `validate` prints)
     ("arms", [], "arms: List should have at least 1 item after validation, not 0"),
     ("bogus", 1, "bogus: unknown key"),
     ("training.steps", True, "training.steps: Input should be a valid integer, got True"),
+    # Valid keys that a later stage would fail on, after DVC had deleted outputs (issue 22):
+    ("arms", ["hellaswag"], "arms ['hellaswag']: no two arms to compare (the analysis stage compares arms: add "
+     "baseline and a trained arm, e.g. arms=[baseline,coco-contrastive])"),
+    ("training.batch_size", 2, "training.batch_size=2: run hellaswag trains hellaswag, whose examples are 4 "
+     "encoder rows each (a 4-way choice); it needs at least 4"),
 ]
 
 
@@ -195,10 +202,18 @@ def test_bad_param_stops_dvc_repro_before_anything_is_deleted(scratch: tuple[Pat
         params_file.write_text(original)
 
 
+LATE = [  # valid keys that a later stage would fail on after DVC had deleted outputs: refused in the composition
+    ("arms=[baseline]", "no two arms to compare"),
+    ("training.batch_size=2", "training.batch_size=2: run hellaswag trains hellaswag"),
+    *([] if __import__("torch").cuda.is_available() else [("runtime.device=cuda", "runtime.device: device 'cuda'")]),
+]
+
+
 @pytest.mark.parametrize(("override", "message"), [
     ("arms=[baseline,coco-contrastiv]", "arms: unknown arm 'coco-contrastiv'"),
     ("+bogus=1", "bogus: unknown key"),
     ("seed=-1", "seed: Input should be greater than or equal to 0, got -1"),
+    *LATE,
 ])
 def test_bad_exp_run_override_stops_before_anything_is_touched(scratch: tuple[Path, dict[str, str]], override: str,
                                                                message: str) -> None:
@@ -210,8 +225,10 @@ def test_bad_exp_run_override_stops_before_anything_is_touched(scratch: tuple[Pa
     proc = subprocess.run([str(BIN / "dvc"), "exp", "run", "-S", override], cwd=root, env=env,
                           capture_output=True, text=True)
     out = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert message in out and "Running stage" not in out, out
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, (proc.returncode, out)  # no DVC banner, no traceback
+    assert lines[0].startswith("benchmark: error: params.yaml: ") and message in lines[0], out
+    assert "Running stage" not in out, out
     assert (root / "params.yaml").read_bytes() == original
     assert _snapshot(root) == before
 
@@ -225,16 +242,18 @@ def test_documented_overrides_run_through_dvc_exp_run(scratch: tuple[Path, dict[
     saved = {name: (root / name).read_bytes() for name in ("params.yaml", "dvc.lock")}
     try:
         for example in _examples():
+            composed = (root / "params.yaml").read_bytes()
             proc = subprocess.run([str(BIN / "dvc"), "exp", "run", "-S", example, "validate"], cwd=root, env=env,
                                   capture_output=True, text=True)
-            if example.startswith("+"):  # refused by the checks inside DVC's composition
-                assert proc.returncode != 0 and "unknown key" in proc.stderr, (example, proc.stderr)
+            refused = example.startswith("+") or (example == "profile=full" and not (root / "data" / "full").is_dir())
+            if refused:
+                # Refused inside DVC's composition (a key, or `full`'s upstream snapshot missing without
+                # `benchmark fetch`): one line, exit 2, no stage run, params.yaml as it was.
+                errors = [line for line in proc.stderr.splitlines() if line.strip()]
+                assert proc.returncode == 2 and len(errors) == 1, (example, proc.returncode, proc.stderr)
+                assert ("unknown key" if example.startswith("+") else "upstream snapshot missing") in errors[0], errors
                 assert "Running stage" not in proc.stdout
-            elif example == "profile=full" and not (root / "data" / "full").is_dir():
-                # `full` reads the upstream snapshot: without `benchmark fetch`, validate refuses in one line
-                errors = _benchmark_errors(proc)
-                assert proc.returncode != 0 and len(errors) == 1 and "upstream snapshot missing" in errors[0], proc.stderr
-                assert proc.stdout.count("Running stage") == 1, proc.stdout  # the gate, nothing after it
+                assert (root / "params.yaml").read_bytes() == composed
             else:
                 assert proc.returncode == 0, (example, proc.stdout[-2000:], proc.stderr[-2000:])
                 key, value = example.split("=", 1)
@@ -245,6 +264,20 @@ def test_documented_overrides_run_through_dvc_exp_run(scratch: tuple[Path, dict[
     finally:
         for name, data in saved.items():
             (root / name).write_bytes(data)
+
+
+def test_a_dry_run_lists_the_stages_and_touches_nothing(scratch: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    """README's dry run, in a checkout with no outputs yet (a copy of the clone before any repro)."""
+    root, env = scratch
+    fresh = tmp_path / "fresh"
+    _run(["git", "clone", "-q", str(root), str(fresh)], tmp_path, env)
+    before = _snapshot(fresh)
+    proc = subprocess.run([str(BIN / "dvc"), "exp", "run", "--dry", "-f"], cwd=fresh, env=env, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    stages = re.findall(r"Running stage '([^']+)'", proc.stdout)
+    assert stages[0] == "validate" and stages[-1] == "report" and {f"train@{run}" for run in RUNS} <= set(stages)
+    assert _snapshot(fresh) == before
 
 
 def _status_stages(root: Path, env: dict[str, str]) -> set[str]:
@@ -268,8 +301,9 @@ def test_dvc_sees_a_preset_edit_and_a_flipped_byte(scratch: tuple[Path, dict[str
         proc = subprocess.run([str(BIN / "dvc"), "repro"], cwd=root, env=env, capture_output=True, text=True)
         assert proc.returncode != 0
         assert _benchmark_errors(proc) == [
-            "benchmark: error: params.yaml: training.steps: still the tiny preset's previous value; benchmark/conf "
-            "now sets 7: recompose params.yaml (`dvc exp run` does, or `benchmark params --write`) before `dvc repro`"]
+            "benchmark: error: params.yaml: composed before benchmark/conf last changed (it differs from the tiny "
+            "preset now in training.steps): recompose it (`dvc exp run`, with any -S overrides again, or `benchmark "
+            "params --write`) before `dvc repro`"]
         assert _snapshot(root) == before
         _run([str(BIN / "benchmark"), "params", "--write"], root, env)  # what `dvc exp run` does first
         trained = {f"train@{run}" for run in RUNS}

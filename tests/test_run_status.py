@@ -90,6 +90,8 @@ def test_a_failed_stage_ends_its_run_and_the_parent_then_a_resume_reopens_it(sto
     client, experiment, params = store
     with stage_run("prepare", params, "cpu"):
         pass
+    (parent,), _ = _runs(client, experiment)  # a stage that succeeds leaves the parent ended, never RUNNING
+    assert (parent.info.status, parent.data.tags["pipeline.state"]) == ("FINISHED", "partial")
     with pytest.raises(error), stage_run("train/x", params, "cpu"):
         raise error()
     (parent,), stages = _runs(client, experiment)
@@ -104,12 +106,32 @@ def test_a_failed_stage_ends_its_run_and_the_parent_then_a_resume_reopens_it(sto
         pass
     (parent,), stages = _runs(client, experiment)
     assert parent.info.status == "FINISHED" and parent.data.tags["pipeline.resumed"] == "1"
+    assert parent.data.tags["pipeline.state"] == "complete"
     assert [r.info.status for r in stages["train/x"]] == [status, "FINISHED"]
 
-    with stage_run("prepare", params, "cpu"):  # a forced rerun: a FINISHED parent is never reopened
+    with stage_run("prepare", params, "cpu"):  # a forced rerun: a complete parent is never reopened
         pass
     parents, _ = _runs(client, experiment)
-    assert [p.info.status for p in parents] == ["FINISHED", "RUNNING"]
+    assert [(p.info.status, p.data.tags["pipeline.state"]) for p in parents] == [("FINISHED", "complete"),
+                                                                                ("FINISHED", "partial")]
+
+
+def test_a_targeted_repro_leaves_its_parent_partial_and_the_next_repro_goes_on(store) -> None:
+    """`dvc repro train@x` runs no report: its parent ends FINISHED and partial, not RUNNING, and the
+    `dvc repro` after it continues the same pipeline run (partial reopenings are not resumes)."""
+    client, experiment, params = store
+    for stage in ("validate", "train/x"):
+        with stage_run(stage, params, "cpu"):
+            pass
+    (parent,), _ = _runs(client, experiment)
+    assert (parent.info.status, parent.data.tags["pipeline.state"]) == ("FINISHED", "partial")
+    for stage in ("evaluate/x", "report"):
+        with stage_run(stage, params, "cpu", close_parent=stage == "report"):
+            pass
+    (again,), stages = _runs(client, experiment)
+    assert again.info.run_id == parent.info.run_id and "pipeline.resumed" not in again.data.tags
+    assert (again.info.status, again.data.tags["pipeline.state"]) == ("FINISHED", "complete")
+    assert sorted(stages) == ["evaluate/x", "report", "train/x", "validate"]
 
 
 def test_a_sigkilled_stage_is_ended_killed_by_its_rerun(store, tmp_path: Path) -> None:
@@ -164,12 +186,12 @@ def test_compare_counts_finished_pipelines_unless_asked(store, capsys: pytest.Ca
     table = compare(uri, name, last=5)
     assert list(table.columns) == [done[:8]]
     table = compare(uri, name, last=5, include_unfinished=True)
-    assert list(table.columns) == [f"{running[:8]} (RUNNING)", done[:8]]
+    assert list(table.columns) == [f"{running[:8]} (PARTIAL)", done[:8]]
     assert table.loc[("arm", "retrieval.mean_xsim_margin_x2eng")].tolist() == [0.7, 0.5]
-    assert list(compare(uri, name, [done[:8], running]).columns) == [done[:8], f"{running[:8]} (RUNNING)"]
+    assert list(compare(uri, name, [done[:8], running]).columns) == [done[:8], f"{running[:8]} (PARTIAL)"]
 
     assert main(["compare", "--all", "--last", "1"]) == 0
-    assert f"{running[:8]} (RUNNING)" in capsys.readouterr().out
+    assert f"{running[:8]} (PARTIAL)" in capsys.readouterr().out
     stage_id = _runs(client, experiment)[1]["report"][0].info.run_id
     for given in (stage_id[:8], stage_id):
         assert main(["compare", given]) == 2

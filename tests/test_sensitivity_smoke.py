@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from benchmark.analysis.declaration import DECLARATION
+from stages import run_stages
 
 pytestmark = pytest.mark.slow  # three smoke trainings and four evaluations: about 3 minutes
 
@@ -38,29 +39,10 @@ RUNS = ["baseline", CONTROL, *(f"{CONTROL}.s{k}" for k in range(1, DECLARATION.m
 @pytest.fixture(scope="module")
 def hard_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from benchmark.config import resolve
-    from benchmark.data.spec import materialize
-    from benchmark.pipeline import analysis, evaluate, frozen, paths, runs, task_states, train
 
-    root = tmp_path_factory.mktemp("sensitivity")
-    mp = pytest.MonkeyPatch()
-    mp.chdir(root)
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlflow.db")
-    mp.setenv("BENCHMARK_CACHE_DIR", str(root / "cache"))
-    try:
-        lr = resolve({"profile": "mini"}).training.lr  # mini's re-planned rate (issue 21), not config's default
-        params = resolve({"profile": "smoke", "arms": RUNS, "data": {"languages": HARD},
-                          "training": {"lr": lr, "steps": STEPS}})
-        materialize(root / paths.BUNDLE)
-        runs.run(params)
-        frozen.run(params)
-        task_states.run(params)
-        for run in RUNS:
-            train.run(params, run)
-            evaluate.run(params, run, use_cache=False)
-        analysis.run(params)
-    finally:
-        mp.undo()
-    return root
+    lr = resolve({"profile": "mini"}).training.lr  # mini's re-planned rate (issue 21), not config's default
+    overrides = {"profile": "smoke", "arms": RUNS, "data": {"languages": HARD}, "training": {"lr": lr, "steps": STEPS}}
+    return run_stages(tmp_path_factory.mktemp("sensitivity"), overrides, with_images=False)
 
 
 def test_positive_control_clears_the_smoke_threshold(hard_run: Path) -> None:

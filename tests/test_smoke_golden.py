@@ -22,6 +22,7 @@ import pytest
 
 from benchmark.analysis.declaration import DECLARATION
 from benchmark.arms import ARMS
+from stages import run_stages
 
 pytestmark = pytest.mark.slow  # the module fixture trains every arm of the smoke profile: many minutes
 
@@ -37,29 +38,7 @@ RUNS = MULTIMODAL_SIDE + [f"{arm}.s{k}" for arm in dict.fromkeys(
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from benchmark.config import resolve
-    from benchmark.data.spec import materialize
-    from benchmark.pipeline import analysis, evaluate, frozen, images, paths, runs, task_states, train
-
-    root = tmp_path_factory.mktemp("smoke")
-    mp = pytest.MonkeyPatch()
-    mp.chdir(root)
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlflow.db")
-    mp.setenv("BENCHMARK_CACHE_DIR", str(root / "cache"))
-    try:
-        params = resolve({"profile": "smoke", "arms": RUNS})
-        materialize(root / paths.BUNDLE)
-        runs.run(params)
-        images.run(params)
-        frozen.run(params)
-        task_states.run(params)
-        for run in RUNS:
-            train.run(params, run)
-            evaluate.run(params, run, use_cache=False)
-        analysis.run(params)
-    finally:
-        mp.undo()
-    return root
+    return run_stages(tmp_path_factory.mktemp("smoke"), {"profile": "smoke", "arms": RUNS})
 
 
 def _per_language(root: Path, target: str) -> pd.DataFrame:

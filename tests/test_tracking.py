@@ -130,11 +130,11 @@ def test_direct_sqlite_writes_what_mlflow_writes(tmp_path: Path, monkeypatch: py
     assert b["metrics"]["train.loss"] == repr(1.0 / 3) and b["metrics"]["m.nan"] == "nan"
     assert b["params"]["long"] == "v" * 6000 and b["tags"]["checkpoint"] == "checkpoints/x/step-3"
     assert b["artifacts"] == ["out/table.csv"] and b["parent"] == a["parent"]
-    # Parent lookup: both stages found the one open parent; a closed parent is not reused.
+    # Parent lookup: both stages found the one parent (each left it FINISHED, partial: no report yet).
     parents = client.search_runs([a["experiment"]], "tags.`pipeline.role` = 'parent'")
-    assert len(parents) == 1
-    assert tracking.Tracker(uri).find_runs(a["experiment"], {"pipeline.role": "parent"}, ("RUNNING",)) \
-        == [(parents[0].info.run_id, "RUNNING")]
+    assert len(parents) == 1 and parents[0].data.tags["pipeline.state"] == "partial"
+    assert tracking.Tracker(uri).find_runs(a["experiment"], {"pipeline.role": "parent"}, ("RUNNING", "FINISHED")) \
+        == [(parents[0].info.run_id, "FINISHED")]
 
 
 def test_direct_sqlite_writer_knows_the_installed_mlflow_schema(tmp_path: Path) -> None:

@@ -303,6 +303,53 @@ def test_checkpoint_is_atomic_and_safe_to_load(tmp_path: Path) -> None:
         _cfg(steps=3, warmup_steps=0, train_top_layers=1).train(obj, data, tmp_path, progress=False)
 
 
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_a_corrupted_checkpoint_is_never_resumed_selected_or_exported(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A flipped byte in the newest checkpoint: verify names the file; resuming passes over it, says
+    so, and retrains from the one before it to the same bytes the intact run wrote."""
+    obj, data = make("contrastive-image")
+    cfg = _cfg(steps=4, warmup_steps=0, train_top_layers=1, checkpoint_every=2)
+    final = cfg.train(obj, data, tmp_path, progress=False)
+    intact = {f: (final / f).read_bytes() for f in (checkpoint.ENCODER_FILE, checkpoint.HEADS_FILE)}
+    checkpoint.verify(final)
+    _flip(final / checkpoint.ENCODER_FILE)
+    with pytest.raises(BenchmarkError, match=r"step-00000004/encoder.safetensors: corrupted \(sha256 "):
+        checkpoint.verify(final)
+    with pytest.raises(BenchmarkError, match="corrupted"):
+        checkpoint.load_weights(final, obj)
+    assert checkpoint.latest(tmp_path) == checkpoint.step_dir(tmp_path, 2)
+    assert "step-00000004/encoder.safetensors: corrupted" in capsys.readouterr().err
+    fresh, _ = make("contrastive-image")
+    assert cfg.train(fresh, data, tmp_path, progress=False) == final  # resumed from step 2, step 4 rewritten
+    assert {f: (final / f).read_bytes() for f in intact} == intact
+    (final / checkpoint.SUMS_FILE).unlink()
+    with pytest.raises(BenchmarkError, match="checksums unreadable"):
+        checkpoint.verify(final)
+
+
+def test_one_trainer_per_checkpoint_folder(tmp_path: Path) -> None:
+    """A rerun while an orphaned training still writes the same run is refused in one line; the lock
+    goes with its holder (the kernel drops it when the process dies), beside the folder, not in it."""
+    root = tmp_path / "checkpoints" / "coco-contrastive"
+    with checkpoint.exclusive(root):
+        with pytest.raises(BenchmarkError, match="another training of this run is writing here"):
+            with checkpoint.exclusive(root):
+                pass
+        code = ("import sys; from benchmark.training import checkpoint\n"
+                "with checkpoint.exclusive(sys.argv[1]): pass")
+        other = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True)
+        assert other.returncode != 0 and "another training of this run is writing here" in other.stderr
+    with checkpoint.exclusive(root):  # released
+        pass
+    assert not root.exists() and (tmp_path / "checkpoints" / ".coco-contrastive.lock").is_file()
+
+
 def test_bf16_autocast_runs_on_cpu(tmp_path: Path) -> None:
     """bf16 autocast is no longer CUDA-only: the full profile's precision path rehearses on CPU."""
     obj, data = make("vqa-prefix")

@@ -184,6 +184,11 @@ class TaskSpec(Frozen):
         return self
 
     @property
+    def rows_per_example(self) -> int:
+        """Encoder rows one example takes: k for a k-way choice (each choice is its own row), else 1."""
+        return self.num_labels if self.format == "choice" else 1
+
+    @property
     def resolved(self) -> bool:
         return all(p.resolved for p in self.upstream)
 

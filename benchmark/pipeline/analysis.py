@@ -17,11 +17,11 @@ import json
 
 import pandas as pd
 
+from benchmark.analysis.comparisons import comparisons
 from benchmark.analysis.declaration import DECLARATION
 from benchmark.analysis.gates import arm_gates
 from benchmark.analysis.margins import compute_margins
 from benchmark.analysis.qualify import qualify
-from benchmark.arms import ARMS, parse_run
 from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path, write_json
 from benchmark.pipeline import paths
@@ -30,18 +30,10 @@ from benchmark.targets import registry
 from benchmark.tracking import stage_run
 
 
-def comparisons(runs: list[str]) -> list[tuple[str, str]]:
-    arms = {parse_run(r)[0].name for r in runs}
-    pairs = DECLARATION.pairs
-    pairs += [(spec.control_of, spec.name) for spec in ARMS.values() if spec.control_of]
-    pairs += [(spec.name, "baseline") for spec in ARMS.values() if spec.trained]
-    return [p for p in dict.fromkeys(pairs) if p[0] in arms and p[1] in arms]
-
-
 def run(params: Params) -> None:
     pairs = comparisons(params.arms)
     if not pairs:
-        raise BenchmarkError(f"params arms {params.arms}: no two arms to compare")
+        raise BenchmarkError(f"params arms {params.arms}: no two arms to compare")  # validate refuses it first
     pivot = params.targets.retrieval.pivot
     specs = registry.active(params.profile)
     groups: dict[str, pd.DataFrame] = {}

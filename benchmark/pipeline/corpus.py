@@ -71,9 +71,7 @@ def load_corpus(params: Params, data_dir: Path) -> Corpus:
         return Corpus(sentences, labels, langs, retrieval_ids=test_ids, sib_test_ids=test_ids, selection_ids=selection,
                       parallel_ids=_unused(labels["index_id"], labels, test_ids, selection))
 
-    root = data_dir / "full"
-    if not (root / "flores200").is_dir():
-        raise BenchmarkError(f"{root}: upstream snapshot missing; run `benchmark fetch` or `dvc pull data.dvc`")
+    root = require_snapshot(data_dir)
     dev = flores.read_official(root / "flores200", "dev")
     langs = select_languages(params, sorted(dev))
     devtest = flores.read_official(root / "flores200", "devtest", langs)
@@ -87,6 +85,14 @@ def load_corpus(params: Params, data_dir: Path) -> Corpus:
     return Corpus(sentences, labels, langs, retrieval_ids=retrieval, sib_test_ids=test_ids,
                   selection_ids=list(range(half))[: params.data.max_sentences],
                   parallel_ids=_unused(range(half, n_dev), labels, retrieval, test_ids, range(half)))
+
+
+def require_snapshot(data_dir: Path) -> Path:
+    """``<data_dir>/full``, the upstream snapshot the ``full`` profile reads; a one-line error if absent."""
+    root = data_dir / "full"
+    if not (root / "flores200").is_dir():
+        raise BenchmarkError(f"{root}: upstream snapshot missing; run `benchmark fetch` or `dvc pull data.dvc`")
+    return root
 
 
 def _unused(candidates: Iterable[int], labels: pd.DataFrame, *taken: Iterable[int]) -> list[int]:

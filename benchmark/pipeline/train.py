@@ -217,7 +217,7 @@ def _rows_per_example(spec: ArmSpec) -> tuple[int, ...]:
     """Encoder rows per example of each task the run trains on (a k-way choice: k; else 1)."""
     if spec.kind != "textual":
         return (1,)
-    return tuple(TASKS[task].num_labels if TASKS[task].format == "choice" else 1 for task in spec.tasks)
+    return tuple(TASKS[task].rows_per_example for task in spec.tasks)
 
 
 def _fit(params: Params, encoder: Encoder, setup: Setup, ckpt_dir: Path, seed: int, device: str,
@@ -257,7 +257,8 @@ def run(params: Params, run_name: str) -> None:
         return
     out = paths.model(run_name)
     tags = {"arm": spec.name, "run": run_name, "arm.kind": spec.kind, "training.seed": str(seed)}
-    with stage_run(f"train/{run_name}", params, device, tags=tags) as run_:
+    with checkpoint.exclusive(paths.checkpoints(run_name)), \
+            stage_run(f"train/{run_name}", params, device, tags=tags) as run_:
         if not spec.trained:
             paths.checkpoints(run_name).mkdir(parents=True, exist_ok=True)  # the stage's (empty) output
             _export(out, {}, {}, {"run": run_name, "arm": spec.name, "steps": 0})
@@ -275,7 +276,7 @@ def run(params: Params, run_name: str) -> None:
         if (world := distributed.world()) > 1:
             run_.log_params({"train.world_size": world})
 
-        # Train (resuming from this config's newest checkpoint, if a killed run left one).
+        # Train (resuming from this config's newest intact checkpoint, if a killed run left one).
         ckpt_dir = _checkpoint_dir(run_name, _config_key(spec, params, seed))
         t0 = time.perf_counter()
         final = _fit(params, encoder, setup, ckpt_dir, seed, device,
@@ -304,6 +305,7 @@ def run(params: Params, run_name: str) -> None:
                 "train_top_layers": t.train_top_layers, "weights_sha256": checkpoint.weights_sha256(chosen)}
         if picked:
             info["selected_step"] = picked["chosen_step"][picked["protocol"]]
+        checkpoint.verify(chosen)  # what is exported is what training wrote, byte for byte
         _export(out, load_file(str(chosen / checkpoint.ENCODER_FILE)), load_file(str(chosen / checkpoint.HEADS_FILE)),
                 info)
         run_.log_metrics({**{f"budget.{k}": v for k, v in budget.items()}, **cost, **evidence_metrics})

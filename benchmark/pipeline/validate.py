@@ -1,5 +1,5 @@
-"""Stage ``validate``: every key of params.yaml, and the bundled data, checked before any stage can
-delete an output.
+"""Stage ``validate``: every key of params.yaml, the run list against what the later stages need, and
+the bundled data, checked before any stage can delete an output.
 
 DVC removes a stage's outputs just before running it, so a bad value found by the stage itself
 would cost what it was meant to protect (``frozen``: minutes of encoding). Every stage depends on
@@ -9,23 +9,25 @@ so passing the gate reruns nothing by itself. Both outputs persist: a failed che
 they were.
 
 It also catches a stale params.yaml: params.yaml is composed from ``benchmark/conf`` (``dvc exp run``
-recomposes it), so after a preset edit a plain ``dvc repro`` would run the old values. The presets
-seen at the last successful check are kept to tell a stale value from a deliberate override.
+recomposes it), so after a preset edit a plain ``dvc repro`` would run the old values. The composition
+records the presets' sha256 (``presets``), so the check needs nothing but the clone.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from benchmark import config
+from benchmark.analysis.comparisons import comparisons
 from benchmark.arms import parse_run
 from benchmark.data import spec
-from benchmark.io import BenchmarkError, write_json, write_text
+from benchmark.data.tasks import TASKS
+from benchmark.determinism import resolve_device
+from benchmark.io import BenchmarkError, write_text
 from benchmark.models import pretrained
 from benchmark.pipeline import paths
-from benchmark.pipeline.corpus import parallel_lines
+from benchmark.pipeline.corpus import parallel_lines, require_snapshot
 
 GATE_TEXT = "params.yaml passed `benchmark validate`; every stage depends on this file (see dvc.yaml)\n"
 
@@ -40,31 +42,54 @@ def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def stale_keys(params: dict[str, Any], old_preset: dict[str, Any], new_preset: dict[str, Any]) -> list[str]:
-    """Keys whose value is the preset's previous value while the preset now says something else."""
-    have, old, new = _leaves(params), _leaves(old_preset), _leaves(new_preset)
-    return [k for k in new if k in old and old[k] != new[k] and have.get(k) == old[k]]
-
-
-def check(params_file: Path, record: Path) -> config.Params:
+def check(params_file: Path) -> config.Params:
+    """params.yaml, every key checked, composed from the presets ``benchmark/conf`` holds now."""
     params = config.load_params(params_file)
-    presets = {name: config.preset(name) for name in config.PROFILES}
-    if record.exists():
-        previous = json.loads(record.read_text(encoding="utf-8"))
-        stale = stale_keys(params.model_dump(mode="json"), previous.get(params.profile, {}), presets[params.profile])
-        if stale:
-            key = stale[0]
-            raise BenchmarkError(
-                f"{params_file}: {key}: still the {params.profile} preset's previous value; benchmark/conf "
-                f"now sets {_leaves(presets[params.profile])[key]!r}"
-                f"{f' (+{len(stale) - 1} more)' if len(stale) > 1 else ''}: recompose params.yaml "
-                "(`dvc exp run` does, or `benchmark params --write`) before `dvc repro`")
+    if params.presets != config.presets_sha256():
+        preset, have = _leaves(config.preset(params.profile)), _leaves(params.model_dump(mode="json"))
+        differ = [k for k in preset if k != "presets" and have.get(k) != preset[k]]
+        where = (f"it differs from the {params.profile} preset now in {', '.join(differ[:4])}"
+                 f"{f' (+{len(differ) - 4} more)' if len(differ) > 4 else ''}" if differ
+                 else f"no value differs from the {params.profile} preset now")
+        raise BenchmarkError(f"{params_file}: composed before benchmark/conf last changed ({where}): recompose it "
+                             "(`dvc exp run`, with any -S overrides again, or `benchmark params --write`) "
+                             "before `dvc repro`")
     return params
 
 
+def check_runs(params: config.Params) -> None:
+    """What later stages would refuse in the run list and budget, refused here first: a list the
+    analysis has nothing to compare in, a batch too small for one example of a run's task, a device
+    this machine lacks."""
+    if not comparisons(params.arms):
+        raise BenchmarkError(f"arms {params.arms}: no two arms to compare (the analysis stage compares arms: "
+                             "add baseline and a trained arm, e.g. arms=[baseline,coco-contrastive])")
+    batch = params.training.batch_size
+    for run in params.arms:
+        for task in parse_run(run)[0].tasks:
+            if batch < (k := TASKS[task].rows_per_example):
+                raise BenchmarkError(f"training.batch_size={batch}: run {run} trains {task}, whose examples are "
+                                     f"{k} encoder rows each (a {k}-way choice); it needs at least {k}")
+    try:
+        resolve_device(params.runtime.device)
+    except BenchmarkError as err:
+        raise BenchmarkError(f"runtime.device: {err}") from None
+
+
+def check_composed(params: config.Params, source: str = "params.yaml") -> None:
+    """What a composition (``dvc exp run -S``) is refused for beyond its keys, one line naming
+    ``source``: :func:`check_runs`, and a profile that reads an upstream snapshot this checkout lacks."""
+    try:
+        check_runs(params)
+        if params.data.source == "upstream":
+            require_snapshot(paths.DATA)
+    except BenchmarkError as err:
+        raise BenchmarkError(f"{source}: {err}") from None
+
+
 def run(params_file: Path | str = "params.yaml") -> None:
-    out = paths.VALIDATE
-    params = check(Path(params_file), out / "presets.json")
+    params = check(Path(params_file))
+    check_composed(params, str(params_file))
     spec.verify_bundle(spec.BUNDLE_DIR)  # a corrupt file stops here, not after `prepare` removed data/bundle
     # A local model directory that is missing or changed stops here, not after `frozen`/`images` removed
     # their outputs (a Hub pin is only checked for its shape: the Hub may be out of reach until `train`).
@@ -79,5 +104,4 @@ def run(params_file: Path | str = "params.yaml") -> None:
 
         for target in registry.active(params.profile):
             target.runner().check(params, paths.DATA)
-    write_json(out / "presets.json", {name: config.preset(name) for name in config.PROFILES})
-    write_text(out / "checked", GATE_TEXT)
+    write_text(paths.VALIDATE / "checked", GATE_TEXT)

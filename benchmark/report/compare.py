@@ -23,9 +23,9 @@ METRICS = {t.name: list(dict.fromkeys([f"mean_{s.column}" for s in t.scores] + l
 def compare(uri: str, experiment: str, parents: list[str] | None = None, last: int = 2,
             include_unfinished: bool = False) -> pd.DataFrame:
     """The target metrics of ``parents`` (full or unique-prefix run ids, or DVC experiment names), else
-    of the last ``last`` FINISHED pipeline runs, or the last ``last`` of any status with
-    ``include_unfinished``: a pipeline that failed, was killed or is still going counts only when
-    asked for, its column marked."""
+    of the last ``last`` complete pipeline runs, or the last ``last`` of any status with
+    ``include_unfinished``: a pipeline that failed, was killed, is partial (a targeted ``dvc repro``
+    ran no report) or is still going counts only when asked for, its column marked."""
     import mlflow
 
     mlflow.set_tracking_uri(uri)
@@ -36,7 +36,11 @@ def compare(uri: str, experiment: str, parents: list[str] | None = None, last: i
     if runs.empty:
         raise BenchmarkError(f"experiment {experiment!r} has no runs")
     role = runs.get("tags.pipeline.role", pd.Series(index=runs.index, dtype=object))
-    status = dict(zip(runs.loc[role == "parent", "run_id"], runs.loc[role == "parent", "status"]))
+    state = runs.get("tags.pipeline.state", pd.Series(index=runs.index, dtype=object))
+    # A FINISHED parent whose last stage was not the report (a targeted `dvc repro`) is partial.
+    status = {run_id: "PARTIAL" if (s == "FINISHED" and st == "partial") else s
+              for run_id, s, st in zip(runs.loc[role == "parent", "run_id"], runs.loc[role == "parent", "status"],
+                                       state[role == "parent"])}
     # A `dvc exp run`'s parent carries its DVC experiment name (what `dvc exp show` lists): a column
     # shows it, and it names the pipeline run as well as an id does.
     exp_name = runs.get("tags.dvc.exp_name", pd.Series(index=runs.index, dtype=object))

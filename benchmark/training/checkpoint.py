@@ -7,17 +7,25 @@ A checkpoint is one directory ``step-<8 digits>/`` written through :func:`benchm
   layer of e5-small training that is 7 MB instead of 470 MB);
 * ``heads.safetensors``   - the objective's own heads (everything outside ``encoder.``);
 * ``state.pt``            - optimizer, scheduler, step, loop state and every RNG state, as tensors
-  and plain Python values only, read back with ``torch.load(..., weights_only=True)``.
+  and plain Python values only, read back with ``torch.load(..., weights_only=True)``;
+* ``sha256.json``         - each of those files' sha256, written with them: :func:`verify` checks
+  them before anything is resumed, selected or exported, so a file changed on disk (a flipped
+  byte, a truncated copy) is never trained on or shipped silently.
 
 Resuming restores all of it, so a run killed at any point and resumed from :func:`latest` ends with
-the same bytes as one that never stopped.
+the same bytes as one that never stopped; a corrupted newest checkpoint is passed over, saying so,
+for the newest intact one (or a fresh start).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import random
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +33,34 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from benchmark.io import atomic_dir, sha256_file
+from benchmark.io import BenchmarkError, atomic_dir, recover_dir, sha256_file, warn
 
 ENCODER_FILE = "encoder.safetensors"
 HEADS_FILE = "heads.safetensors"
 STATE_FILE = "state.pt"
+SUMS_FILE = "sha256.json"
+WEIGHT_FILES = (ENCODER_FILE, HEADS_FILE)
 _NAME = re.compile(r"^step-(\d{8})$")
+
+
+@contextlib.contextmanager
+def exclusive(root: Path | str) -> Iterator[None]:
+    """Hold ``.<root name>.lock`` beside ``root`` for the block: a second training of the same run (a
+    rerun while an orphaned one still trains) is refused in one line instead of writing checkpoints
+    beside it. The kernel releases the lock when its holder dies, so a killed run never blocks the
+    next. Beside the folder, not in it: the folder is a DVC output and stays byte-identical."""
+    root = Path(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.with_name(f".{root.name}.lock"), "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BenchmarkError(f"{root}: another training of this run is writing here; let it finish "
+                                 "or stop it (`pkill -f 'benchmark train'`) before rerunning") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def step_dir(root: Path | str, step: int) -> Path:
@@ -38,16 +68,42 @@ def step_dir(root: Path | str, step: int) -> Path:
 
 
 def latest(root: Path | str) -> Path | None:
-    """The complete checkpoint with the highest step under ``root`` (``None`` if there is none).
+    """The newest complete and intact checkpoint under ``root`` (``None`` if there is none).
 
-    Half-written ones live in atomic_dir's hidden ``.step-*.tmp`` siblings and never match.
+    Half-written ones live in atomic_dir's hidden ``.step-*.tmp`` siblings and never match; one whose
+    files fail :func:`verify` is skipped with a warning naming the file, and the one before it is used.
     """
     root = Path(root)
     if not root.is_dir():
         return None
-    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _NAME.match(p.name))
-             and all((p / f).is_file() for f in (ENCODER_FILE, HEADS_FILE, STATE_FILE))]
-    return max(found)[1] if found else None
+    found = sorted(((int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _NAME.match(p.name))
+                    and all((p / f).is_file() for f in (*WEIGHT_FILES, STATE_FILE))), reverse=True)
+    for _, path in found:
+        try:
+            verify(path, (*WEIGHT_FILES, STATE_FILE))
+        except BenchmarkError as err:
+            warn(f"{err}; passing over this checkpoint for the one before it")
+            continue
+        return path
+    return None
+
+
+def verify(ckpt: Path | str, files: tuple[str, ...] = WEIGHT_FILES) -> None:
+    """Raise a one-line :class:`BenchmarkError` naming the first of ``files`` whose sha256 is not the
+    one written with the checkpoint (or that is missing, or a checkpoint without its checksums)."""
+    ckpt = Path(ckpt)
+    try:
+        sums = json.loads((ckpt / SUMS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise BenchmarkError(f"{ckpt / SUMS_FILE}: checksums unreadable ({type(err).__name__}): "
+                             "the checkpoint cannot be verified") from None
+    for name in files:
+        path = ckpt / name
+        if name not in sums or not path.is_file():
+            raise BenchmarkError(f"{path}: missing from the checkpoint")
+        actual = sha256_file(path)
+        if actual != sums[name]:
+            raise BenchmarkError(f"{path}: corrupted (sha256 {actual[:12]}..., written as {sums[name][:12]}...)")
 
 
 def checkpoints(root: Path | str) -> list[Path]:
@@ -57,9 +113,12 @@ def checkpoints(root: Path | str) -> list[Path]:
 
 
 def remove_partial(root: Path | str) -> None:
-    """Delete leftovers of checkpoints whose writer was killed mid-write."""
+    """Delete leftovers of checkpoints whose writer was killed mid-write (a checkpoint it was
+    replacing comes back: :func:`benchmark.io.recover_dir`)."""
     root = Path(root)
     if root.is_dir():
+        for p in root.glob(".step-*.old"):
+            recover_dir(root / p.name.split(".")[1])
         for p in root.glob(".step-*.tmp"):
             shutil.rmtree(p, ignore_errors=True)
 
@@ -67,7 +126,7 @@ def remove_partial(root: Path | str) -> None:
 def weights_sha256(ckpt: Path | str) -> str:
     """One digest over the checkpoint's weight files (encoder, then heads)."""
     ckpt = Path(ckpt)
-    return "+".join(sha256_file(ckpt / f) for f in (ENCODER_FILE, HEADS_FILE))
+    return "+".join(sha256_file(ckpt / f) for f in WEIGHT_FILES)
 
 
 # --- RNG states as tensors and plain values ------------------------------------------------------
@@ -133,6 +192,8 @@ def save(root: Path | str, step: int, objective: torch.nn.Module, optimizer: tor
         save_file(_tensors(encoder), tmp / ENCODER_FILE, metadata={"format": "pt"})
         save_file(_tensors(heads), tmp / HEADS_FILE, metadata={"format": "pt"})
         torch.save(state, tmp / STATE_FILE)
+        sums = {name: sha256_file(tmp / name) for name in (*WEIGHT_FILES, STATE_FILE)}
+        (tmp / SUMS_FILE).write_text(json.dumps(sums, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 
@@ -143,6 +204,7 @@ def load_weights(ckpt: Path | str, objective: torch.nn.Module) -> None:
     ``objective`` they lack must be a frozen encoder parameter (which keeps its pretrained value).
     """
     ckpt = Path(ckpt)
+    verify(ckpt)
     sd = {f"encoder.{k}": v for k, v in load_file(ckpt / ENCODER_FILE).items()}
     sd.update(load_file(ckpt / HEADS_FILE))
     frozen = {name for name, p in objective.named_parameters() if not p.requires_grad}
@@ -157,6 +219,7 @@ def load(ckpt: Path | str, objective: torch.nn.Module, optimizer: torch.optim.Op
          generators: dict[str, torch.Generator]) -> tuple[int, dict[str, Any]]:
     """Restore everything :func:`save` wrote; return ``(step, loop state)``."""
     ckpt = Path(ckpt)
+    verify(ckpt, (*WEIGHT_FILES, STATE_FILE))
     load_weights(ckpt, objective)
     state = torch.load(ckpt / STATE_FILE, map_location="cpu", weights_only=True)
     optimizer.load_state_dict(state["optimizer"])
