@@ -140,11 +140,26 @@ def test_smoke_analysis_matches_golden(smoke_run: Path, dataframe_regression) ->
     assert set(table["comparison"]) >= {"coco-contrastive vs caption-contrastive", "coco-caption-mlm vs caption-mlm",
                                         "coco-contrastive vs coco-contrastive-shuffled", "vqa vs vqa-question-only"}
     keys = ["comparison", "target", "grouping", "group", "role"]
-    checked = table[keys + ["n_languages", *MARGIN_COLUMNS, "improved", "hurt", "tied", *P_COLUMNS]]
+    checked = zero_width_seed_intervals(table[keys + ["n_languages", *MARGIN_COLUMNS, "improved", "hurt", "tied",
+                                                      *P_COLUMNS]])
     tolerances = {c: {"atol": 4 * ONE_ITEM + 1e-9} for c in MARGIN_COLUMNS}
-    tolerances |= {c: {"atol": 2} for c in ("improved", "hurt", "tied")}
+    # Languages improved / hurt / tied: SIB-200's move by up to 3 of smoke's 9 between two CPUs (the golden's
+    # and an AMD EPYC with AVX-512, measured: every FLORES and Tatoeba count was identical).
+    tolerances |= {c: {"atol": 3} for c in ("improved", "hurt", "tied")}
     tolerances |= {c: {"atol": 0.3} for c in P_COLUMNS}
     dataframe_regression.check(checked.sort_values(keys).reset_index(drop=True), tolerances=tolerances)
+
+
+def zero_width_seed_intervals(table: pd.DataFrame) -> pd.DataFrame:
+    """Where every seed of both arms ties (run SD 0: it happens for one language's SIB accuracy on one CPU
+    and not on another), the run-level t gives no interval; in a comparison that has intervals, read that
+    as the zero-width interval at the margin, so a tie on one CPU and a small spread on another compare
+    within tolerance instead of NaN against a number."""
+    out = table.copy()
+    has_interval = out.groupby("comparison")["seed_ci_low"].transform(lambda s: s.notna().any())
+    for column in ("seed_ci_low", "seed_ci_high"):
+        out.loc[has_interval, column] = out.loc[has_interval, column].fillna(out.loc[has_interval, "margin"])
+    return out
 
 
 def test_smoke_positive_control_cannot_see_and_withholds_equivalence(smoke_run: Path) -> None:

@@ -80,9 +80,9 @@ def check_composed(params: config.Params, source: str = "params.yaml") -> None:
     """What a composition (``dvc exp run -S``) is refused for beyond its keys, one line naming
     ``source``: :func:`check_runs`, and a profile that reads an upstream snapshot this checkout lacks."""
     try:
-        check_runs(params)
-        if params.data.source == "upstream":
+        if params.data.source == "upstream":  # first: on a CPU machine `full` would otherwise name its device
             require_snapshot(paths.DATA)
+        check_runs(params)
     except BenchmarkError as err:
         raise BenchmarkError(f"{source}: {err}") from None
 
