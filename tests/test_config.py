@@ -182,6 +182,21 @@ def test_a_preset_edit_after_composition_is_caught_from_the_clone_alone(tmp_path
         config._preset.cache_clear()
 
 
+def test_relabelling_the_profile_by_hand_is_refused(tmp_path: Path) -> None:
+    """`profile: smoke` over mini's values would run mini under smoke's name (and its references)."""
+    from benchmark.pipeline import validate as gate
+
+    params = tmp_path / "params.yaml"
+    write_params(params)
+    text = params.read_text()
+    assert text.startswith("profile: mini\n")
+    params.write_text(text.replace("profile: mini\n", "profile: smoke\n", 1))
+    with pytest.raises(BenchmarkError, match=r"profile: says 'smoke', but every other key is the mini preset's"):
+        gate.check(params)
+    write_params(params, ["profile=smoke"])  # composed: accepted
+    assert gate.check(params).profile == "smoke"
+
+
 def _seeds_per_arm(runs: list[str]) -> dict[str, int]:
     from benchmark.arms import parse_run
 

@@ -46,15 +46,32 @@ def check(params_file: Path) -> config.Params:
     """params.yaml, every key checked, composed from the presets ``benchmark/conf`` holds now."""
     params = config.load_params(params_file)
     if params.presets != config.presets_sha256():
-        preset, have = _leaves(config.preset(params.profile)), _leaves(params.model_dump(mode="json"))
-        differ = [k for k in preset if k != "presets" and have.get(k) != preset[k]]
+        preset, have = _values(config.resolve({"profile": params.profile})), _values(params)
+        differ = [k for k in preset if have.get(k) != preset[k]]
         where = (f"it differs from the {params.profile} preset now in {', '.join(differ[:4])}"
                  f"{f' (+{len(differ) - 4} more)' if len(differ) > 4 else ''}" if differ
                  else f"no value differs from the {params.profile} preset now")
         raise BenchmarkError(f"{params_file}: composed before benchmark/conf last changed ({where}): recompose it "
                              "(`dvc exp run`, with any -S overrides again, or `benchmark params --write`) "
                              "before `dvc repro`")
+    if (other := _relabelled(params)) is not None:
+        raise BenchmarkError(f"{params_file}: profile: says {params.profile!r}, but every other key is the {other} "
+                             "preset's: relabelling does not switch a profile; compose it (`dvc exp run -S "
+                             f"profile={params.profile}`, or `benchmark params --write profile={params.profile}`)")
     return params
+
+
+def _relabelled(params: config.Params) -> str | None:
+    """The other profile whose preset ``params`` holds key for key, ``profile:`` aside (a hand edit of
+    that one line), else None."""
+    have = _values(params)
+    return next((name for name in config.PROFILES
+                 if name != params.profile and _values(config.resolve({"profile": name})) == have), None)
+
+
+def _values(params: config.Params) -> dict[str, Any]:
+    """Every key's value by dotted name, less the two that name where it came from."""
+    return {k: v for k, v in _leaves(params.model_dump(mode="json")).items() if k not in ("profile", "presets")}
 
 
 def check_runs(params: config.Params) -> None:
