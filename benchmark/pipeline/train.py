@@ -301,15 +301,16 @@ def run(params: Params, run_name: str) -> None:
                   "trainable_parameters": sum(p.numel() for p in objective.parameters() if p.requires_grad)}
         cost = {"train_s": train_s, "s_per_step": train_s / t.steps,
                 "examples_per_s": totals["examples"] / train_s if train_s > 0 else 0.0}
+        checkpoint.verify(chosen)  # what is exported is what training wrote, byte for byte
+        weights = checkpoint.weights_sha256(chosen)
         info = {"run": run_name, "arm": spec.name, "seed": seed, "steps": t.steps,
-                "train_top_layers": t.train_top_layers, "weights_sha256": checkpoint.weights_sha256(chosen)}
+                "train_top_layers": t.train_top_layers, "weights_sha256": weights}
         if picked:
             info["selected_step"] = picked["chosen_step"][picked["protocol"]]
-        checkpoint.verify(chosen)  # what is exported is what training wrote, byte for byte
         _export(out, load_file(str(chosen / checkpoint.ENCODER_FILE)), load_file(str(chosen / checkpoint.HEADS_FILE)),
                 info)
         run_.log_metrics({**{f"budget.{k}": v for k, v in budget.items()}, **cost, **evidence_metrics})
-        run_.set_tags({"checkpoint": str(chosen), "weights_sha256": checkpoint.weights_sha256(chosen)})
+        run_.set_tags({"checkpoint": str(chosen), "weights_sha256": weights})
         write_json(paths.stage_metrics("train", run_name),
                    {"budget": budget, "evidence": evidence_metrics, "cost": cost,
                     **({"selection": picked} if picked else {}), "mlflow_run_id": run_.run_id})
