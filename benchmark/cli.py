@@ -121,11 +121,14 @@ def _params(args: argparse.Namespace, params: Any) -> None:
     import yaml
 
     from benchmark import config
+    from benchmark.pipeline import validate
 
     overrides = ([f"profile={args.profile}"] if args.profile else []) + args.overrides
     if args.plan and args.write:
         raise BenchmarkError("params: --plan prints a cost plan and writes nothing; drop --write")
-    if args.write:
+    if args.write:  # refused as `dvc exp run -S` refuses it (benchmark/conf/hydra_plugins): the run list too
+        source = " ".join(overrides) or str(config.CONF_DIR)
+        validate.check_composed(config.validate(config.compose(overrides), source=source), source)
         config.write_params(args.params, overrides)
         print(f"wrote {args.params}: benchmark/conf composed with {' '.join(overrides) or 'no overrides'}")
         return
@@ -289,11 +292,32 @@ def _terminate(signum: int, frame: Any) -> None:
     raise Terminated(signum)
 
 
+def _end_with_dvc() -> None:
+    """A stage DVC started ends when DVC does. DVC runs each ``cmd`` as ``$SHELL -c 'benchmark ...'``,
+    which execs it, so DVC is the parent: if DVC is killed alone, the kernel sends SIGTERM here
+    (Linux's parent-death signal) and the stage unwinds as for any SIGTERM, instead of training on
+    as an orphan that a rerun would then find holding the checkpoint lock. Not set outside DVC
+    (``DVC_STAGE`` is DVC's own variable), so ``nohup benchmark ...`` outlives its shell as usual."""
+    if sys.platform != "linux" or "DVC_STAGE" not in os.environ:
+        return
+    import ctypes
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # DVC died before the signal was armed
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; as the program itself (``argv`` from the command line) it also exits."""
     if argv is None:  # in-process callers (tests) keep their own signal handling
         signal.signal(signal.SIGTERM, _terminate)
     try:
+        if argv is None:
+            _end_with_dvc()
         code = _main(argv)
     except Terminated:
         print("benchmark: terminated (SIGTERM)", file=sys.stderr)

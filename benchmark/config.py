@@ -127,6 +127,9 @@ class ImageConfig(Strict):
 
     @model_validator(mode="after")
     def _pinned(self) -> ImageConfig:
+        if self.source == "mobilenet_v2" and (self.name, self.revision) != (None, None):
+            raise ValueError("source mobilenet_v2 takes no name or revision (its weights are pinned by "
+                             "their package)")
         # No name: the default CLIP tower at its pinned commit (benchmark/models/image.py).
         if self.source == "hf" and self.name and (problem := pretrained.check_revision(self.name, self.revision)):
             raise ValueError(f"image.revision: {problem}")

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
+from benchmark.io import BenchmarkError  # noqa: E402
 
 
 def seed_everything(seed: int, threads: int) -> torch.Generator:
@@ -37,7 +40,16 @@ def resolve_device(requested: str) -> str:
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        from benchmark.io import BenchmarkError
-
         raise BenchmarkError(f"device {requested!r} requested but no CUDA device is available")
     return requested
+
+
+def bf16_autocast_ok(dev: torch.device) -> bool:
+    """Whether ``torch.autocast`` accepts bf16 on ``dev``'s type (CUDA, CPU; not e.g. MPS on old torch)."""
+    try:  # an unknown device type raises; a known one without bf16 warns and disables itself
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with torch.autocast(dev.type, dtype=torch.bfloat16):
+                return torch.is_autocast_enabled(dev.type)
+    except (RuntimeError, ValueError):
+        return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -205,6 +206,8 @@ def test_bad_param_stops_dvc_repro_before_anything_is_deleted(scratch: tuple[Pat
 LATE = [  # valid keys that a later stage would fail on after DVC had deleted outputs: refused in the composition
     ("arms=[baseline]", "no two arms to compare"),
     ("training.batch_size=2", "training.batch_size=2: run hellaswag trains hellaswag"),
+    ("training.batch_size=1000", "run coco-contrastive draws 1000 examples per batch from 119 training images"),
+    ("training.train_top_layers=3", "training.train_top_layers=3: the encoder (random tiny-random-bert) has 2 layers"),
     *([] if __import__("torch").cuda.is_available() else [("runtime.device=cuda", "runtime.device: device 'cuda'")]),
 ]
 
@@ -278,6 +281,53 @@ def test_a_dry_run_lists_the_stages_and_touches_nothing(scratch: tuple[Path, dic
     stages = re.findall(r"Running stage '([^']+)'", proc.stdout)
     assert stages[0] == "validate" and stages[-1] == "report" and {f"train@{run}" for run in RUNS} <= set(stages)
     assert _snapshot(fresh) == before
+
+
+def _readme_comparison() -> tuple[list[str], list[list[str]]]:
+    """README's "Comparing experiments": the `dvc exp run` it describes, then each `$ dvc ...` it shows."""
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Comparing experiments"):]
+    section = section[: section.index("\n## ", 1)]
+    exp_run = re.search(r"after `(dvc exp run -S profile=tiny[^`]*)`", section.replace("\n", " "))
+    assert exp_run, "README no longer says which `dvc exp run` its example output comes from"
+    shown = [shlex.split(line[2:]) for line in section.splitlines() if line.startswith("$ dvc ")]
+    return shlex.split(exp_run.group(1)), shown
+
+
+def test_readme_comparison_commands_run_as_written(scratch: tuple[Path, dict[str, str]]) -> None:
+    """README's comparison example, command for command: the profile-keeping override runs `tiny` with
+    the new lr, and DVC's views (the `dvc exp show` filter, `dvc metrics diff`, `dvc metrics show`, team.md's
+    `dvc exp diff` and `dvc exp apply`) show what README says they show."""
+    root, env = scratch
+    exp_run, shown = _readme_comparison()
+    assert [cmd[:3] for cmd in shown] == [["dvc", "exp", "show"], ["dvc", "metrics", "diff"]]
+    saved = {name: (root / name).read_bytes() for name in ("params.yaml", "dvc.lock")}
+    listed = [str(BIN / "dvc"), "exp", "ls", "--name-only"]
+    earlier = set(_run(listed, root, env).stdout.split())
+    try:
+        _run([str(BIN / "dvc"), *exp_run[1:]], root, env, timeout=1200)
+        params = yaml.safe_load((root / "params.yaml").read_text())
+        assert (params["profile"], params["training"]["lr"], params["arms"]) == ("tiny", 0.002, list(RUNS))
+        outputs = [_run([str(BIN / "dvc"), *cmd[1:]], root, env).stdout for cmd in shown]
+        header = next(line.split() for line in outputs[0].splitlines() if line.split()[:1] == ["Experiment"])
+        assert "training.lr" in header and "primary.margin" in header, outputs[0]
+        assert all(column == "Experiment" or column.startswith(("training.lr", "primary.")) for column in header)
+        assert re.search(r"^\s*workspace\s.*\s0\.002\s*$", outputs[0], re.M), outputs[0]
+        assert outputs[1].split()[:5] == ["Path", "Metric", "HEAD", "workspace", "Change"], outputs[1]
+        assert "results/headline.json" in outputs[1] and "primary.margin" in outputs[1]
+        shown_metrics = _run([str(BIN / "dvc"), "metrics", "show"], root, env).stdout
+        assert "results/headline.json" in shown_metrics and "primary.margin" in shown_metrics
+        assert "Running stage" not in _run([str(BIN / "dvc"), "repro", "--dry"], root, env).stdout  # up to date
+        (name,) = set(_run(listed, root, env).stdout.split()) - earlier  # the experiment just run
+        assert "training.lr" in _run([str(BIN / "dvc"), "exp", "diff", "HEAD", name], root, env).stdout
+        _run([str(BIN / "dvc"), "exp", "apply", name], root, env)
+        assert yaml.safe_load((root / "params.yaml").read_text())["training"]["lr"] == 0.002
+    finally:
+        for name, data in saved.items():
+            (root / name).write_bytes(data)
+        # The outputs of the restored dvc.lock (its stages: data.dvc is full's snapshot, in no clone).
+        _run([str(BIN / "dvc"), "checkout", "--force", "dvc.yaml"], root, env)
+    assert _status_stages(root, env) == set()
 
 
 def _status_stages(root: Path, env: dict[str, str]) -> set[str]:
@@ -444,15 +494,21 @@ def test_model_selection_by_both_protocols(scratch: tuple[Path, dict[str, str]],
     assert f"| coco-contrastive | 3 | {step} ({a['candidates'][step // 2 - 1]['english_dev']:.4f})" in table, table
 
 
-def test_killed_dvc_repro_resumes_bit_identical(scratch: tuple[Path, dict[str, str]]) -> None:
-    """SIGKILL `dvc repro` itself mid-training, rerun it: the same weights as an uninterrupted run."""
-    root, env = scratch
+def _long_training(root: Path, env: dict[str, str]) -> tuple[str, Path]:
+    """params.yaml set to train coco-contrastive for 400 steps (long enough to kill mid-way), its
+    upstream stages run and its checkpoints removed: (its stage, its checkpoint folder)."""
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["training"] = {**params.get("training", {}), "steps": 400, "checkpoint_every": 20}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    stage, ckpts = "train@coco-contrastive", root / "checkpoints" / "coco-contrastive"
     _run([str(BIN / "dvc"), "repro", "runs", "images", "frozen"], root, env)
-    shutil.rmtree(ckpts, ignore_errors=True)
+    shutil.rmtree(root / "checkpoints" / "coco-contrastive", ignore_errors=True)
+    return "train@coco-contrastive", root / "checkpoints" / "coco-contrastive"
+
+
+def test_killed_dvc_repro_resumes_bit_identical(scratch: tuple[Path, dict[str, str]]) -> None:
+    """SIGKILL `dvc repro` itself mid-training, rerun it: the same weights as an uninterrupted run."""
+    root, env = scratch
+    stage, ckpts = _long_training(root, env)
 
     proc = subprocess.Popen([str(BIN / "dvc"), "repro", "--single-item", stage], cwd=root, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -478,3 +534,39 @@ def test_killed_dvc_repro_resumes_bit_identical(scratch: tuple[Path, dict[str, s
     assert resumed["weights_sha256"] == fresh["weights_sha256"], f"killed at step {killed_at}"
     assert resumed_metrics["evidence"] == fresh_metrics["evidence"]
     assert resumed_metrics["budget"] == fresh_metrics["budget"]
+
+
+def _session_members(session: int) -> list[str]:
+    """Command lines of the live processes of ``session`` (a process group leader's pid), from /proc."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == session and "(Z)" not in (entry / "stat").read_text().split(")")[1][:3]:
+                    out.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except (OSError, ProcessLookupError):
+                continue
+    return out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_killing_dvc_alone_ends_its_stage(scratch: tuple[Path, dict[str, str]]) -> None:
+    """SIGKILL to the `dvc` process only (not its group): the `benchmark train` it started ends too,
+    instead of training on as an orphan holding the checkpoint lock, and a rerun resumes at once."""
+    root, env = scratch
+    stage, ckpts = _long_training(root, env)
+    proc = subprocess.Popen([str(BIN / "dvc"), "repro", "--single-item", stage], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline and not list(ckpts.glob("*/step-*")):
+        time.sleep(0.05)
+    assert proc.poll() is None, "training finished before DVC could be killed"
+    assert any("benchmark train" in cmd for cmd in _session_members(proc.pid))
+    os.kill(proc.pid, signal.SIGKILL)  # DVC alone
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while (left := [cmd for cmd in _session_members(proc.pid) if "benchmark" in cmd]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, f"still running after DVC was killed: {left}"
+    _run([str(BIN / "dvc"), "repro", "--single-item", stage], root, env)  # the lock is free: resumes
+    assert (root / "artifacts/models/coco-contrastive/model.json").is_file()

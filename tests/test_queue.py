@@ -67,6 +67,12 @@ def test_queue_two_workers_share_one_store(scratch: tuple[Path, dict[str, str]])
          {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{root.parent / 'warmup.db'}"})
     assert not db.exists(), "the queued experiments' first stages must create the store together"
     assert env.get("MLFLOW_DISABLE_TELEMETRY") == "true" and "MLFLOW_TRACKING_URI" not in env
+    # docs/team.md: a bad key is refused when queued, in one line, and nothing is queued
+    proc = subprocess.run([str(BIN / "dvc"), "exp", "run", "--queue", "-S", "+bogus=1"], cwd=root, env=env,
+                          capture_output=True, text=True)
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(errors) == 1 and "bogus: unknown key" in errors[0], proc.stderr
+    assert "Queued" not in _run([str(BIN / "dvc"), "queue", "status"], root, env).stdout
     for name, seed in EXPS.items():
         _run([str(BIN / "dvc"), "exp", "run", "--queue", "-n", name, "-S", f"seed={seed}", "-S", ARMS], root, env)
     start = time.perf_counter()

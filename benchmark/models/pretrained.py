@@ -10,6 +10,7 @@ rehearsal exercises the loading code the study uses. ``benchmark pin-model DIR``
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,16 @@ def check_revision(name: str, revision: str | None) -> str | None:
     elif not (revision and SHA40.match(revision)):
         return f"a Hub model ({name}) is pinned by a 40-hex commit SHA, got {revision!r}"
     return None
+
+
+def local_depth(name: str) -> int | None:
+    """The transformer depth a local model directory's ``config.json`` declares; None for a Hub id
+    (unknown until it is downloaded) or a directory without one."""
+    config = Path(name) / "config.json"
+    if not (is_local(name) and config.is_file()):
+        return None
+    depth = json.loads(config.read_text()).get("num_hidden_layers")
+    return depth if isinstance(depth, int) else None
 
 
 def verify(what: str, name: str, revision: str | None) -> None:

