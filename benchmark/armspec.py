@@ -20,9 +20,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from benchmark.io import BenchmarkError
+
 Objective = Literal["contrastive", "mlm", "vqa", "task"]  # task: the text task's own head (its format)
 COCO_VIEWS = ("captions", "caption_pairs", "qa")  # the multimodal arms' data: captions, two per image, questions
-PARALLEL = "parallel"  # the positive control's data: (English, X) translations (benchmark.pipeline.corpus)
+PARALLEL = "parallel"  # the positive control's data: (English, X) translations (benchmark.targets.corpus)
 ImageSource = Literal["true", "none", "shuffled"]  # benchmark.training.objectives.ImageSource
 
 
@@ -77,7 +79,6 @@ class ArmSpec(BaseModel):
 
 def load_run(path: Path) -> tuple[ArmSpec, int]:
     """(spec, training seed) of a run as stage ``runs`` wrote them to ``path``."""
-    from benchmark.io import BenchmarkError
 
     if not path.exists():
         raise BenchmarkError(f"{path}: missing; run the runs stage first")

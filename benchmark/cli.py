@@ -98,7 +98,7 @@ def _compare(args: argparse.Namespace, params: Any) -> None:
 
 
 def _check_reference(args: argparse.Namespace, params: Any) -> None:
-    from benchmark.pipeline import paths
+    from benchmark import paths
     from benchmark.report import reference
 
     summary = Path(args.summary)

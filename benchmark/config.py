@@ -21,14 +21,16 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
-from benchmark.io import BenchmarkError
+from benchmark.arms import parse_run
+from benchmark.data import flores
+from benchmark.data.tasks import TASKS
+from benchmark.io import BenchmarkError, atomic_path
 from benchmark.models import pretrained
 from benchmark.targets import registry
 
 Profile = Literal["tiny", "smoke", "mini", "full"]
 PROFILES: tuple[str, ...] = ("tiny", "smoke", "mini", "full")
 CONF_DIR = Path(__file__).parent / "conf"
-LANGUAGE_CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
 MAX_SEED = 2**32 - 1  # numpy's and torch's seed range
 
 Count = Annotated[int, Field(ge=1)]
@@ -72,11 +74,9 @@ class DataConfig(Strict):
     def _known(cls, langs: str | list[str]) -> str | list[str]:
         if langs == "all":
             return langs
-        from benchmark.data.flores import LANGUAGES
-
         for lang in langs:
-            if lang not in LANGUAGES:
-                shape = "" if LANGUAGE_CODE.match(lang) else " (a code looks like 'fra_Latn')"
+            if lang not in flores.LANGUAGES:
+                shape = "" if flores.CODE.match(lang) else " (a code looks like 'fra_Latn')"
                 raise ValueError(f"unknown FLORES-200 language code {lang!r}{shape}")
         if len(set(langs)) != len(langs):
             raise ValueError("languages must not repeat")
@@ -168,8 +168,6 @@ class Params(Strict):
     @field_validator("arms")
     @classmethod
     def _known_arms(cls, arms: list[str]) -> list[str]:
-        from benchmark.arms import parse_run
-
         for run in arms:
             parse_run(run)  # ValueError naming the run
         if len(set(arms)) != len(arms):
@@ -178,15 +176,10 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _fits(self) -> Params:
-        from benchmark.arms import parse_run
-        from benchmark.data.flores import LANGUAGES
-
         if self.training.max_length - self.image.prefix_tokens < 8:
             raise ValueError("training.max_length leaves fewer than 8 text tokens after image.prefix_tokens")
         top = max(parse_run(run)[1] for run in self.arms)
         if self.data.source == "bundle":  # the offline bundle holds only some English tasks
-            from benchmark.data.tasks import TASKS
-
             for run in self.arms:
                 absent = [t for t in parse_run(run)[0].tasks if not TASKS[t].bundled]
                 if absent:
@@ -196,7 +189,7 @@ class Params(Strict):
             raise ValueError(f"seed: seed + {top} (run .s{top}) exceeds {MAX_SEED}, the largest seed torch accepts")
         registry.check_blocks(self.profile, self.targets)
         pivot = self.targets.retrieval.pivot
-        if pivot not in LANGUAGES:
+        if pivot not in flores.LANGUAGES:
             raise ValueError(f"targets.retrieval.pivot: unknown FLORES-200 language code {pivot!r}")
         if self.data.languages != "all" and pivot not in self.data.languages:
             raise ValueError(f"data.languages: must include the retrieval pivot {pivot!r}")
@@ -307,8 +300,6 @@ def write_params(path: Path | str = "params.yaml", overrides: list[str] | tuple[
     """Compose ``benchmark/conf`` with ``overrides`` into ``path`` with DVC's own Hydra writer (the bytes
     ``dvc exp run`` would write), after validating the result; an invalid result writes nothing."""
     from dvc.utils.hydra import compose_and_dump
-
-    from benchmark.io import atomic_path
 
     params = validate(compose(overrides), source=" ".join(overrides) or str(CONF_DIR))
     with atomic_path(Path(path)) as tmp:

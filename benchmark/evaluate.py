@@ -13,13 +13,14 @@ CSV is written atomically: a bad input leaves ``--out`` as it was.
 
 from __future__ import annotations
 
-import codecs
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.data.flores import LANGUAGES, SPLIT_SIZES
-from benchmark.io import BenchmarkError, atomic_path, warn
+from benchmark.data.flores import CODE, LANGUAGES, SPLIT_SIZES
+from benchmark.determinism import resolve_device, seed_everything
+from benchmark.io import BenchmarkError, atomic_path, read_lines, warn
+from benchmark.models.encoder import load_encoder
+from benchmark.targets.flores import xsim_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,41 +28,13 @@ if TYPE_CHECKING:
     from benchmark.config import Params
 
 # FLORES-200 codes: ISO 639-3 language, '_', ISO 15924 script (eng_Latn, zho_Hans, nqo_Nkoo).
-LANG_CODE = re.compile(r"[a-z]{3}_[A-Z][a-z]{3}")
 _CODE_HINT = "expected a FLORES-200 code: three lowercase letters, '_', a four-letter script, e.g. 'fra_Latn'"
 MIN_LINES = 2  # retrieval among fewer candidates is no test
 _KNOWN = frozenset(LANGUAGES)
 
 
-def read_lines(path: Path) -> list[str]:
-    """One FLORES file's sentences, one per line.
-
-    UTF-8 only (a leading byte-order mark is dropped); split on ``\\n`` alone (``str.splitlines``
-    would also break on U+2028 etc. inside a sentence), and a trailing ``\\r`` is stripped from every
-    line, so a CRLF copy gives exactly the sentences of the official LF file.
-    """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BenchmarkError(f"{path}: missing") from None
-    except OSError as err:
-        raise BenchmarkError(f"{path}: cannot read ({err.strerror or type(err).__name__})") from None
-    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    try:
-        text = data[skip:].decode("utf-8")
-    except UnicodeDecodeError as err:
-        offset = skip + err.start
-        line = data.count(b"\n", 0, offset) + 1
-        raise BenchmarkError(f"{path}: not valid UTF-8: byte 0x{data[offset]:02x} at offset {offset} "
-                             f"(line {line}): {err.reason}") from None
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
-
-
 def _check_code(code: str, what: str) -> str:
-    if not isinstance(code, str) or not LANG_CODE.fullmatch(code):
+    if not isinstance(code, str) or not CODE.fullmatch(code):
         raise BenchmarkError(f"{what} {code!r}: not a language code ({_CODE_HINT})")
     if code not in _KNOWN:
         raise BenchmarkError(f"{what} {code!r}: not one of FLORES-200's {len(_KNOWN)} languages "
@@ -95,7 +68,7 @@ def read_flores_dir(root: Path, split: str, pivot: str, languages: list[str] | N
         langs = []
         for path in sorted(folder.glob(f"*.{split}")):
             code = path.name[: -len(split) - 1]
-            if not LANG_CODE.fullmatch(code):
+            if not CODE.fullmatch(code):
                 notes.append(f"{path}: skipped: {code!r} is not a FLORES-200 language code")
             elif code not in _KNOWN:
                 notes.append(f"{path}: skipped: {code!r} is not one of FLORES-200's languages")
@@ -109,7 +82,7 @@ def read_flores_dir(root: Path, split: str, pivot: str, languages: list[str] | N
         other = next(s for s in SPLIT_SIZES if s != split)
         if (root / other).is_dir():
             absent = sorted({code for p in (root / other).glob(f"*.{other}")
-                             if LANG_CODE.fullmatch(code := p.name[: -len(other) - 1])} - set(langs))
+                             if CODE.fullmatch(code := p.name[: -len(other) - 1])} - set(langs))
             if absent:
                 shown = ", ".join(absent[:10]) + (f", ... ({len(absent)} in all)" if len(absent) > 10 else "")
                 notes.append(f"{folder}: no {split} file for {shown}, which {root / other} has: skipped")
@@ -172,10 +145,6 @@ def _score(params: Params, lines: dict[str, list[str]], pivot: str, split: str,
            prefix: str | None) -> pd.DataFrame:
     """Embed every line with the configured encoder; per-language xsim against the pivot."""
     import numpy as np
-
-    from benchmark.determinism import resolve_device, seed_everything
-    from benchmark.models.encoder import load_encoder
-    from benchmark.targets.flores import xsim_table
 
     seed_everything(params.seed, params.runtime.threads)
     encoder = load_encoder(params.encoder, seed=params.seed, device=resolve_device(params.runtime.device))

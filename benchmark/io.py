@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import json
@@ -119,3 +120,35 @@ def write_text(path: Path | str, text: str) -> None:
 
 def write_json(path: Path | str, obj: object) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes; missing or unreadable is one line naming it."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise BenchmarkError(f"{path}: missing") from None
+    except OSError as err:
+        raise BenchmarkError(f"{path}: cannot read ({err.strerror or type(err).__name__})") from None
+
+
+def read_lines(path: Path) -> list[str]:
+    """A text file's lines (one FLORES or Tatoeba sentence each), with one-line errors.
+
+    UTF-8 only (a leading byte-order mark is dropped); split on ``\\n`` alone (``str.splitlines``
+    would also break on U+2028 etc. inside a sentence), and a trailing ``\\r`` is stripped from every
+    line, so a CRLF copy gives exactly the sentences of the official LF file.
+    """
+    data = read_bytes(path)
+    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = data[skip:].decode("utf-8")
+    except UnicodeDecodeError as err:
+        offset = skip + err.start
+        line = data.count(b"\n", 0, offset) + 1
+        raise BenchmarkError(f"{path}: not valid UTF-8: byte 0x{data[offset]:02x} at offset {offset} "
+                             f"(line {line}): {err.reason}") from None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]

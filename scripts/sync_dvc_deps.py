@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Rewrite each dvc.yaml stage's package dependencies to exactly the modules its command imports.
 
-The import closure is tests/test_dvc_graph.py's (static, lazy imports included, and each target
-module the registry names); that test fails until this has been run after an import changes.
+The import closure is :mod:`benchmark.imports`' (static, lazy imports included, and each target
+module the registry names); tests/test_dvc_graph.py fails until this has been run after an import
+changes.
 Only the ``- benchmark/<...>.py`` lines of a stage's ``deps`` are rewritten (sorted, in place of
 the old ones); directories, data, comments and every other line stay as they are.
 
@@ -16,15 +17,19 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path[:0] = [str(REPO)]
 
-from test_dvc_graph import EXEMPT, _closure, _entry_modules, _stages  # noqa: E402
+import yaml  # noqa: E402
+
+from benchmark import imports  # noqa: E402
+from benchmark.targets.registry import TARGETS  # noqa: E402
 
 MODULE_LINE = re.compile(r"^(\s+)- (benchmark/\S+\.py)\s*(#.*)?$")
 
 
 def synced(text: str) -> str:
-    stages = _stages()
+    stages = {name: spec.get("do", spec) for name, spec in yaml.safe_load(text)["stages"].items()}
+    by_name = {"benchmark.targets.registry": {t.module for t in TARGETS.values()}}
     lines, out, stage, pending = text.split("\n"), [], None, None
     for line in lines + [""]:
         m = re.match(r"^  ([a-z][\w-]*):", line)
@@ -39,9 +44,8 @@ def synced(text: str) -> str:
         if pending:
             indent, name, comments = pending
             spec = stages[name]
-            exempt = EXEMPT - {"benchmark/config.py"} if name == "validate" else EXEMPT
             dirs = [d for d in spec.get("deps", []) if d.startswith("benchmark/") and (REPO / d).is_dir()]
-            wanted = sorted(f for f in _closure(_entry_modules(spec["cmd"].split()[1]), exempt)
+            wanted = sorted(f for f in imports.stage_files(spec["cmd"].split()[1], by_name)
                             if not any(f.startswith(d.rstrip("/") + "/") for d in dirs))
             out += [f"{indent}- {f}" + (f"  {comments[f]}" if f in comments else "") for f in wanted]
             pending = None

@@ -11,7 +11,8 @@ import pytest
 
 from benchmark.config import resolve
 from benchmark.data.spec import materialize
-from benchmark.pipeline import analysis, evaluate, frozen, images, paths, runs, task_states, train
+from benchmark import paths
+from benchmark.pipeline import analysis, evaluate, frozen, images, runs, task_states, train
 
 
 def run_stages(root: Path, overrides: dict[str, Any], *, with_images: bool = True) -> Path:

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from benchmark.analysis import groups as grp
+from benchmark.data import flores, languages
+from benchmark.models import coverage
 from benchmark.analysis import margins as mg
 from benchmark.analysis.declaration import DECLARATION, Comparison
 from benchmark.analysis.stats import (holm, language_counts, paired_cluster_bootstrap, permutation_min_p,
@@ -433,24 +434,24 @@ def test_verdict_refuses_bad_input(call, match: str) -> None:
 
 
 def test_script_extraction() -> None:
-    assert grp.script("fra_Latn") == "Latn"
-    assert grp.script("zho_Hant") == "Hant"
-    assert grp.script("sat_Olck") == "Olck"
+    assert flores.script("fra_Latn") == "Latn"
+    assert flores.script("zho_Hant") == "Hant"
+    assert flores.script("sat_Olck") == "Olck"
     with pytest.raises(BenchmarkError, match="not a FLORES-200 language code"):
-        grp.script("french")
+        flores.script("french")
 
 
 def test_cc100_mapping() -> None:
-    assert len(grp.CC100_XLMR) == 100
-    assert len(grp.CC100_FLORES) == 91  # 100 minus br, fy, la, five romanized, my_zaw
+    assert len(languages.CC100_XLMR) == 100
+    assert len(languages.CC100_FLORES) == 91  # 100 minus br, fy, la, five romanized, my_zaw
     for inside in ("eng_Latn", "arb_Arab", "nob_Latn", "zho_Hans", "zho_Hant", "swh_Latn", "kmr_Latn", "mya_Mymr"):
-        assert inside in grp.CC100_FLORES
+        assert inside in languages.CC100_FLORES
     for outside in ("arz_Arab", "nno_Latn", "yue_Hant", "ckb_Arab", "prs_Arab", "dzo_Tibt", "sat_Olck", "wol_Latn"):
-        assert outside not in grp.CC100_FLORES
+        assert outside not in languages.CC100_FLORES
 
 
 def test_language_groups_on_bundled_data() -> None:
-    table = grp.language_groups(["eng_Latn", "dzo_Tibt", "sat_Olck", "yue_Hant", "ace_Arab"])
+    table = coverage.language_groups(["eng_Latn", "dzo_Tibt", "sat_Olck", "yue_Hant", "ace_Arab"])
     assert list(table.columns) == ["script", "unk_rate", "covered", "in_cc100"]
     assert table.loc["eng_Latn"].tolist() == ["Latn", 0.0, True, True]
     for lang in ("dzo_Tibt", "sat_Olck"):  # scripts missing from XLM-R's vocabulary
@@ -459,7 +460,7 @@ def test_language_groups_on_bundled_data() -> None:
     assert table.loc["yue_Hant", "covered"] and not table.loc["yue_Hant", "in_cc100"]
     assert 0.05 < table.loc["ace_Arab", "unk_rate"] < 0.2 and not table.loc["ace_Arab", "covered"]
     with pytest.raises(BenchmarkError, match="unknown FLORES-200 language"):
-        grp.unk_rates(["xxx_Latn"])
+        coverage.unk_rates(["xxx_Latn"])
 
 
 # --- loading, validating, margins ----------------------------------------------------------------

@@ -14,7 +14,8 @@ import pytest
 
 from benchmark import evaluate
 from benchmark.cli import main
-from benchmark.evaluate import read_flores_dir, read_lines
+from benchmark.evaluate import read_flores_dir
+from benchmark.io import read_lines
 
 SENTENCES = {
     "eng_Latn": ["The cat sleeps.", "It is raining today.", "Where is the station?", "I like green tea.",

@@ -199,7 +199,7 @@ def test_kernel_choice_moves_targets_less_than_the_golden_tolerance(e5: Encoder)
     from benchmark.config import resolve
     from benchmark.data.spec import BUNDLE_DIR
     from benchmark.models import fast_linear
-    from benchmark.pipeline.corpus import load_corpus, probe_texts
+    from benchmark.targets.corpus import load_corpus, probe_texts
     from benchmark.targets.flores import xsim_table
     from benchmark.targets.sib_probe import fit_probe
 

@@ -17,7 +17,7 @@ from benchmark.data import flores, tatoeba
 from benchmark.data.spec import BUNDLE_DIR
 from benchmark.io import BenchmarkError
 from benchmark.models.tokenizer import load_xlmr_tokenizer
-from benchmark.pipeline.corpus import article_metadata, load_corpus, parallel_lines
+from benchmark.targets.corpus import article_metadata, parallel_lines
 from benchmark.training.datasets import Parallel
 
 DATA = BUNDLE_DIR.parent  # load_corpus reads <data_dir>/bundle

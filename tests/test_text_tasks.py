@@ -483,7 +483,8 @@ def test_bundled_heldout_shares_no_source_with_train(bundle: Path, loaded: dict)
 
 def test_task_tables_score_only_heldout_items_of_unseen_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     from benchmark.config import load_params
-    from benchmark.pipeline import paths, task_data
+    from benchmark import paths
+    from benchmark.pipeline import task_data
 
     params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
     assert (params.data.source, params.data.task_pool) == ("bundle", 400)

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from benchmark.config import resolve
-from benchmark.tracking import main_repo_root, stage_run, tracking_uri
+from benchmark.paths import main_repo_root
+from benchmark.tracking import stage_run, tracking_uri
 
 
 def test_main_repo_root_escapes_dvc_temp_copies(tmp_path: Path) -> None:

@@ -105,8 +105,6 @@ CLI = "a command-line argument of a command DVC does not run from params (or run
 # Folders whose raises are all about files (data/, models/, report/) are classified as a whole, except
 # the functions params can reach, which are listed.
 SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
-    "benchmark/analysis/groups.py:<module>": (1, INVARIANT),
-    "benchmark/analysis/groups.py:script": (1, INVARIANT + " (codes come from validated data.languages)"),
     "benchmark/analysis/margins.py:parse_run": (1, INVARIANT + " (arms are validated names)"),
     "benchmark/analysis/margins.py:seed_groups": (1, INVARIANT + " (the schema refuses a run listed twice)"),
     "benchmark/analysis/margins.py:load_predictions": (2, STATE),
@@ -127,14 +125,15 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
     "benchmark/config.py:resolve": (1, DATA + " (params.yaml not a mapping)"),
     "benchmark/config.py:read_yaml": (3, DATA + " (params.yaml unreadable)"),
     "benchmark/determinism.py:resolve_device": (1, CALLED),
-    "benchmark/evaluate.py:read_lines": (3, DATA),
+    "benchmark/io.py:read_bytes": (2, DATA),
+    "benchmark/io.py:read_lines": (1, DATA),
     "benchmark/evaluate.py:_check_code": (2, CLI + " (eval-flores --languages)"),
     "benchmark/evaluate.py:read_flores_dir": (9, DATA + "; the rest are eval-flores arguments (" + CLI + ")"),
     "benchmark/evaluate.py:_check_out": (2, CLI),
     "benchmark/pipeline/analysis.py:run": (2, ("tiny-alone", "textual-alone")),
-    "benchmark/pipeline/corpus.py:select_languages": (2, ("unknown-language", "pivot-missing")),
-    "benchmark/pipeline/corpus.py:require_snapshot": (1, CALLED),
-    "benchmark/pipeline/corpus.py:parallel_lines": (1, CALLED),
+    "benchmark/targets/corpus.py:select_languages": (2, ("unknown-language", "pivot-missing")),
+    "benchmark/targets/corpus.py:require_snapshot": (1, CALLED),
+    "benchmark/targets/corpus.py:parallel_lines": (1, CALLED),
     "benchmark/pipeline/embeddings.py:load_embeddings": (1, STATE),
     "benchmark/pipeline/images.py:pool_grid": (2, ("grid",)),
     "benchmark/pipeline/task_memo.py:load_memo": (1, STATE),

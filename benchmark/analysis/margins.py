@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import arms
-from benchmark.analysis.groups import language_groups
+from benchmark.models.coverage import language_groups
 from benchmark.analysis.declaration import DECLARATION, Comparison, Declaration
 from benchmark.analysis.stats import (PermutationTest, holm, language_counts, paired_cluster_bootstrap,
                                       paired_stratified_bootstrap, permutation_test, run_level_test, run_scores,

@@ -8,6 +8,7 @@ for all 205 language codes. The ``full`` profile fetches the complete files with
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,9 +25,10 @@ from benchmark.data.spec import (
     make_spec,
     verify_file,
 )
-from benchmark.io import BenchmarkError
+from benchmark.io import BenchmarkError, read_lines
 
 PIVOT = "eng_Latn"
+CODE = re.compile(r"^[a-z]{3}_([A-Z][a-z]{3})$")  # a FLORES-200 code's shape: ISO 639-3 _ ISO 15924 script
 SPLIT_SIZES: dict[str, int] = {"dev": 997, "devtest": 1012}
 SENTENCES_FILE = "flores200_sib.parquet"
 METADATA_FILE = "flores200_metadata.parquet"
@@ -133,12 +135,7 @@ def read_official_metadata(root: Path) -> pd.DataFrame:
 
 
 def _read_lines(path: Path, expected: int) -> list[str]:
-    if not path.is_file():
-        raise BenchmarkError(f"{path}: missing")
-    # Split on "\n" only: str.splitlines would also break on U+2028 etc. inside a sentence.
-    lines = path.read_bytes().decode("utf-8").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    lines = read_lines(path)
     if len(lines) != expected:
         raise BenchmarkError(f"{path}: expected {expected} lines, found {len(lines)}")
     return lines
@@ -185,3 +182,11 @@ def fetch_upstream(dest: Path, mirror: Path | None = None) -> Path:
     for pin in FLORES200.extra_upstream.values():
         fetch_pin(pin, dest, mirror=from_mirror if mirror else None)
     return Path(dest)
+
+
+def script(language: str) -> str:
+    """ISO 15924 script of a FLORES-200 code: ``"fra_Latn"`` -> ``"Latn"``."""
+    match = CODE.match(language)
+    if not match:
+        raise BenchmarkError(f"not a FLORES-200 language code: {language!r} (expected e.g. 'eng_Latn')")
+    return match.group(1)

@@ -27,9 +27,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from benchmark.data import flores
+from benchmark.data.languages import CC100_FLORES
 from benchmark.data.spec import BUNDLE_DIR, DatasetSpec, UnresolvedPin, fetch_pin, load_pins, make_spec, verify_file
-from benchmark.evaluate import read_lines
-from benchmark.io import BenchmarkError
+from benchmark.io import BenchmarkError, read_lines
 
 BUNDLE_FILE = "tatoeba.parquet"
 COLUMNS: tuple[str, ...] = ("language", "index_id", "text", "eng")
@@ -55,7 +55,7 @@ class LanguageInfo(NamedTuple):
 # narrow margin, so cmn -> zho_Hant below, though either is in CC-100), srp is 69% Latin /
 # 31% Cyrillic letters, uzb 69% Latin / 31% Cyrillic, lfn 73% Latin / 27% Cyrillic, kur 97% Latin.
 # ``flores``: the FLORES-200 code of the same language, by the rules of
-# benchmark.analysis.groups.CC100_XLMR (a macrolanguage maps to FLORES's member: ara -> arb_Arab,
+# benchmark.data.languages.CC100_XLMR (a macrolanguage maps to FLORES's member: ara -> arb_Arab,
 # aze -> azj_Latn, mon -> khk_Cyrl, sqi -> als_Latn, uzb -> uzn_Latn, yid -> ydd_Hebr, kur (Latin,
 # Kurmanji) -> kmr_Latn); where FLORES has the language in two scripts, the one of the data's
 # majority (cmn -> zho_Hant); where it has one script only, that one even if the data's majority
@@ -277,9 +277,8 @@ def language_table(languages: Iterable[str] | None = None) -> pd.DataFrame:
     """One row per language (index ``language``): ``script``, ``in_cc100``, ``flores``, ``name``.
 
     ``in_cc100``: XLM-R was pretrained on the language (its FLORES-200 code is in
-    :data:`benchmark.analysis.groups.CC100_FLORES`); False where FLORES-200 lacks the language.
+    :data:`benchmark.data.languages.CC100_FLORES`); False where FLORES-200 lacks the language.
     """
-    from benchmark.analysis.groups import CC100_FLORES  # here: the analysis may import this module
 
     if isinstance(languages, str):
         languages = [languages]

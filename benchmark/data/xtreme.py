@@ -35,8 +35,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from benchmark.data.spec import Commit, Frozen, RelPath, Sha256
 from benchmark.data.tasks import COLUMNS, TASKS, HubRepo, TaskName, Text, validate
-from benchmark.evaluate import read_lines
-from benchmark.io import BenchmarkError, sha256_file
+from benchmark.io import BenchmarkError, read_bytes, read_lines, sha256_file
 
 XTREME_CITATION = (
     "@article{hu2020xtreme, author={Junjie Hu and Sebastian Ruder and Aditya Siddhant and Graham Neubig and "
@@ -437,6 +436,8 @@ _TARGET_LIST: tuple[XtremeTarget, ...] = (
     ),
 )  # fmt: skip
 TARGETS: dict[str, XtremeTarget] = {t.name: t for t in _TARGET_LIST}
+# The tasks XTREME's third phase fine-tunes on English and scores zero-shot (benchmark.targets.xtreme).
+FINETUNED = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "belebele")
 
 
 def get_target(name: str) -> XtremeTarget:
@@ -611,12 +612,7 @@ def read_panx(path: Path, language: str) -> pd.DataFrame:
 
 
 def _json(path: Path) -> Any:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BenchmarkError(f"{path}: missing") from None
-    except OSError as e:
-        raise BenchmarkError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+    data = read_bytes(path)
     try:
         return json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as e:

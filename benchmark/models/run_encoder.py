@@ -15,7 +15,7 @@ from benchmark.config import EncoderConfig
 from benchmark.io import BenchmarkError
 from benchmark.models.encoder import Encoder, load_encoder
 from benchmark.models.frozen_states import FrozenStates
-from benchmark.training.checkpoint import ENCODER_FILE
+from benchmark.paths import ENCODER_FILE
 
 
 def load_run_encoder(model_dir: Path, cfg: EncoderConfig, seed: int, device: str,

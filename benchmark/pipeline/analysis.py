@@ -24,8 +24,8 @@ from benchmark.analysis.margins import compute_margins
 from benchmark.analysis.qualify import qualify
 from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path, write_json
-from benchmark.pipeline import paths
-from benchmark.pipeline.corpus import article_metadata
+from benchmark import paths
+from benchmark.targets.corpus import article_metadata
 from benchmark.targets import registry
 from benchmark.tracking import stage_run
 

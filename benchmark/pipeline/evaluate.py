@@ -20,19 +20,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from benchmark import paths
 from benchmark.config import Params
+from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import atomic_path, write_json
-from benchmark.pipeline import paths
+from benchmark.models.frozen_states import FrozenStates
+from benchmark.models.run_encoder import load_run_encoder
+from benchmark.pipeline.embeddings import EmbeddingCache
 from benchmark.targets import registry
 from benchmark.tracking import stage_run
 
 
 def _embed(params: Params, run_name: str, texts: list[str], use_cache: bool) -> tuple[np.ndarray, dict[str, float]]:
-    from benchmark.determinism import resolve_device
-    from benchmark.models.frozen_states import FrozenStates
-    from benchmark.models.run_encoder import load_run_encoder
-    from benchmark.pipeline.embeddings import EmbeddingCache
-
     device = resolve_device(params.runtime.device)
     frozen = FrozenStates.open(paths.frozen())
     t0 = time.perf_counter()
@@ -57,8 +56,6 @@ def _embed(params: Params, run_name: str, texts: list[str], use_cache: bool) -> 
 
 
 def run(params: Params, run_name: str, targets: Sequence[str] | None = None, use_cache: bool = True) -> None:
-    from benchmark.determinism import resolve_device, seed_everything
-
     seed_everything(params.seed, params.runtime.threads)
     specs = registry.targets_of(params.profile, targets)
     groups = registry.texts_of(params, specs, paths.DATA)  # every input read and checked before the encoder loads

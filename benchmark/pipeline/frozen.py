@@ -19,7 +19,7 @@ from benchmark.io import atomic_dir, write_json
 from benchmark.models import layers
 from benchmark.models.encoder import load_encoder
 from benchmark.models.frozen_states import META, STATES, store
-from benchmark.pipeline import paths
+from benchmark import paths
 from benchmark.targets import registry
 from benchmark.tracking import stage_run
 

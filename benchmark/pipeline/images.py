@@ -20,7 +20,7 @@ from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import BenchmarkError, write_json
 from benchmark.models.image import load_image_encoder
 from benchmark.models.image_cache import ImageFeatureCache
-from benchmark.pipeline import paths
+from benchmark import paths
 from benchmark.pipeline.embeddings import save_embeddings
 from benchmark.tracking import stage_run
 

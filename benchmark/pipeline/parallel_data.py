@@ -3,7 +3,7 @@ its training rows' frozen states once, for every seed) and ``train@<run>`` (whic
 
 Training pairs: each training line's English sentence with :data:`PAIRS_PER_LINE` of its translations
 (:class:`~benchmark.training.datasets.Parallel`); held-out pairs: the same for the held-out articles'
-lines (:func:`benchmark.pipeline.corpus.parallel_lines` chooses both).
+lines (:func:`benchmark.targets.corpus.parallel_lines` chooses both).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from benchmark.config import Params
-from benchmark.pipeline import paths
-from benchmark.pipeline.corpus import parallel_lines
+from benchmark import paths
+from benchmark.targets.corpus import parallel_lines
 from benchmark.training.datasets import Parallel
 
 # Each English line is paired with this many other languages (in rotation, so every language is about

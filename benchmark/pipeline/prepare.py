@@ -8,7 +8,7 @@ from __future__ import annotations
 from benchmark.config import Params
 from benchmark.data import spec
 from benchmark.io import write_json
-from benchmark.pipeline import paths
+from benchmark import paths
 from benchmark.tracking import stage_run
 
 

@@ -12,7 +12,7 @@ import json
 from benchmark.arms import parse_run
 from benchmark.config import Params
 from benchmark.io import atomic_dir, write_json
-from benchmark.pipeline import paths
+from benchmark import paths
 from benchmark.tracking import stage_run
 
 

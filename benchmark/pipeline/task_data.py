@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchmark.config import Params
 from benchmark.data.tasks import get_task, load_task, shares_group
-from benchmark.pipeline import paths
+from benchmark import paths
 
 FIT_EXAMPLES = 400  # training items the frozen-encoder head is fitted on (the evidence's baseline)
 HELDOUT_EXAMPLES = 250  # held-out items every textual run is scored on

@@ -14,7 +14,7 @@ import json
 from benchmark.io import BenchmarkError
 from benchmark.models import layers
 from benchmark.models.encoder import Encoder
-from benchmark.pipeline import paths
+from benchmark import paths
 
 META = "meta.json"
 

@@ -28,7 +28,7 @@ from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import atomic_dir, write_json
 from benchmark.models import layers
 from benchmark.models.encoder import Encoder, load_encoder
-from benchmark.pipeline import paths
+from benchmark import paths
 from benchmark.pipeline.parallel_data import MEMO, parallel_data
 from benchmark.pipeline.task_data import task_tables
 from benchmark.pipeline.task_memo import META

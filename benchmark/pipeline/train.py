@@ -33,6 +33,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 from tqdm import tqdm
 
+from benchmark import paths
 from benchmark.armspec import ArmSpec, load_run
 from benchmark.config import Params
 from benchmark.data import coco
@@ -41,20 +42,19 @@ from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import atomic_dir, write_json
 from benchmark.models import layers
 from benchmark.models.encoder import Encoder, load_encoder
-from benchmark.pipeline import paths
-from benchmark.pipeline.corpus import load_corpus
+from benchmark.pipeline import selection
 from benchmark.pipeline.parallel_data import MEMO as PARALLEL_MEMO
 from benchmark.pipeline.parallel_data import parallel_data
 from benchmark.pipeline.task_data import HELDOUT_EXAMPLES, task_tables
 from benchmark.pipeline.task_memo import load_memo
+from benchmark.targets.corpus import load_corpus
 from benchmark.tracking import stage_run
-from benchmark.training import checkpoint, distributed
+from benchmark.training import checkpoint, distributed, parallel_evidence
 from benchmark.training import evidence as image_evidence
-from benchmark.training import parallel_evidence
 from benchmark.training.datasets import FeatureBank, Questions
+from benchmark.training.multitask import MultiTaskData, MultiTaskObjective
 from benchmark.training.objectives import Contrastive, Objective
 from benchmark.training.tasks import ANSWER_VOCAB, caption_vocabulary, image_source, make_data, make_objective
-from benchmark.training.multitask import MultiTaskData, MultiTaskObjective
 from benchmark.training.text_data import make_task_data
 from benchmark.training.text_evidence import task_evidence
 from benchmark.training.text_objectives import make_text_objective
@@ -190,7 +190,6 @@ def _select(params: Params, encoder: Encoder, objective: torch.nn.Module, root: 
             log: Callable[[dict[str, float], int], None]) -> tuple[Path, dict]:
     """Score every kept checkpoint by both protocols; load and return the one params choose."""
     # Imported here: it brings scikit-learn (the probe), about a second that training.selection: final skips.
-    from benchmark.pipeline import selection
 
     corpus = load_corpus(params, paths.DATA)
     candidates = []

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from benchmark import config
+from benchmark import config, paths
 from benchmark.analysis.comparisons import comparisons
 from benchmark.arms import parse_run
 from benchmark.data import coco, spec
@@ -30,9 +30,9 @@ from benchmark.io import BenchmarkError, write_text
 from benchmark.models import pretrained
 from benchmark.models.e5_nano import read_header
 from benchmark.models.image import CLIP_NAME, GRID_POSITIONS
-from benchmark.pipeline import paths
-from benchmark.pipeline.corpus import parallel_lines, require_snapshot
 from benchmark.pipeline.task_data import FIT_EXAMPLES
+from benchmark.targets import registry
+from benchmark.targets.corpus import parallel_lines, require_snapshot
 
 GATE_TEXT = "params.yaml passed `benchmark validate`; every stage depends on this file (see dvc.yaml)\n"
 
@@ -185,7 +185,6 @@ def run(params_file: Path | str = "params.yaml") -> None:
     if any(parse_run(run)[0].kind == "positive" for run in params.arms):  # too few free lines: stop before `train`
         parallel_lines(params, spec.BUNDLE_DIR.parent if params.data.source == "bundle" else paths.DATA)
     if params.data.source == "upstream":  # a bad upstream file stops here, not after `evaluate` removed its outputs
-        from benchmark.targets import registry
 
         for target in registry.active(params.profile):
             target.runner().check(params, paths.DATA)

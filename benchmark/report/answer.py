@@ -21,7 +21,7 @@ from benchmark.arms import ARMS, parse_run
 from benchmark.config import Params
 from benchmark.data.tasks import TASKS
 from benchmark.io import BenchmarkError, atomic_path
-from benchmark.pipeline import paths
+from benchmark import paths
 from benchmark.report import markdown
 from benchmark.report.figures import plt, save_note, save_png
 from benchmark.targets import registry

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.data.flores import read_official
 from benchmark.io import BenchmarkError, atomic_path
 
 REFERENCE_DIR = Path("tests") / "reference"
@@ -80,7 +81,6 @@ def check(profile: str, summary: Path, data_dir: Path, results_dir: Path,
                          float(counts[r.split]) if r.split in counts else None, 0.0))
     flores = data_dir / "full" / "flores200"
     if flores.is_dir():
-        from benchmark.data.flores import read_official
 
         for r in sizes[sizes["dataset"] == "flores200"].itertuples():
             lines = read_official(flores, r.split, ["eng_Latn"])["eng_Latn"]

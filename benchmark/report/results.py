@@ -19,7 +19,7 @@ from benchmark.analysis.declaration import DECLARATION
 from benchmark.arms import parse_run
 from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path, write_json, write_text
-from benchmark.pipeline import paths
+from benchmark import paths
 from benchmark.targets import registry
 from benchmark.targets.registry import TargetSpec
 from benchmark.report import markdown

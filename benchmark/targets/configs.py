@@ -10,6 +10,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from benchmark.data import tatoeba
+from benchmark.data.xtreme import FINETUNED
+
 Count = Annotated[int, Field(ge=1)]
 
 
@@ -43,10 +46,8 @@ class TatoebaConfig(TargetConfig):
     @classmethod
     def _known(cls, value: str | list[str]) -> str | list[str]:
         if isinstance(value, list):
-            from benchmark.data.tatoeba import LANGUAGES
-
             for code in value:
-                if code not in LANGUAGES:
+                if code not in tatoeba.LANGUAGES:
                     raise ValueError(f"unknown Tatoeba language code {code!r} (LASER's three-letter codes, "
                                      "e.g. 'fra', 'cmn', 'swh')")
             if len(set(value)) != len(value):
@@ -57,7 +58,7 @@ class TatoebaConfig(TargetConfig):
 class XtremeConfig(TargetConfig):
     """The seed's third phase (``full`` only): fine-tuning on each task's English training data."""
 
-    # Of benchmark.targets.xtreme.FINETUNED; [] turns the third phase off (a run without its English
+    # Of benchmark.data.xtreme.FINETUNED; [] turns the third phase off (a run without its English
     # training data at hand, such as the CPU rehearsal of `full`): the target then reports no scores.
     tasks: list[str]
     steps: Count
@@ -70,8 +71,6 @@ class XtremeConfig(TargetConfig):
     @field_validator("tasks")
     @classmethod
     def _known(cls, tasks: list[str]) -> list[str]:
-        from benchmark.targets.xtreme import FINETUNED
-
         unknown = [t for t in tasks if t not in FINETUNED]
         if unknown:
             raise ValueError(f"unknown XTREME task {unknown[0]!r}; expected some of {', '.join(FINETUNED)}")

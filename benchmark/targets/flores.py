@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.config import Params
-from benchmark.pipeline.corpus import article_metadata, load_corpus
+from benchmark.models.coverage import language_groups as flores_groups
+from benchmark.targets.corpus import article_metadata, load_corpus
 from benchmark.targets.registry import TargetResult
 from benchmark.targets.retrieval import bitext
 
@@ -57,6 +58,4 @@ def score(params: Params, run: str, emb: dict[str, np.ndarray], data_dir: Path) 
 
 
 def language_groups(params: Params, languages: list[str], data_dir: Path) -> pd.DataFrame:
-    from benchmark.analysis.groups import language_groups as flores_groups
-
     return flores_groups(languages, data_dir / "bundle", workers=params.runtime.threads)

@@ -124,7 +124,6 @@ class TargetResult:
     summary: dict[str, float]  # ``mean_<column>`` of every score, and the target's own extras
 
 
-_FINETUNED = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "belebele")  # benchmark.targets.xtreme
 _XSIM = ("xsim_margin_x2eng", "xsim_margin_eng2x", "xsim_cosine_x2eng", "xsim_cosine_eng2x")
 _RETRIEVAL_PREDICTIONS = ("language", "direction", "scoring", "index_id", "retrieved_id", "correct")
 
@@ -187,13 +186,13 @@ TARGETS: dict[str, TargetSpec] = {t.name: t for t in [
         name="xtreme", display="XTREME (fine-tuned tasks) and Belebele",
         dataset=DatasetSuite(name="xtreme", license="per task: see benchmark/data/xtreme.py",
                              languages=tuple(sorted({lang for t in xtreme.TARGETS.values() for lang in t.languages})),
-                             members=_FINETUNED),
+                             members=xtreme.FINETUNED),
         embeds="nothing shared: each task fine-tunes the run's encoder on its English training data",
         protocol="English fine-tuning, then zero-shot",
         predictions=("task", "language", "index_id", "item", "label", "predicted", "value"),
         scores=tuple(Score(name=f"xtreme_{t}", display=f"{xtreme.TARGETS[t].display_name} ({xtreme.TARGETS[t].metric}, "
                            "item score: accuracy, SQuAD F1 or sentence token accuracy)", column=t,
-                           higher_is_better=True, item="value", where={"task": t}) for t in _FINETUNED),
+                           higher_is_better=True, item="value", where={"task": t}) for t in xtreme.FINETUNED),
         main_score="xtreme_xnli", items="per_language",
         resampled="test items within each language and task, independently (MLQA, TyDiQA, UD-POS and PAN-X "
                   "differ between languages)",

@@ -14,11 +14,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmark import paths
 from benchmark.config import Params
-from benchmark.pipeline import paths
-from benchmark.pipeline.corpus import Corpus, load_corpus, probe_labels, probe_texts
+from benchmark.determinism import resolve_device
+from benchmark.models.coverage import language_groups as flores_groups
+from benchmark.models.run_encoder import load_run_encoder
+from benchmark.targets.corpus import Corpus, load_corpus, probe_labels, probe_texts
 from benchmark.targets.registry import TargetResult
 from benchmark.targets.sib_probe import fit_probe
+from benchmark.training.datasets import Sentences
+from benchmark.training.text_objectives import Classification
+from benchmark.training.trainer import train
 
 
 def check(params: Params, data_dir: Path) -> None:
@@ -39,12 +45,6 @@ def finetune(params: Params, arm: str, corpus: Corpus, labels: pd.Series,
     """Fine-tune ``arm``'s encoder on English SIB train; predicted labels of ``test_ids`` per language."""
     # Imported here: the probe alone needs neither torch nor transformers (seconds per stage).
     import torch
-
-    from benchmark.determinism import resolve_device
-    from benchmark.models.run_encoder import load_run_encoder
-    from benchmark.training.datasets import Sentences
-    from benchmark.training.text_objectives import Classification
-    from benchmark.training.trainer import train
 
     cfg, pivot = params.targets.sib, params.targets.retrieval.pivot
     device = resolve_device(params.runtime.device)
@@ -116,6 +116,4 @@ def score(params: Params, run: str, emb: dict[str, np.ndarray], data_dir: Path) 
 
 
 def language_groups(params: Params, languages: list[str], data_dir: Path) -> pd.DataFrame:
-    from benchmark.analysis.groups import language_groups as flores_groups
-
     return flores_groups(languages, data_dir / "bundle", workers=params.runtime.threads)

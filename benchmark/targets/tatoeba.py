@@ -28,6 +28,7 @@ import pandas as pd
 from benchmark.config import Params
 from benchmark.data import tatoeba
 from benchmark.io import BenchmarkError
+from benchmark.models.coverage import UNK_THRESHOLD, unk_rate
 from benchmark.targets.registry import TargetResult
 from benchmark.targets.retrieval import bitext
 
@@ -91,7 +92,6 @@ def score(params: Params, run: str, emb: dict[str, np.ndarray], data_dir: Path) 
 def language_groups(params: Params, languages: list[str], data_dir: Path) -> pd.DataFrame:
     """Script and CC-100 membership from :data:`benchmark.data.tatoeba.INFO`; coverage measured on the
     evaluated non-English sentences, with the same <unk> rule as FLORES."""
-    from benchmark.analysis.groups import UNK_THRESHOLD, unk_rate
 
     table = pairs(params, data_dir)
     info = tatoeba.language_table(languages)

@@ -27,15 +27,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark import paths
 from benchmark.config import Params
 from benchmark.data import xtreme
+from benchmark.data.languages import CC100_XLMR
 from benchmark.data.tasks import load_task, validate
+from benchmark.determinism import resolve_device
 from benchmark.io import BenchmarkError
+from benchmark.models.coverage import UNK_THRESHOLD, unk_rate
+from benchmark.models.run_encoder import load_run_encoder
 from benchmark.targets import xtreme_metrics
 from benchmark.targets.configs import XtremeConfig
 from benchmark.targets.registry import TargetResult
+from benchmark.training import squad_metric
+from benchmark.training.text_data import make_task_data
+from benchmark.training.text_objectives import IGNORE, best_spans, make_text_objective
+from benchmark.training.trainer import train as run_training
 
-FINETUNED = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "belebele")
 EVAL_BATCH = 32
 UNTAGGED = "O"  # a word truncation cut off gets no tag of its own: scored as "O" (wrong for UD-POS)
 
@@ -100,9 +108,6 @@ def _budget(params: Params, cfg: XtremeConfig, max_length: int) -> Any:
 def finetune(params: Params, cfg: XtremeConfig, encoder: Any, spec: xtreme.XtremeTarget, train: pd.DataFrame,
              device: str) -> Any:
     """A fresh head for ``spec``'s format on ``encoder``, everything fine-tuned on ``train``."""
-    from benchmark.training.text_data import make_task_data
-    from benchmark.training.text_objectives import make_text_objective
-    from benchmark.training.trainer import train as run_training
 
     train = train.iloc[: cfg.max_train] if cfg.max_train else train
     max_length = min(cfg.max_length, encoder.max_length)
@@ -118,9 +123,6 @@ def predict(objective: Any, spec: xtreme.XtremeTarget, table: pd.DataFrame, toke
             device: str) -> pd.DataFrame:
     """``index_id, label, predicted, value`` per item of ``table`` (one language), in table order."""
     import torch
-
-    from benchmark.training.text_data import make_task_data
-    from benchmark.training.text_objectives import IGNORE, best_spans
 
     data = make_task_data(spec.format, table, tokenizer, max_length)
     predicted: list[Any] = []
@@ -142,7 +144,6 @@ def predict(objective: Any, spec: xtreme.XtremeTarget, table: pd.DataFrame, toke
             else:
                 predicted += [spec.labels[int(k)] for k in scores.argmax(1).cpu()]
     if spec.format == "span":
-        from benchmark.training import squad_metric
 
         gold = [list(a) for a in table["answers"]]
         value = [squad_metric.best_f1(p, g) for p, g in zip(predicted, gold)]
@@ -189,10 +190,6 @@ def run_task(params: Params, cfg: XtremeConfig, load: Callable[[], Any], spec: x
 
 
 def score(params: Params, run: str, emb: dict[str, np.ndarray], data_dir: Path) -> TargetResult:
-    from benchmark.determinism import resolve_device
-    from benchmark.models.run_encoder import load_run_encoder
-    from benchmark.pipeline import paths
-
     device = resolve_device(params.runtime.device)
     specs = [xtreme.get_target(t) for t in params.targets.xtreme.tasks]
     inputs = {s.name: (english_train(s, data_dir), test_tables(s, data_dir)) for s in specs}  # all read first
@@ -218,8 +215,6 @@ def language_groups(params: Params, languages: list[str], data_dir: Path) -> pd.
     """XTREME's languages are ISO 639-1 codes; CC-100 membership from XLM-R's list (same codes);
     script and coverage measured on the tasks' own test text."""
     from fontTools import unicodedata as ud
-
-    from benchmark.analysis.groups import CC100_XLMR, UNK_THRESHOLD, unk_rate
 
     texts: dict[str, list[str]] = {}
     for name in params.targets.xtreme.tasks:

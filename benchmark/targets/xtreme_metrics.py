@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 
 from benchmark.io import BenchmarkError
+from benchmark.training import squad_metric
 
 Scores = dict[str, float]
 Pair = tuple[str, str]
@@ -119,7 +120,6 @@ def squad_scores(answers: Sequence[Sequence[str]], predictions: Sequence[str]) -
     ``gold_passage_baseline/README.md`` prescribes); per-answer scores from
     :mod:`benchmark.training.squad_metric`."""
     # benchmark.training imports torch: only the QA path pays for it
-    from benchmark.training import squad_metric
 
     _aligned(answers, predictions, "squad")
     em = sum(squad_metric.best_exact_match(p, g) for g, p in zip(answers, predictions))

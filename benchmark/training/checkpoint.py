@@ -34,8 +34,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from benchmark.io import BenchmarkError, atomic_dir, recover_dir, sha256_file, warn
+from benchmark.paths import ENCODER_FILE
 
-ENCODER_FILE = "encoder.safetensors"
 HEADS_FILE = "heads.safetensors"
 STATE_FILE = "state.pt"
 SUMS_FILE = "sha256.json"

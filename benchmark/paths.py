@@ -1,4 +1,5 @@
-"""Where each stage reads and writes, relative to the repo root (DVC runs stages from there)."""
+"""Where each stage reads and writes, relative to the repo root (DVC runs stages from there), and which
+checkout that root belongs to."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ RESULTS = Path("results")
 PARAMS = Path("params.yaml")
 VALIDATE = ARTIFACTS / "validate"  # the params gate every stage depends on (stage ``validate``)
 CHECKPOINTS = Path("checkpoints")
+ENCODER_FILE = "encoder.safetensors"  # a run's trained encoder tensors, in its checkpoints and its model
 
 
 def runs() -> Path:
@@ -63,7 +65,28 @@ def stage_metrics(stage: str, run: str) -> Path:
 
 def cache_dir() -> Path:
     """Shared by every checkout of the repo (also ``dvc exp run --temp`` copies); overridable."""
-    from benchmark.tracking import main_repo_root
-
     env = os.environ.get("BENCHMARK_CACHE_DIR")
     return Path(env) if env else main_repo_root() / "cache" / "embeddings"
+
+
+def temp_workspace_owner(here: Path) -> Path | None:
+    """The checkout that owns ``here`` when ``here`` lies in one of DVC's temporary experiment
+    workspaces (``<checkout>/.dvc/tmp/exps/tmpXXXX``: ``dvc exp run --temp``, and every queued
+    experiment run by ``dvc queue start``), else ``None``."""
+    parts = here.parts
+    for i in range(len(parts) - 3):
+        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    return None
+
+
+def main_repo_root(start: Path | None = None) -> Path:
+    """The user's checkout, even inside ``dvc exp run --temp``'s copy under ``.dvc/tmp/exps``."""
+    here = (start or Path.cwd()).resolve()
+    owner = temp_workspace_owner(here)
+    if owner is not None:
+        return owner
+    for candidate in (here, *here.parents):
+        if (candidate / "dvc.yaml").exists() or (candidate / ".git").exists():
+            return candidate
+    return here
