@@ -18,9 +18,10 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from benchmark.io import BenchmarkError
+from benchmark.schema import Frozen
 
 Objective = Literal["contrastive", "mlm", "vqa", "task"]  # task: the text task's own head (its format)
 COCO_VIEWS = ("captions", "caption_pairs", "qa")  # the multimodal arms' data: captions, two per image, questions
@@ -28,9 +29,7 @@ PARALLEL = "parallel"  # the positive control's data: (English, X) translations 
 ImageSource = Literal["true", "none", "shuffled"]  # benchmark.training.objectives.ImageSource
 
 
-class ArmSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ArmSpec(Frozen):
     name: str
     # positive: a task known to move cross-lingual retrieval, the experiment's sensitivity check
     kind: Literal["baseline", "multimodal", "control", "textual", "positive"]

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from benchmark.io import BenchmarkError
+from benchmark.profiles import PROFILES
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # forked workers would make timing noisy
 
-PROFILES = ["tiny", "smoke", "mini", "full"]  # benchmark.config.PROFILES, without importing pydantic for --help
 
 
 def _validate(args: argparse.Namespace, params: Any) -> None:

@@ -14,31 +14,26 @@ import copy
 import functools
 import hashlib
 import re
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import Field, ValidationError, create_model, field_validator, model_validator
 
 from benchmark.arms import parse_run
 from benchmark.data import flores
 from benchmark.data.tasks import TASKS
 from benchmark.io import BenchmarkError, atomic_path
 from benchmark.models import pretrained
+from benchmark.profiles import PROFILES, Profile
+from benchmark.schema import Strict
 from benchmark.targets import registry
 
-Profile = Literal["tiny", "smoke", "mini", "full"]
-PROFILES: tuple[str, ...] = ("tiny", "smoke", "mini", "full")
 CONF_DIR = Path(__file__).parent / "conf"
 MAX_SEED = 2**32 - 1  # numpy's and torch's seed range
 
 Count = Annotated[int, Field(ge=1)]
-
-
-class Strict(BaseModel):
-    # strict: YAML's `true` is not the integer 1, nor "32" the integer 32.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class EncoderConfig(Strict):

@@ -22,14 +22,14 @@ sys.path[:0] = [str(REPO)]
 import yaml  # noqa: E402
 
 from benchmark import imports  # noqa: E402
-from benchmark.targets.registry import TARGETS  # noqa: E402
+from benchmark.targets.registry import imported_by_name  # noqa: E402
 
 MODULE_LINE = re.compile(r"^(\s+)- (benchmark/\S+\.py)\s*(#.*)?$")
 
 
 def synced(text: str) -> str:
     stages = {name: spec.get("do", spec) for name, spec in yaml.safe_load(text)["stages"].items()}
-    by_name = {"benchmark.targets.registry": {t.module for t in TARGETS.values()}}
+    by_name = imported_by_name()
     lines, out, stage, pending = text.split("\n"), [], None, None
     for line in lines + [""]:
         m = re.match(r"^  ([a-z][\w-]*):", line)

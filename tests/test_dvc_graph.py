@@ -14,13 +14,13 @@ import pytest
 import yaml
 
 from benchmark import imports
-from benchmark.targets.registry import TARGETS
+from benchmark.targets.registry import imported_by_name
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _stage_files(command: str) -> set[str]:
-    return imports.stage_files(command, {"benchmark.targets.registry": {t.module for t in TARGETS.values()}})
+    return imports.stage_files(command, imported_by_name())
 
 
 def _stages() -> dict[str, dict]:
@@ -62,3 +62,45 @@ def test_every_stage_waits_for_the_params_gate() -> None:
 
 def test_bundled_files_are_a_dependency_of_prepare() -> None:
     assert "benchmark/data/bundle" in _stages()["prepare"]["deps"]
+
+
+def _clone(tmp_path: Path) -> Path:
+    """The tracked files of the repository, in a fresh git repository (no outputs: DVC's view of a clone)."""
+    import shutil
+    import subprocess
+
+    root = tmp_path / "repo"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for rel in filter(None, files.split("\0")):
+        if (REPO / rel).is_file():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, root / rel)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    return root
+
+
+def _stages_seeing(root: Path, dep: str) -> set[str]:
+    """The stages whose changed dependencies, as `dvc status` reports them, include ``dep``."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    dvc = str(Path(sys.executable).parent / "dvc")
+    out = subprocess.run([dvc, "status", "--json"], cwd=root, capture_output=True, text=True, check=True,
+                         env={**os.environ, "DVC_NO_ANALYTICS": "1"}).stdout
+    status = json.loads(out)
+    return {stage.split(":")[-1] for stage, changes in status.items()
+            for change in changes if isinstance(change, dict) and dep in change.get("changed deps", {})}
+
+
+def test_an_edit_to_the_training_loop_reruns_only_what_runs_it(tmp_path: Path) -> None:
+    """Editing training/trainer.py makes stale only the stages that run the loop: `train@*`, and
+    `evaluate@*` (SIB-200's fine-tuning protocol and XTREME's third phase train through it) — not the
+    gate, the frozen pass, the task states, the analysis or the report (tested through real `dvc status`)."""
+    root = _clone(tmp_path)
+    trainer = root / "benchmark" / "training" / "trainer.py"
+    trainer.write_text(trainer.read_text() + "\n# an edit\n")
+    stale = _stages_seeing(root, "benchmark/training/trainer.py")
+    runs = yaml.safe_load((root / "params.yaml").read_text())["arms"]
+    assert stale == {f"{stage}@{run}" for stage in ("train", "evaluate") for run in runs}, sorted(stale)

@@ -4,6 +4,8 @@ shared across languages."""
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,8 +22,11 @@ def test_registry_is_the_one_list_of_targets() -> None:
     assert list(registry.SCORES)[:1] == ["xsim_margin_x2eng"]  # the primary endpoint's score
     for spec in registry.TARGETS.values():
         assert spec.main_score in registry.SCORES and spec.runner().__name__ == spec.module
-        for name in ("check", "texts", "score", "language_groups"):
+        for name in ("check", "texts", "language_groups"):
             assert callable(getattr(spec.runner(), name)), (spec.name, name)
+        assert callable(importlib.import_module(spec.scorer or spec.module).score), spec.name
+        # a separate scorer holds the scoring alone (what only stage evaluate must depend on)
+        assert spec.scorer is None or not hasattr(spec.runner(), "score"), spec.name
     assert [t.name for t in registry.active("mini")] == ["retrieval", "sib", "tatoeba"]
     assert [t.name for t in registry.active("full")] == ["retrieval", "sib", "tatoeba", "xtreme"]
 

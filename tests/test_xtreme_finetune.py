@@ -13,7 +13,8 @@ from benchmark.config import resolve
 from benchmark.data import xtreme
 from benchmark.io import BenchmarkError
 from benchmark.models.encoder import load_encoder
-from benchmark.targets import xtreme as third
+from benchmark.targets import xtreme as third_inputs
+from benchmark.targets import xtreme_score as third
 from benchmark.targets import xtreme_metrics
 from benchmark.targets.configs import XtremeConfig
 
@@ -51,7 +52,7 @@ def test_unpinned_training_data_is_refused_in_one_line(tmp_path: Path) -> None:
         third.english_train(xtreme.get_target("udpos"), tmp_path)
     assert "\n" not in str(err.value)
     with pytest.raises(BenchmarkError, match="unresolved"):
-        third.test_tables(xtreme.get_target("mlqa"), tmp_path)
+        third_inputs.test_tables(xtreme.get_target("mlqa"), tmp_path)
 
 
 def test_xtreme_is_evaluated_in_full_only() -> None:

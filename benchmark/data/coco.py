@@ -47,8 +47,9 @@ import pyarrow.parquet as pq
 from PIL import Image
 from pydantic import Field, StringConstraints, ValidationError
 
-from benchmark.data.spec import BUNDLE_DIR, DatasetSpec, Frozen, RelPath, Sha256, verify_file
+from benchmark.data.spec import BUNDLE_DIR, DatasetSpec, RelPath, Sha256, verify_file
 from benchmark.io import BenchmarkError, sha256_file
+from benchmark.schema import Frozen
 
 IMAGES_FILE = "coco_images.parquet"
 CAPTIONS_FILE = "coco_captions.parquet"

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import Field, StringConstraints, ValidationError, model_validator
 
 from benchmark.io import BenchmarkError, atomic_dir, atomic_path, sha256_bytes, sha256_file
+from benchmark.schema import Frozen
 
 BUNDLE_DIR = Path(__file__).parent / "bundle"
 PINS_DIR = Path(__file__).parent / "pins"
@@ -30,10 +31,6 @@ Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Commit = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
 ShortCommit = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{7,39}$")]
 RelPath = Annotated[str, StringConstraints(pattern=r"^[^/\\][^\\]*$")]
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Pin(Frozen):

@@ -70,8 +70,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 from pydantic import Field, StringConstraints, ValidationError, model_validator
 
-from benchmark.data.spec import BUNDLE_DIR, Commit, Frozen, RelPath, verify_file
+from benchmark.data.spec import BUNDLE_DIR, Commit, RelPath, verify_file
 from benchmark.io import BenchmarkError
+from benchmark.schema import Frozen
 
 PAPER = (
     "Jason Phang, Iacer Calixto, Phu Mon Htut, Yada Pruksachatkun, Haokun Liu, Clara Vania, Katharina Kann, "

@@ -33,9 +33,10 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from pydantic import Field, ValidationError, model_validator
 
-from benchmark.data.spec import Commit, Frozen, RelPath, Sha256
+from benchmark.data.spec import Commit, RelPath, Sha256
 from benchmark.data.tasks import COLUMNS, TASKS, HubRepo, TaskName, Text, validate
 from benchmark.io import BenchmarkError, read_bytes, read_lines, sha256_file
+from benchmark.schema import Frozen
 
 XTREME_CITATION = (
     "@article{hu2020xtreme, author={Junjie Hu and Sebastian Ruder and Aditya Siddhant and Graham Neubig and "

@@ -27,7 +27,7 @@ from benchmark.io import atomic_path, write_json
 from benchmark.models.frozen_states import FrozenStates
 from benchmark.models.run_encoder import load_run_encoder
 from benchmark.pipeline.embeddings import EmbeddingCache
-from benchmark.targets import registry
+from benchmark.targets import registry, scoring
 from benchmark.tracking import stage_run
 
 
@@ -71,7 +71,7 @@ def run(params: Params, run_name: str, targets: Sequence[str] | None = None, use
         write_json(paths.evaluation(run_name, "embed"), {**metrics, "targets": [s.name for s in specs],
                                                           "mlflow_run_id": run_.run_id})
     for spec in specs:
-        result = spec.runner().score(params, run_name, emb, paths.DATA)
+        result = scoring.score(spec, params, run_name, emb, paths.DATA)
         table = result.per_language
         with stage_run(f"{spec.name}/{run_name}", params, "cpu", tags={"run": run_name, "target": spec.name}) as run_:
             per_lang = {f"{c}.{r['language']}": float(r[c]) for r in table.to_dict("records")

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from benchmark.data import tatoeba
 from benchmark.data.xtreme import FINETUNED
+from benchmark.schema import Strict
 
 Count = Annotated[int, Field(ge=1)]
 
 
-class TargetConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+class TargetConfig(Strict):
+    """A target's block of params.yaml."""
 
 
 class RetrievalConfig(TargetConfig):

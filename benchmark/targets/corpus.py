@@ -25,7 +25,6 @@ from benchmark.config import Params
 from benchmark.data import flores, sib
 from benchmark.io import BenchmarkError
 
-
 HELDOUT_SHARE = 5  # one article in this many holds the positive control's held-out lines
 
 

@@ -14,7 +14,9 @@ another target wrote:
 * ``texts(params, data_dir) -> {group: [text, ...]}``: every text it embeds, by group. Groups are
   global: two targets naming one group must mean the same texts (FLORES and SIB share ``lang/<code>``);
   the evaluate stage embeds the union once per run.
-* ``score(params, run, emb, data_dir) -> TargetResult``: per-language table, per-item predictions, summary.
+* ``score(params, run, emb, data_dir) -> TargetResult``: per-language table, per-item predictions, summary
+  (in ``scorer`` instead, when one is named: only stage ``evaluate`` imports it, so an edit to what
+  scoring alone needs, such as the training loop a fine-tuning protocol runs, reruns only ``evaluate``).
 * ``language_groups(params, languages, data_dir) -> DataFrame``: ``script``, ``covered``, ``in_cc100``
   per language, the analysis's breakdowns.
 * ``measures(params, score) -> bool`` (optional): whether this configuration measures ``score``
@@ -37,14 +39,15 @@ import pandas as pd
 from pydantic import BaseModel, Field, StringConstraints, ValidationError, model_validator
 
 from benchmark.data import flores, sib, tatoeba, xtreme
-from benchmark.data.spec import DatasetSpec, Frozen
+from benchmark.data.spec import DatasetSpec
 from benchmark.io import BenchmarkError
+from benchmark.profiles import PROFILES, Profile
+from benchmark.schema import Frozen
 from benchmark.targets.configs import RetrievalConfig, SibConfig, TatoebaConfig, XtremeConfig
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Protocol = Literal["zero-shot retrieval", "frozen-encoder probe trained on English",
                    "English fine-tuning, then zero-shot"]
-PROFILES = ("tiny", "smoke", "mini", "full")
 
 
 class Score(Frozen):
@@ -79,8 +82,11 @@ class TargetSpec(Frozen):
     main_score: Name
     items: Literal["parallel", "per_language"]  # parallel: item i is one sentence in every language
     resampled: str  # what the item bootstrap draws, as the report states it
-    profiles: tuple[Literal["tiny", "smoke", "mini", "full"], ...]
+    profiles: tuple[Profile, ...]
     module: Annotated[str, StringConstraints(pattern=r"^benchmark\.targets\.[a-z_]+$")]
+    # ``score`` in its own module (run by :mod:`benchmark.targets.scoring`, in stage ``evaluate`` only)
+    # when scoring needs more than reading does (fine-tuning: the training loop); else ``module`` scores.
+    scorer: Annotated[str, StringConstraints(pattern=r"^benchmark\.targets\.[a-z_]+$")] | None = None
     config: type[BaseModel]
     summary_extra: tuple[Name, ...] = ()  # other keys of its metrics JSON the report and reference keep
 
@@ -166,7 +172,7 @@ TARGETS: dict[str, TargetSpec] = {t.name: t for t in [
                       higher_is_better=True, item="label_match"),),
         main_score="sib_accuracy", items="parallel",
         resampled="FLORES articles (every sentence of a source URL together), the same draw in every language",
-        profiles=PROFILES, module="benchmark.targets.sib", config=SibConfig,
+        profiles=PROFILES, module="benchmark.targets.sib", scorer="benchmark.targets.sib_score", config=SibConfig,
         summary_extra=("english_test_accuracy", "english_dev_accuracy"),
     ),
     make_target(
@@ -196,7 +202,8 @@ TARGETS: dict[str, TargetSpec] = {t.name: t for t in [
         main_score="xtreme_xnli", items="per_language",
         resampled="test items within each language and task, independently (MLQA, TyDiQA, UD-POS and PAN-X "
                   "differ between languages)",
-        profiles=("full",), module="benchmark.targets.xtreme", config=XtremeConfig,
+        profiles=("full",), module="benchmark.targets.xtreme", scorer="benchmark.targets.xtreme_score",
+        config=XtremeConfig,
     ),
 ]}
 
@@ -259,3 +266,11 @@ def check_blocks(profile: str, targets: Any) -> None:
         if profile not in t.profiles and block is not None:
             raise ValueError(f"targets.{t.name}: profile {profile!r} does not evaluate {t.display} (only "
                              f"{', '.join(t.profiles)}): remove the block")
+
+
+def imported_by_name() -> dict[str, set[str]]:
+    """The modules imported by name at run time, by the module that imports them (no ``import``
+    statement shows them to :mod:`benchmark.imports`): this registry imports each target's
+    ``module``, :mod:`benchmark.targets.scoring` each ``scorer``."""
+    return {__name__: {t.module for t in TARGETS.values()},
+            "benchmark.targets.scoring": {t.scorer or t.module for t in TARGETS.values()}}

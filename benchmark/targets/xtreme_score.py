@@ -1,0 +1,183 @@
+"""XTREME's fine-tuned tasks and Belebele (``full``): the seed's third phase, then XTREME's metrics.
+
+For each task of ``targets.xtreme.tasks`` the run's encoder (its intermediate training in place) gets
+a fresh head for the task's format and is fine-tuned on the task's *English* training data
+(:attr:`benchmark.data.xtreme.XtremeTarget.train_task` / ``train_source``: MNLI for XNLI, PAWS for
+PAWS-X, SQuAD v1.1 for XQuAD and MLQA, ...) through the one training loop, then applied unchanged
+to the test set of every language (zero-shot), scored as XTREME scores it
+(:mod:`benchmark.targets.xtreme_metrics`, in points). Each task starts again from the run's
+encoder, never from another task's fine-tuned weights.
+
+Outputs follow the registry's contract: one per-language row (``language`` and one column per task,
+in points; NaN where a task lacks the language), per-item predictions (``task, language, index_id,
+label, predicted, value``: ``value`` is the item's score, 1/0 for a class or choice, SQuAD F1 for a
+question, token accuracy for a tagged sentence, which is what the analysis resamples), and
+``mean_<task>`` (XTREME's task score: the mean over its languages). Its inputs (pins checked, test
+tables read) and language groups are :mod:`benchmark.targets.xtreme`'s.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark import paths
+from benchmark.config import Params
+from benchmark.data import xtreme
+from benchmark.data.tasks import load_task, validate
+from benchmark.determinism import resolve_device
+from benchmark.io import BenchmarkError
+from benchmark.models.run_encoder import load_run_encoder
+from benchmark.targets import xtreme_metrics
+from benchmark.targets.configs import XtremeConfig
+from benchmark.targets.registry import TargetResult
+from benchmark.targets.xtreme import test_tables
+from benchmark.training import squad_metric
+from benchmark.training.text_data import make_task_data
+from benchmark.training.text_objectives import IGNORE, best_spans, make_text_objective
+from benchmark.training.trainer import train as run_training
+
+EVAL_BATCH = 32
+UNTAGGED = "O"  # a word truncation cut off gets no tag of its own: scored as "O" (wrong for UD-POS)
+
+
+def english_train(spec: xtreme.XtremeTarget, data_dir: Path) -> pd.DataFrame:
+    """The task's English training table (normalized schema of its format), refused in one line when unpinned."""
+    if spec.train_task is not None:
+        return load_task(spec.train_task, "hub", data_dir / "hub")["train"]
+    pin = spec.train_source
+    assert pin is not None, "XtremeTarget requires one of train_task and train_source"
+    if not pin.resolved or pin.hub_repo is None:
+        raise BenchmarkError(f"{spec.display_name}: English training data {pin.source} is not pinned to a Hugging "
+                             f"Face commit ({pin.unresolved or 'a URL pin'}); cannot fine-tune")
+    import datasets
+
+    where = f"{pin.source}/train"
+    try:
+        df = datasets.load_dataset(pin.hub_repo, pin.config, revision=pin.revision, split="train",
+                                   cache_dir=str(data_dir / "hub")).to_pandas()
+    except Exception as e:  # noqa: BLE001 (network, auth, layout: one line)
+        raise BenchmarkError(f"{where}: cannot load from the Hugging Face Hub: {type(e).__name__}") from None
+    if spec.format != "pair" or not {"sentence1", "sentence2", "label"} <= set(df.columns):
+        raise BenchmarkError(f"{where}: no mapper for this layout (columns {', '.join(df.columns)})")
+    table = pd.DataFrame({"id": df.get("id", pd.Series(range(len(df)))).astype(str), "text": df["sentence1"],
+                          "text_pair": df["sentence2"], "label": df["label"].astype(int)})
+    return validate(spec, table, where)
+
+
+def _budget(params: Params, cfg: XtremeConfig, max_length: int) -> Any:
+    return params.training.model_copy(update={
+        "steps": cfg.steps, "batch_size": cfg.batch_size, "lr": cfg.lr, "grad_accum": 1,
+        "warmup_steps": cfg.steps // 10, "max_length": max_length, "head_lr_scale": 1.0,
+        "train_top_layers": None, "checkpoint_every": cfg.steps, "log_every": max(1, cfg.steps // 10)})
+
+
+def finetune(params: Params, cfg: XtremeConfig, encoder: Any, spec: xtreme.XtremeTarget, train: pd.DataFrame,
+             device: str) -> Any:
+    """A fresh head for ``spec``'s format on ``encoder``, everything fine-tuned on ``train``."""
+
+    train = train.iloc[: cfg.max_train] if cfg.max_train else train
+    max_length = min(cfg.max_length, encoder.max_length)
+    objective = make_text_objective(spec.format, encoder.model, len(spec.labels) or None, params.seed)
+    data = make_task_data(spec.format, train, encoder.tokenizer, max_length)
+    with tempfile.TemporaryDirectory(prefix=f"xtreme-{spec.name}-") as tmp:
+        run_training(objective, data, _budget(params, cfg, max_length), tmp, seed=params.seed,
+                     precision=params.runtime.precision, device=device)
+    return objective.eval()
+
+
+def predict(objective: Any, spec: xtreme.XtremeTarget, table: pd.DataFrame, tokenizer: Any, max_length: int,
+            device: str) -> pd.DataFrame:
+    """``index_id, label, predicted, value`` per item of ``table`` (one language), in table order."""
+    import torch
+
+    data = make_task_data(spec.format, table, tokenizer, max_length)
+    predicted: list[Any] = []
+    with torch.no_grad():
+        for start in range(0, len(table), EVAL_BATCH):
+            idx = list(range(start, min(len(table), start + EVAL_BATCH)))
+            batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in data.batch(idx).items()}
+            scores = objective.infer(batch)
+            if spec.format == "span":
+                start_logits, end_logits = scores.unbind(-1)
+                predicted += data.span_texts(idx, best_spans(start_logits, end_logits, batch["context_mask"]).cpu())
+            elif spec.format == "tagging":
+                best = scores.argmax(-1).cpu()
+                for row, i in enumerate(idx):
+                    words = len(table["tokens"].iloc[i])
+                    kept = best[row][batch["labels"][row].cpu() != IGNORE].tolist()  # first sub-token of each kept word
+                    tags = [spec.labels[t] for t in kept] + [UNTAGGED] * (words - len(kept))
+                    predicted.append(tags)
+            else:
+                predicted += [spec.labels[int(k)] for k in scores.argmax(1).cpu()]
+    if spec.format == "span":
+
+        gold = [list(a) for a in table["answers"]]
+        value = [squad_metric.best_f1(p, g) for p, g in zip(predicted, gold)]
+    elif spec.format == "tagging":
+        gold = [[spec.labels[t] for t in tags] for tags in table["tags"]]
+        value = [float(np.mean([a == b for a, b in zip(g, p)])) for g, p in zip(gold, predicted)]
+    else:
+        gold = [spec.labels[int(k)] for k in table["label"]]
+        value = [float(g == p) for g, p in zip(gold, predicted)]
+    return pd.DataFrame({"index_id": np.arange(len(table)), "item": table["id"].astype(str).to_numpy(),
+                         "label": pd.Series(gold, dtype=object), "predicted": pd.Series(predicted, dtype=object),
+                         "value": value})
+
+
+def task_score(spec: xtreme.XtremeTarget, preds: pd.DataFrame, language: str) -> float:
+    """XTREME's score of one language, in points."""
+    gold, pred = preds["label"].tolist(), preds["predicted"].tolist()
+    if spec.metric == "accuracy":
+        return xtreme_metrics.accuracy(gold, pred)
+    if spec.metric == "f1":
+        return xtreme_metrics.seqeval_scores(gold, pred)["f1"]
+    if spec.metric == "squad_em_f1":
+        return xtreme_metrics.squad_scores(gold, pred)["f1"]
+    if spec.metric == "mlqa_em_f1":
+        return xtreme_metrics.mlqa_scores(gold, pred, language)["f1"]
+    raise BenchmarkError(f"{spec.display_name}: metric {spec.metric!r} is not a fine-tuned task's")
+
+
+def run_task(params: Params, cfg: XtremeConfig, load: Callable[[], Any], spec: xtreme.XtremeTarget,
+             train: pd.DataFrame, tests: dict[str, pd.DataFrame], device: str = "cpu") -> tuple[dict[str, float], pd.DataFrame]:
+    """Fine-tune a fresh copy of the encoder (``load()``) on ``train``, predict every language of
+    ``tests`` (the first ``cfg.max_test`` items of each, all if None): (scores in points, predictions)."""
+    encoder = load()
+    objective = finetune(params, cfg, encoder, spec, train, device)
+    max_length = min(cfg.max_length, encoder.max_length)
+    cap = cfg.max_test
+    scores, preds = {}, []
+    for lang, table in tests.items():
+        table = table.iloc[:cap].reset_index(drop=True) if cap else table.reset_index(drop=True)
+        p = predict(objective, spec, table, encoder.tokenizer, max_length, device)
+        scores[lang] = task_score(spec, p, lang)
+        preds.append(p.assign(task=spec.name, language=lang))
+    return scores, pd.concat(preds, ignore_index=True)
+
+
+def score(params: Params, run: str, emb: dict[str, np.ndarray], data_dir: Path) -> TargetResult:
+    device = resolve_device(params.runtime.device)
+    specs = [xtreme.get_target(t) for t in params.targets.xtreme.tasks]
+    inputs = {s.name: (english_train(s, data_dir), test_tables(s, data_dir)) for s in specs}  # all read first
+    per_language: dict[str, dict[str, float]] = {}
+    preds = []
+    for spec in specs:
+        train, tests = inputs[spec.name]
+        scores, p = run_task(params, params.targets.xtreme,
+                             lambda: load_run_encoder(paths.model(run), params.encoder, params.seed, device),
+                             spec, train, tests, device)
+        for lang, value in scores.items():
+            per_language.setdefault(lang, {})[spec.name] = value
+        preds.append(p)
+    columns = ["task", "language", "index_id", "item", "label", "predicted", "value"]
+    table = pd.DataFrame([{"language": lang, **v} for lang, v in sorted(per_language.items())],
+                         columns=["language", *(s.name for s in specs)])
+    summary = {f"mean_{s.name}": float(table[s.name].mean()) for s in specs}
+    predictions = pd.concat(preds, ignore_index=True)[columns] if preds else pd.DataFrame(columns=columns)
+    return TargetResult(table, predictions, summary)
