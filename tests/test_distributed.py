@@ -215,7 +215,8 @@ def test_ddp_resume_is_bit_identical(runs: tuple[Path, Path], tmp_path: Path) ->
 def test_world_size_must_divide_the_batch(tmp_path: Path) -> None:
     """`torchrun -m benchmark train` with 3 ranks and batch_size 8: one line, exit != 0, nothing written."""
     env = _env() | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
-    subprocess.run([str(BIN / "benchmark"), "params", "--profile", "tiny", "--write", "arms=[coco-contrastive]"],
+    subprocess.run([str(BIN / "benchmark"), "params", "--profile", "tiny", "--write",
+                    "arms=[baseline,coco-contrastive]"],
                    cwd=tmp_path, env=env, check=True, capture_output=True)
     subprocess.run([str(BIN / "benchmark"), "runs"], cwd=tmp_path, env=env, check=True, capture_output=True)
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))

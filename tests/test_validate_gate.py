@@ -134,7 +134,6 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
     "benchmark/targets/corpus.py:select_languages": (2, ("unknown-language", "pivot-missing")),
     "benchmark/targets/corpus.py:require_snapshot": (1, CALLED),
     "benchmark/targets/corpus.py:parallel_lines": (1, CALLED),
-    "benchmark/pipeline/embeddings.py:load_embeddings": (1, STATE),
     "benchmark/pipeline/images.py:pool_grid": (2, ("grid",)),
     "benchmark/pipeline/task_memo.py:load_memo": (1, STATE),
     "benchmark/pipeline/validate.py:check": (2, "the gate's own refusal of a stale or relabelled params.yaml"),
@@ -182,9 +181,9 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
     "benchmark/training/trainer.py:Sampler.__init__": (2, ("batch-above-images", "batch-above-questions",
                                                            "batch-above-pool", "positive-too-few-lines")),
     "benchmark/training/trainer.py:set_trainable": (1, ("top-layers",)),
-    # and two not from params: a batch over max_length (the collator truncates: an invariant), and a
-    # non-finite loss (an lr that diverges is found only by training)
-    "benchmark/training/trainer.py:train": (4, ("bf16-unsupported", "batch-below-choices")),
+    "benchmark/training/trainer.py:train": (2, ("bf16-unsupported", "batch-below-choices")),
+    "benchmark/training/trainer.py:_step": (2, "a batch over max_length (the collator truncates: an invariant), "
+                                               "or a non-finite loss (an lr that diverges is found only by training)"),
     "benchmark/training/trainer.py:_check_same_config": (1, STATE),
     # within the folders classified as a whole: what params reach
     "benchmark/data/tasks.py:load_task": (2, ("full-unpinned-task",)),

@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
 from benchmark.cache import ContentCache
-from benchmark.io import BenchmarkError, atomic_path, text_key
+from benchmark.io import atomic_path, text_key
 
 
 def save_embeddings(path: Path, tensors: dict[str, np.ndarray]) -> None:
@@ -30,12 +30,6 @@ def split_rows(flat: np.ndarray, groups: dict[str, list[str]]) -> dict[str, np.n
     for name, texts in groups.items():
         out[name], start = flat[start : start + len(texts)], start + len(texts)
     return out
-
-
-def load_embeddings(path: Path) -> dict[str, np.ndarray]:
-    if not path.exists():
-        raise BenchmarkError(f"{path}: embeddings missing; run the embed stage first")
-    return load_file(str(path))
 
 
 class EmbeddingCache:

@@ -4,7 +4,8 @@ Arms differ only in the objective (:mod:`benchmark.training.objectives`) and the
 optimizer, schedule, precision, freezing, checkpointing and logging are the same for all, from the
 one ``training`` block of ``params.yaml`` (:class:`benchmark.config.TrainingConfig`) - SIB-200
 fine-tuning passes the same block with its own steps, batch and learning rate. Read :func:`train`
-top to bottom: that is the whole loop.
+top to bottom: that is the whole loop, with its four parts below it (``_setup``: seeds, optimizer,
+data order; ``_resume``: the newest checkpoint; ``_step``: one optimizer step; ``_save``: a checkpoint).
 
 Determinism: the loop seeds every RNG through :func:`benchmark.determinism.seed_everything`, draws
 the data order from one seeded ``torch.Generator``, and checkpoints every RNG state with the
@@ -19,6 +20,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -158,6 +160,36 @@ def _to(batch: Batch, device: torch.device) -> Batch:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
+@dataclass
+class _Loop:
+    """What the loop carries from one optimizer step to the next, all of it checkpointed: the step, the
+    data order (``sampler``), the stats summed over the current log interval and the budget spent."""
+
+    step: int = 0
+    sums: dict[str, float] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=lambda: {"examples": 0, "rows": 0, "text_tokens": 0,
+                                                            "prefix_tokens": 0})
+
+
+@dataclass
+class _Run:
+    """One call of :func:`train`: the objective and everything that updates it, and where it runs."""
+
+    objective: Objective
+    model: torch.nn.Module  # the objective, or (under torchrun) its DDP wrapper, set once resumed
+    data: TrainData
+    cfg: TrainingConfig
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    sampler: Any
+    generators: dict[str, torch.Generator]
+    config: dict[str, Any]  # what a checkpoint must have been written with to be resumed
+    device: torch.device
+    autocast: Any
+    n_ranks: int
+    rank: int
+
+
 def train(objective: Objective, data: TrainData, cfg: TrainingConfig, out_dir: Path | str, *, seed: int,
           precision: Literal["fp32", "bf16"] = "fp32", keep_last: int | None = None, keep_weights: bool = False,
           freeze_word_embeddings: bool = False, device: str = "cpu", log: LogFn | None = None,
@@ -194,11 +226,48 @@ def train(objective: Objective, data: TrainData, cfg: TrainingConfig, out_dir: P
     distributed.check_divisible(cfg.batch_size, getattr(data, "example_sizes", (getattr(data, "rows_per_example", 1),)),
                                 n_ranks)
     owned = distributed.start(dev) if n_ranks > 1 else False
+    run = _setup(objective, data, cfg, seed, precision, keep_weights, freeze_word_embeddings, dev, n_ranks)
+    loop, final = _resume(run, out_dir)
+    if n_ranks > 1 and loop.step < cfg.steps:
+        # Buffers never change in training (no BatchNorm), so no per-step broadcast; a head that a
+        # step does not use (multi-task) or an encoder pooler that no objective reads gets no grad.
+        run.model = DistributedDataParallel(objective, device_ids=[dev] if dev.type == "cuda" else None,
+                                            forward_sync_buffers=False, find_unused_parameters=True)
+    if loop.step < cfg.steps:
+        bar = tqdm(total=cfg.steps, initial=loop.step, desc="train", unit="step", disable=not progress or run.rank != 0)
+        seen, tokens, t0 = 0, 0, time.perf_counter()  # throughput since the last log (the global batches)
+        with distributed.sharding(n_ranks):
+            while loop.step < cfg.steps:
+                lr = run.scheduler.get_last_lr()[0]
+                rows, step_tokens = _step(run, loop)
+                seen, tokens = seen + rows, tokens + step_tokens
+                bar.update(1)
+                if loop.step % cfg.log_every == 0 or loop.step == cfg.steps:
+                    n = (loop.step - 1) % cfg.log_every + 1  # optimizer steps in this interval
+                    metrics = {k: v / (n if k == "grad_norm" else n * cfg.grad_accum) for k, v in loop.sums.items()}
+                    dt = time.perf_counter() - t0
+                    metrics |= {"lr": lr, "examples_per_s": seen / dt, "tokens_per_s": tokens / dt}
+                    bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+                    if log is not None and run.rank == 0:
+                        log(loop.step, metrics)
+                    loop.sums, seen, tokens, t0 = {}, 0, 0, time.perf_counter()
+                if loop.step % cfg.checkpoint_every == 0 or loop.step == cfg.steps:
+                    final = _save(run, loop, out_dir, keep_last, keep_weights)
+        bar.close()
+    if n_ranks > 1:
+        distributed.finish(owned)
+    assert final is not None
+    return final
+
+
+def _setup(objective: Objective, data: TrainData, cfg: TrainingConfig, seed: int, precision: str, keep_weights: bool,
+           freeze_word_embeddings: bool, dev: torch.device, n_ranks: int) -> _Run:
+    """Seeded RNGs, the trainable parameters, optimizer, schedule and data order of a fresh run."""
     rank = distributed.rank() if n_ranks > 1 else 0
-    run_config = {**cfg.model_dump(mode="json"), "seed": seed, "precision": precision, "keep_weights": keep_weights,
-                  "freeze_word_embeddings": freeze_word_embeddings}
+    config = {**cfg.model_dump(mode="json"), "seed": seed, "precision": precision, "keep_weights": keep_weights,
+              "freeze_word_embeddings": freeze_word_embeddings}
     if n_ranks > 1:  # only then: single-process checkpoints keep their config
-        run_config["world_size"] = n_ranks  # per-rank dropout streams: resumable on the same world only
+        config["world_size"] = n_ranks  # per-rank dropout streams: resumable on the same world only
     generator = seed_everything(seed, torch.get_num_threads())  # data order: the same on every rank
     if rank:  # dropout: rank 0 draws as a single process would, the others their own streams
         torch.manual_seed(distributed.rank_seed(seed, rank))
@@ -211,103 +280,87 @@ def train(objective: Objective, data: TrainData, cfg: TrainingConfig, out_dir: P
     sampler = (data.make_sampler(cfg.batch_size, generator) if hasattr(data, "make_sampler")
                else Sampler(len(data), cfg.batch_size // getattr(data, "rows_per_example", 1), generator,
                             getattr(data, "groups", None)))
-    sums: dict[str, float] = {}  # stats summed over the current log interval
-    totals = {"examples": 0, "rows": 0, "text_tokens": 0, "prefix_tokens": 0}  # the budget actually spent
-    step = 0
-    if rank == 0:
-        checkpoint.remove_partial(out_dir)
-    if n_ranks > 1:
-        torch.distributed.barrier()  # every rank sees the same checkpoints
-    if (last := checkpoint.latest(out_dir)) is not None:
-        step, loop = checkpoint.load(last, objective, optimizer, scheduler, generators)
-        _check_same_config(loop["config"], run_config, last)
-        if n_ranks > 1:
-            distributed.set_rng_state(loop["rank_rng"], dev)
-        sampler.load_state_dict(loop["sampler"])
-        sums = dict(loop["sums"])
-        totals = dict(loop["totals"])
-        if step >= cfg.steps:
-            if n_ranks > 1:
-                distributed.finish(owned)
-            return last
-    model: torch.nn.Module = objective
-    if n_ranks > 1:
-        # Buffers never change in training (no BatchNorm), so no per-step broadcast; a head that a
-        # step does not use (multi-task) or an encoder pooler that no objective reads gets no grad.
-        model = DistributedDataParallel(objective, device_ids=[dev] if dev.type == "cuda" else None,
-                                        forward_sync_buffers=False, find_unused_parameters=True)
     # bf16 runs on CPU too, so the full profile's precision path can be rehearsed without a GPU.
-    autocast = (torch.autocast(dev.type, dtype=torch.bfloat16) if precision == "bf16"
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    return _Run(objective, objective, data, cfg, optimizer, scheduler, sampler, generators, config, dev, autocast,
+                n_ranks, rank)
+
+
+def _resume(run: _Run, out_dir: Path) -> tuple[_Loop, Path | None]:
+    """The loop state of the newest complete checkpoint in ``out_dir`` (and it), or a fresh one."""
+    if run.rank == 0:
+        checkpoint.remove_partial(out_dir)
+    if run.n_ranks > 1:
+        torch.distributed.barrier()  # every rank sees the same checkpoints
+    last = checkpoint.latest(out_dir)
+    if last is None:
+        return _Loop(), None
+    step, saved = checkpoint.load(last, run.objective, run.optimizer, run.scheduler, run.generators)
+    _check_same_config(saved["config"], run.config, last)
+    if run.n_ranks > 1:
+        distributed.set_rng_state(saved["rank_rng"], run.device)
+    run.sampler.load_state_dict(saved["sampler"])
+    return _Loop(step, dict(saved["sums"]), dict(saved["totals"])), last
+
+
+def _step(run: _Run, loop: _Loop) -> tuple[int, int]:
+    """One optimizer step over ``grad_accum`` micro-batches; its stats go into ``loop.sums``. Returns
+    the rows and tokens it read (the global batches)."""
+    cfg, objective, model = run.cfg, run.objective, run.model
+    rows_read, tokens_read = 0, 0
+    step_sums: dict[str, float] = {}  # sharded: this rank's stats of this step, averaged below
+    for micro in range(cfg.grad_accum):
+        batch = run.data.batch(run.sampler.next())  # the global batch, on every rank
+        rows, prefix = len(batch["input_ids"]), objective.prefix_length(batch)
+        rows_read, tokens_read = rows_read + rows, tokens_read + _tokens(batch) + rows * prefix
+        loop.totals["examples"] += rows // int(batch.get("num_choices", 1))
+        loop.totals["rows"] += rows
+        loop.totals["text_tokens"] += _tokens(batch)
+        loop.totals["prefix_tokens"] += rows * prefix
+        if batch["input_ids"].shape[1] + prefix > cfg.max_length:
+            raise BenchmarkError(f"a batch is longer than training.max_length={cfg.max_length}")
+        batch = objective.prepare(batch)  # draws over the global batch (MLM masks) before the split
+        if run.n_ranks > 1:
+            batch = distributed.shard(batch, run.rank, run.n_ranks)
+        batch = _to(batch, run.device)
+        # Gradients are all-reduced once per optimizer step, after the last micro-batch.
+        sync = (model.no_sync() if isinstance(model, DistributedDataParallel) and micro < cfg.grad_accum - 1
                 else contextlib.nullcontext())
-    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress or rank != 0)
-    seen, tokens, t0 = 0, 0, time.perf_counter()  # throughput since the last log (the global batches)
-    final = last
-    with distributed.sharding(n_ranks):
-        while step < cfg.steps:
-            lr = scheduler.get_last_lr()[0]
-            step_sums: dict[str, float] = {}  # sharded: this rank's stats of this step, averaged below
-            for micro in range(cfg.grad_accum):
-                batch = data.batch(sampler.next())  # the global batch, on every rank
-                rows, prefix = len(batch["input_ids"]), objective.prefix_length(batch)
-                seen, tokens = seen + rows, tokens + _tokens(batch) + rows * prefix
-                totals["examples"] += rows // int(batch.get("num_choices", 1))
-                totals["rows"] += rows
-                totals["text_tokens"] += _tokens(batch)
-                totals["prefix_tokens"] += rows * prefix
-                if batch["input_ids"].shape[1] + prefix > cfg.max_length:
-                    raise BenchmarkError(f"a batch is longer than training.max_length={cfg.max_length}")
-                batch = objective.prepare(batch)  # draws over the global batch (MLM masks) before the split
-                if n_ranks > 1:
-                    batch = distributed.shard(batch, rank, n_ranks)
-                batch = _to(batch, dev)
-                # Gradients are all-reduced once per optimizer step, after the last micro-batch.
-                sync = (model.no_sync() if isinstance(model, DistributedDataParallel) and micro < cfg.grad_accum - 1
-                        else contextlib.nullcontext())
-                with sync:
-                    with autocast:
-                        loss, stats = model(batch)
-                    (loss / cfg.grad_accum).backward()
-                into = sums if n_ranks == 1 else step_sums
-                for k, v in stats.items():
-                    into[k] = into.get(k, 0.0) + v
-            last_loss = stats["loss"]
-            if n_ranks > 1:
-                step_sums = distributed.mean_stats(step_sums, dev)
-                for k, v in step_sums.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                last_loss = step_sums["loss"]  # non-finite if any rank's is
-            params = [p for group in optimizer.param_groups for p in group["params"]]
-            norm = torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(norm)
-            if not math.isfinite(last_loss):
-                raise BenchmarkError(f"training loss is {last_loss} at step {step}")
-            bar.update(1)
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                n = (step - 1) % cfg.log_every + 1  # optimizer steps in this interval
-                metrics = {k: v / (n if k == "grad_norm" else n * cfg.grad_accum) for k, v in sums.items()}
-                dt = time.perf_counter() - t0
-                metrics |= {"lr": lr, "examples_per_s": seen / dt, "tokens_per_s": tokens / dt}
-                bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-                if log is not None and rank == 0:
-                    log(step, metrics)
-                sums, seen, tokens, t0 = {}, 0, 0, time.perf_counter()
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                loop = {"config": run_config, "sampler": sampler.state_dict(), "sums": sums, "totals": totals}
-                if n_ranks > 1:
-                    loop["rank_rng"] = distributed.rng_states(dev)  # every rank's dropout stream
-                final = checkpoint.step_dir(out_dir, step)
-                if rank == 0:
-                    final = checkpoint.save(out_dir, step, objective, optimizer, scheduler, generators, loop)
-                    _prune(out_dir, keep_last, keep_weights)
-    bar.close()
-    if n_ranks > 1:
-        distributed.finish(owned)
-    assert final is not None
-    return final
+        with sync:
+            with run.autocast:
+                loss, stats = model(batch)
+            (loss / cfg.grad_accum).backward()
+        into = loop.sums if run.n_ranks == 1 else step_sums
+        for k, v in stats.items():
+            into[k] = into.get(k, 0.0) + v
+    last_loss = stats["loss"]
+    if run.n_ranks > 1:
+        step_sums = distributed.mean_stats(step_sums, run.device)
+        for k, v in step_sums.items():
+            loop.sums[k] = loop.sums.get(k, 0.0) + v
+        last_loss = step_sums["loss"]  # non-finite if any rank's is
+    params = [p for group in run.optimizer.param_groups for p in group["params"]]
+    norm = torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+    run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    loop.step += 1
+    loop.sums["grad_norm"] = loop.sums.get("grad_norm", 0.0) + float(norm)
+    if not math.isfinite(last_loss):
+        raise BenchmarkError(f"training loss is {last_loss} at step {loop.step}")
+    return rows_read, tokens_read
+
+
+def _save(run: _Run, loop: _Loop, out_dir: Path, keep_last: int | None, keep_weights: bool) -> Path:
+    """A checkpoint of the weights, optimizer, schedule, every RNG and ``loop`` (rank 0 writes it)."""
+    state = {"config": run.config, "sampler": run.sampler.state_dict(), "sums": loop.sums, "totals": loop.totals}
+    if run.n_ranks > 1:
+        state["rank_rng"] = distributed.rng_states(run.device)  # every rank's dropout stream
+    if run.rank != 0:
+        return checkpoint.step_dir(out_dir, loop.step)
+    saved = checkpoint.save(out_dir, loop.step, run.objective, run.optimizer, run.scheduler, run.generators, state)
+    _prune(out_dir, keep_last, keep_weights)
+    return saved
 
 
 def _check_same_config(saved: dict[str, Any], now: dict[str, Any], where: Path) -> None:
