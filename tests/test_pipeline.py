@@ -302,9 +302,9 @@ def test_readme_comparison_commands_run_as_written(scratch: tuple[Path, dict[str
     exp_run, shown = _readme_comparison()
     assert [cmd[:3] for cmd in shown] == [["dvc", "exp", "show"], ["dvc", "metrics", "diff"]]
     saved = {name: (root / name).read_bytes() for name in ("params.yaml", "dvc.lock")}
-    # Outputs DVC does not cache (per-stage records, checkpoints): kept aside to be put back after.
+    # Outputs DVC does not cache (per-stage records, results, checkpoints): kept aside to be put back after.
     kept = root.parent / "kept-outputs"
-    for name in ("metrics", "checkpoints"):
+    for name in ("metrics", "results", "checkpoints"):
         shutil.copytree(root / name, kept / name)
     listed = [str(BIN / "dvc"), "exp", "ls", "--name-only"]
     earlier = set(_run(listed, root, env).stdout.split())
@@ -334,7 +334,7 @@ def test_readme_comparison_commands_run_as_written(scratch: tuple[Path, dict[str
     finally:
         for name, data in saved.items():
             (root / name).write_bytes(data)
-        for name in ("metrics", "checkpoints"):
+        for name in ("metrics", "results", "checkpoints"):
             shutil.rmtree(root / name)
             shutil.copytree(kept / name, root / name)
         shutil.rmtree(kept)
