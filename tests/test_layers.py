@@ -117,3 +117,14 @@ def test_importing_the_package_and_its_schema_loads_no_deep_learning_library() -
             "print(sorted(m for m in ('torch', 'transformers', 'tokenizers', 'sklearn', 'mlflow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_stages_never_import_each_other() -> None:
+    """A stage's module imports helpers, never another stage (dvc.yaml: one stage, one entry point)."""
+    import yaml
+
+    stages = yaml.safe_load((imports.REPO / "dvc.yaml").read_text())["stages"]
+    commands = {spec.get("do", spec)["cmd"].split()[1] for spec in stages.values()}
+    entries = {m for command in commands for m in imports.entry_modules(command) if m.startswith("benchmark.pipeline.")}
+    assert len(entries) >= 8, entries
+    assert {(m, t) for m in entries for t in imports.imports_of(m) & entries} == set()
