@@ -33,7 +33,7 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from benchmark.data import coco, tasks  # noqa: E402
+from benchmark.data import coco, task_tables, tasks  # noqa: E402
 from benchmark.io import read_lines  # noqa: E402
 from benchmark.io import BenchmarkError, atomic_dir, sha256_file, write_json  # noqa: E402
 
@@ -384,12 +384,12 @@ def build_text_tasks(shared: Path) -> tuple[dict[str, pa.Table], dict]:
     will read them; rows in upstream order (the held-out share is chosen at load time by item id)."""
     tables, source = {}, {}
     for name, rel, read, extra, repo, rev in (
-        ("hellaswag", HELLASWAG_FILE, tasks.read_hellaswag_text, (), HELLASWAG_TEXT_REPO, HELLASWAG_TEXT_REV_SHORT),
-        ("cosmosqa", COSMOSQA_FILE, tasks.read_cosmosqa_csv, ("question",), COSMOSQA_REPO, COSMOSQA_REV_SHORT),
+        ("hellaswag", HELLASWAG_FILE, task_tables.read_hellaswag_text, (), HELLASWAG_TEXT_REPO, HELLASWAG_TEXT_REV_SHORT),
+        ("cosmosqa", COSMOSQA_FILE, task_tables.read_cosmosqa_csv, ("question",), COSMOSQA_REPO, COSMOSQA_REV_SHORT),
     ):
         path = shared / rel
         df = read(path)
-        tasks.validate(tasks.TASKS[name], df[list(tasks.COLUMNS["choice"])], str(path))
+        task_tables.validate(tasks.TASKS[name], df[list(tasks.COLUMNS["choice"])], str(path))
         if len(df) != TEXT_ROWS[name]:
             raise BenchmarkError(f"{path}: expected {TEXT_ROWS[name]} items, found {len(df)}")
         tables[f"{name}.parquet"] = _choice_table(df, extra)

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from benchmark.data import tasks
+from benchmark.data import task_tables, tasks
 from benchmark.data.spec import BUNDLE_DIR, MANIFEST, verify_bundle
 from benchmark.io import BenchmarkError, sha256_file
 
@@ -77,7 +77,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def loaded(bundle: Path) -> dict[str, dict[str, pd.DataFrame]]:
-    return {name: tasks.load_task(name, "bundle", bundle) for name in ROWS}
+    return {name: task_tables.load_task(name, "bundle", bundle) for name in ROWS}
 
 
 # --- registry ------------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def test_spec_is_frozen() -> None:
 
 
 def build(name: str, tmp_path: Path, files: dict[str, Path] | None = None) -> dict[str, pd.DataFrame]:
-    return tasks.build_tables(tasks.TASKS[name], fixture_fetch(tmp_path / "cache", files))
+    return task_tables.build_tables(tasks.TASKS[name], fixture_fetch(tmp_path / "cache", files))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -234,7 +234,7 @@ def test_hub_path_calls_load_dataset_with_the_pins(tmp_path: Path, monkeypatch: 
         return fixture
 
     monkeypatch.setattr(datasets, "load_dataset", fake)
-    out = tasks.load_task("mnli", "hub", tmp_path / "hub")
+    out = task_tables.load_task("mnli", "hub", tmp_path / "hub")
     assert calls == [("nyu-mll/glue", "mnli", tasks.GLUE_REV, "train"),
                      ("nyu-mll/glue", "mnli", tasks.GLUE_REV, "validation_matched")]  # fmt: skip
     assert len(out["train"]) == len(out["heldout"]) == 4
@@ -246,7 +246,7 @@ def test_hub_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(datasets, "load_dataset", fail)
     with pytest.raises(BenchmarkError) as e:
-        tasks.load_task("sst2", "hub", tmp_path)
+        task_tables.load_task("sst2", "hub", tmp_path)
     assert str(e.value) == (f"nyu-mll/glue@{tasks.GLUE_REV}/train: cannot load from the Hugging Face Hub: "
                             "ConnectionError: no route to host")  # fmt: skip
 
@@ -255,15 +255,15 @@ def test_hub_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_hub_refuses_unresolved_pins(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("must not download"))
     with pytest.raises(BenchmarkError, match=rf"task '{name}': upstream .* is not pinned to a commit") as e:
-        tasks.load_task(name, "hub", tmp_path)
+        task_tables.load_task(name, "hub", tmp_path)
     assert "\n" not in str(e.value)
 
 
 def test_unknown_task_and_unbundled_task(bundle: Path) -> None:
     with pytest.raises(BenchmarkError, match="unknown task 'xnli'; known: anli_plus, ccg"):
-        tasks.load_task("xnli", "bundle", bundle)
+        task_tables.load_task("xnli", "bundle", bundle)
     with pytest.raises(BenchmarkError, match="task 'sst2' is not bundled .*use source 'hub'"):
-        tasks.load_task("sst2", "bundle", bundle)
+        task_tables.load_task("sst2", "bundle", bundle)
 
 
 # --- malformed upstream rows: one line naming the file and the row -------------------------------
@@ -393,7 +393,7 @@ def test_bundled_split_counts_and_rule(name: str, loaded: dict) -> None:
 
 
 def test_bundled_load_is_deterministic(bundle: Path, loaded: dict) -> None:
-    again = tasks.load_task("cosmosqa", "bundle", bundle)
+    again = task_tables.load_task("cosmosqa", "bundle", bundle)
     for split in tasks.SPLITS:
         pd.testing.assert_frame_equal(again[split], loaded["cosmosqa"][split])
 
@@ -454,7 +454,7 @@ def _prefix(context: str) -> str:
 def _old_split(name: str, bundle: Path) -> dict[str, pd.DataFrame]:
     """The split by item id that the bundle used before groups (the leak this rule closes)."""
     spec = tasks.TASKS[name]
-    df = tasks.validate(spec, pq.read_table(bundle / spec.bundled, columns=list(tasks.COLUMNS["choice"])).to_pandas(),
+    df = task_tables.validate(spec, pq.read_table(bundle / spec.bundled, columns=list(tasks.COLUMNS["choice"])).to_pandas(),
                         name)
     split = df["id"].map(lambda i: tasks.split_of(i, 0.1))
     return {s: df[split == s].reset_index(drop=True) for s in tasks.SPLITS}
@@ -482,8 +482,8 @@ def test_bundled_heldout_shares_no_source_with_train(bundle: Path, loaded: dict)
 
 
 def test_task_tables_score_only_heldout_items_of_unseen_groups(monkeypatch: pytest.MonkeyPatch) -> None:
-    from benchmark.config import load_params
     from benchmark import paths
+    from benchmark.config import load_params
     from benchmark.pipeline import task_data
 
     params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
@@ -493,7 +493,7 @@ def test_task_tables_score_only_heldout_items_of_unseen_groups(monkeypatch: pyte
         tables = task_data.task_tables(params, task)
         assert [len(tables[p]) for p in ("train", "fit", "heldout")] == [400, task_data.FIT_EXAMPLES, 250]
         assert not tasks.shares_group(tasks.TASKS[task], tables["heldout"], tables["train"]).any()
-        assert tables["heldout"]["id"].tolist() == tasks.load_task(task, "bundle")["heldout"]["id"].head(250).tolist()
+        assert tables["heldout"]["id"].tolist() == task_tables.load_task(task, "bundle")["heldout"]["id"].head(250).tolist()
     # An upstream split pair whose validation repeats training passages (the hub path): those are dropped.
     train = pd.DataFrame({"id": ["t1", "t2"], "context": ["Passage one.", "Passage two."]})
     heldout = pd.DataFrame({"id": ["v1", "v2", "v3"], "context": ["passage TWO.", "Passage three.", "Passage one."]})
@@ -513,7 +513,7 @@ def test_malformed_bundled_file_names_file_and_row(bundle: Path, tmp_path: Path)
     manifest["files"]["cosmosqa.parquet"]["sha256"] = sha256_file(path)
     (data_dir / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(BenchmarkError) as e:
-        tasks.load_task("cosmosqa", "bundle", data_dir)
+        task_tables.load_task("cosmosqa", "bundle", data_dir)
     assert str(e.value) == f"{path}: row 17: label 4 out of range 0..3"
 
 
@@ -523,7 +523,7 @@ def test_corrupt_bundled_file_is_refused(bundle: Path, tmp_path: Path) -> None:
     with open(data_dir / "hellaswag.parquet", "ab") as f:
         f.write(b"\0")
     with pytest.raises(BenchmarkError, match="hellaswag.parquet: sha256 mismatch"):
-        tasks.load_task("hellaswag", "bundle", data_dir)
+        task_tables.load_task("hellaswag", "bundle", data_dir)
 
 
 # --- against the read-only source copies (skipped in a fresh clone) ------------------------------
@@ -531,11 +531,11 @@ def test_corrupt_bundled_file_is_refused(bundle: Path, tmp_path: Path) -> None:
 
 def test_bundle_matches_shared_sources(shared_data: Path, loaded: dict) -> None:
     for name, read, rel in (
-        ("hellaswag", tasks.read_hellaswag_text, "hellaswag/hellaswag_val_full.txt.bz2"),
-        ("cosmosqa", tasks.read_cosmosqa_csv, "cosmosqa/valid.csv"),
+        ("hellaswag", task_tables.read_hellaswag_text, "hellaswag/hellaswag_val_full.txt.bz2"),
+        ("cosmosqa", task_tables.read_cosmosqa_csv, "cosmosqa/valid.csv"),
     ):
         source = read(shared_data / rel)[list(tasks.COLUMNS["choice"])]
-        source = tasks.validate(tasks.TASKS[name], source, rel).set_index("id")
+        source = task_tables.validate(tasks.TASKS[name], source, rel).set_index("id")
         bundled = pd.concat([loaded[name][s] for s in tasks.SPLITS]).set_index("id").loc[source.index]
         pd.testing.assert_frame_equal(bundled, source)
     raw = pd.read_csv(shared_data / "cosmosqa" / "valid.csv", dtype=str, keep_default_na=False)

@@ -71,7 +71,7 @@ CASES: dict[str, tuple[dict, str]] = {
     # every stage that reads data/full: the upstream snapshot absent
     "full-without-snapshot": ({"profile": "full", "runtime": {"device": "cpu"}},
                               r"data/full: upstream snapshot missing; run `benchmark fetch`"),
-    # train@cosmosqa on the upstream source (data.tasks.load_task): a task without a commit pin
+    # train@cosmosqa on the upstream source (data.task_tables.load_task): a task without a commit pin
     "full-unpinned-task": ({"profile": "full", "runtime": {"device": "cpu"}, "arms": ["baseline", "cosmosqa"]},
                            r"arms: run cosmosqa trains cosmosqa, whose upstream .* is not pinned to a commit"),
     # every stage on a device (determinism.resolve_device): CUDA asked for on a machine without it
@@ -186,8 +186,8 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
                                                "or a non-finite loss (an lr that diverges is found only by training)"),
     "benchmark/training/trainer.py:_check_same_config": (1, STATE),
     # within the folders classified as a whole: what params reach
-    "benchmark/data/tasks.py:load_task": (2, ("full-unpinned-task",)),
-    "benchmark/data/tasks.py:_load_bundle": (1, ("unbundled-task",)),
+    "benchmark/data/task_tables.py:load_task": (2, ("full-unpinned-task",)),
+    "benchmark/data/task_tables.py:_load_bundle": (1, ("unbundled-task",)),
     "benchmark/data/tasks.py:get_task": (1, ("unknown-arm",)),
     "benchmark/models/image.py:load_image_encoder": (2, ("mobilenet-named",)),
     "benchmark/models/pretrained.py:verify": (3, ("local-model-missing",)),

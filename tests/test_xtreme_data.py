@@ -15,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from benchmark.data import xtreme as X
+from benchmark.data import xtreme_files as F
 from benchmark.data.tasks import COLUMNS, TASKS
 from benchmark.io import BenchmarkError
 from benchmark.targets import xtreme_metrics as M
@@ -95,22 +96,22 @@ def test_pin_and_spec_validation():
 
 
 def test_load_target_refuses_unresolved_unknown_and_tampered():
-    message = _error(X.load_target, "xnli", FIX / "xnli", "de")
+    message = _error(F.load_target, "xnli", FIX / "xnli", "de")
     assert message.startswith("XNLI: upstream https://dl.fbaipublicfiles.com/XNLI/XNLI-1.0.zip is unresolved")
     assert "refusing to load" in message
-    assert "unknown language 'ro' for XQuAD" in _error(X.load_target, "xquad", FIX / "xquad", "ro")
-    assert "unknown XTREME target 'xcopa'" in _error(X.load_target, "xcopa", FIX, "et")
-    assert "read by its own module" in _error(X.load_target, "tatoeba", FIX, "de")
+    assert "unknown language 'ro' for XQuAD" in _error(F.load_target, "xquad", FIX / "xquad", "ro")
+    assert "unknown XTREME target 'xcopa'" in _error(F.load_target, "xcopa", FIX, "et")
+    assert "read by its own module" in _error(F.load_target, "tatoeba", FIX, "de")
     # the fixture is not the pinned file: its sha256 gives it away
     assert "xquad.de.json: sha256 mismatch with the pin (expected 990b5d746746" in _error(
-        X.load_target, "xquad", FIX / "xquad", "de")
+        F.load_target, "xquad", FIX / "xquad", "de")
 
 
 # --- readers on the fixtures ---------------------------------------------------------------------
 
 
 def test_read_xnli():
-    df = X.read_xnli(FIX / "xnli" / "XNLI-1.0" / "xnli.test.tsv")
+    df = F.read_xnli(FIX / "xnli" / "XNLI-1.0" / "xnli.test.tsv")
     assert list(df.columns) == [*COLUMNS["pair"], "language"]
     assert df.to_dict("records") == [
         {"id": "en-1", "text": "The cat sat on the mat.", "text_pair": "A cat sat.", "label": 0, "language": "en"},
@@ -123,14 +124,14 @@ def test_read_xnli():
 
 
 def test_read_pawsx_keeps_the_ns_placeholder():
-    df = X.read_pawsx(FIX / "pawsx" / "x-final" / "de" / "test_2k.tsv", "de")
+    df = F.read_pawsx(FIX / "pawsx" / "x-final" / "de" / "test_2k.tsv", "de")
     assert df[["id", "text_pair", "label"]].values.tolist() == [
         ["de-1", "Die Straße führt westwärts.", 1], ["de-2", "1950 starb er.", 0], ["de-3", "NS", 0]]
     assert set(df["language"]) == {"de"}
 
 
 def test_read_udpos_words_not_multiword_tokens():
-    df = X.read_udpos(FIX / "udpos", "de")
+    df = F.read_udpos(FIX / "udpos", "de")
     tags = [[X.UPOS[i] for i in row] for row in df["tags"]]
     assert df["id"].tolist() == ["de_alpha-ud-test:s1", "de_alpha-ud-test:s2", "de_beta-ud-test:b1"]
     assert df["tokens"].tolist() == [["Wir", "gehen", "zu", "dem", "Markt", "."],  # "zum" = zu + dem
@@ -138,11 +139,11 @@ def test_read_udpos_words_not_multiword_tokens():
                                      ["Ja", "!"]]  # last file has no final blank line; the '_' sentence is dropped
     assert tags == [["PRON", "VERB", "ADP", "DET", "NOUN", "PUNCT"], ["PRON", "ADV", "VERB", "PUNCT"],
                     ["INTJ", "PUNCT"]]
-    assert "no file matches" in _error(X.read_udpos, FIX / "udpos", "fr")
+    assert "no file matches" in _error(F.read_udpos, FIX / "udpos", "fr")
 
 
 def test_read_panx():
-    df = X.read_panx(FIX / "panx" / "de-test", "de")
+    df = F.read_panx(FIX / "panx" / "de-test", "de")
     assert df["tokens"].tolist() == [["Angela", "Merkel", "besucht", "Paris"],
                                      ["Die", "Deutsche", "Bahn", "streikt", "http://x.de"]]  # only the prefix is cut
     assert [[X.PANX_TAGS[i] for i in row] for row in df["tags"]] == [
@@ -151,20 +152,20 @@ def test_read_panx():
 
 
 def test_read_squad_formats():
-    df = X.read_squad(FIX / "xquad" / "xquad.de.json", "de", "xquad")
+    df = F.read_squad(FIX / "xquad" / "xquad.de.json", "de", "xquad")
     assert list(df.columns) == [*COLUMNS["span"], "language"]
     assert df[["id", "answer_start", "answer_text"]].values.tolist() == [
         ["q1", 22, "Dresden und Hamburg"], ["q2", 4, "Elbe"], ["q3", 17, "Hafenstadt"]]
     assert df["answers"][0] == ["Dresden und Hamburg", "Dresden"]
-    mlqa = X.read_squad(FIX / "mlqa" / "MLQA_V1" / "test" / "test-context-de-question-de.json", "de", "mlqa")
+    mlqa = F.read_squad(FIX / "mlqa" / "MLQA_V1" / "test" / "test-context-de-question-de.json", "de", "mlqa")
     assert mlqa["id"].tolist() == ["5c4c0b6e1b8a3e2f"]
-    tydi = X.read_squad(FIX / "tydiqa" / "tydiqa-goldp-v1.1-dev" / "tydiqa-goldp-dev-swahili.json", "sw", "tydiqa")
+    tydi = F.read_squad(FIX / "tydiqa" / "tydiqa-goldp-v1.1-dev" / "tydiqa-goldp-dev-swahili.json", "sw", "tydiqa")
     assert tydi[["id", "answer_text", "language"]].values.tolist() == [["swahili-123-0", "Mto Nile", "sw"]]
-    assert "unknown language 'sw' for MLQA" in _error(X.read_squad, FIX / "xquad" / "xquad.de.json", "sw", "mlqa")
+    assert "unknown language 'sw' for MLQA" in _error(F.read_squad, FIX / "xquad" / "xquad.de.json", "sw", "mlqa")
 
 
 def test_read_bucc():
-    parts = X.read_bucc(FIX / "bucc" / "bucc2018" / "de-en", "de")
+    parts = F.read_bucc(FIX / "bucc" / "bucc2018" / "de-en", "de")
     assert {k: tuple(v.columns) for k, v in parts.items()} == X.BITEXT_COLUMNS
     assert parts["source"]["id"].tolist() == ["de-000000001", "de-000000002", "de-000000003"]
     assert len(parts["target"]) == 4  # comparable corpora: the sides differ in size by design
@@ -174,46 +175,46 @@ def test_read_bucc():
 
 def test_read_belebele():
     # the Hub repo at the pinned commit holds the official JSON lines: load_target reads a snapshot of it
-    df = X.load_target("belebele", FIX / "belebele", "deu_Latn")
+    df = F.load_target("belebele", FIX / "belebele", "deu_Latn")
     link = "https://en.wikibooks.org/wiki/Elbe"
     # a link's second passage is told apart: the files carry no split to do it
     assert df["id"].tolist() == [f"{link}#1", f"{link}#2", f"{link}~2#1"]
     assert df["label"].tolist() == [1, 3, 0]  # correct_answer_num 2, 4, 1: one-indexed
     assert df["choices"][0][1] == "Wohin mündet die Elbe? In die Nordsee"
     assert df["context"][0].startswith("Die Elbe fließt")
-    assert "unknown language 'deu_Latn' for XNLI" in _error(X.load_target, "xnli", FIX, "deu_Latn")
+    assert "unknown language 'deu_Latn' for XNLI" in _error(F.load_target, "xnli", FIX, "deu_Latn")
 
 
 # --- bad input: one line naming the file and line/record -----------------------------------------
 
 
 @pytest.mark.parametrize(("read", "name", "fragment"), [
-    (lambda p: X.read_xnli(p), "xnli_columns.tsv", "xnli_columns.tsv: line 3: 12 tab-separated columns, expected 19"),
-    (lambda p: X.read_xnli(p), "xnli_label.tsv", "xnli_label.tsv: line 4: label 'maybe' not in ['entailment'"),
-    (lambda p: X.read_xnli(p), "xnli_language.tsv", "xnli_language.tsv: line 3: unknown language 'nl' for XNLI"),
-    (lambda p: X.read_pawsx(p, "de"), "pawsx_columns.tsv", "pawsx_columns.tsv: line 2: 3 tab-separated columns"),
-    (lambda p: X.read_pawsx(p, "de"), "pawsx_label.tsv", "pawsx_label.tsv: line 2: label '2' not in ['0', '1']"),
-    (lambda p: X.read_pawsx(p, "it"), "pawsx_label.tsv", "pawsx_label.tsv: unknown language 'it' for PAWS-X"),
-    (lambda p: X.read_conllu(p, "de"), "udpos_columns.conllu",
+    (lambda p: F.read_xnli(p), "xnli_columns.tsv", "xnli_columns.tsv: line 3: 12 tab-separated columns, expected 19"),
+    (lambda p: F.read_xnli(p), "xnli_label.tsv", "xnli_label.tsv: line 4: label 'maybe' not in ['entailment'"),
+    (lambda p: F.read_xnli(p), "xnli_language.tsv", "xnli_language.tsv: line 3: unknown language 'nl' for XNLI"),
+    (lambda p: F.read_pawsx(p, "de"), "pawsx_columns.tsv", "pawsx_columns.tsv: line 2: 3 tab-separated columns"),
+    (lambda p: F.read_pawsx(p, "de"), "pawsx_label.tsv", "pawsx_label.tsv: line 2: label '2' not in ['0', '1']"),
+    (lambda p: F.read_pawsx(p, "it"), "pawsx_label.tsv", "pawsx_label.tsv: unknown language 'it' for PAWS-X"),
+    (lambda p: F.read_conllu(p, "de"), "udpos_columns.conllu",
      "udpos_columns.conllu: line 3: 7 tab-separated columns, expected 10"),
-    (lambda p: X.read_conllu(p, "de"), "udpos_tag.conllu", "udpos_tag.conllu: line 3: UPOS tag 'VB' not in"),
-    (lambda p: X.read_conllu(p, "de"), "udpos_order.conllu",
+    (lambda p: F.read_conllu(p, "de"), "udpos_tag.conllu", "udpos_tag.conllu: line 3: UPOS tag 'VB' not in"),
+    (lambda p: F.read_conllu(p, "de"), "udpos_order.conllu",
      "udpos_order.conllu: line 3: word id '3' where 2 was expected"),
-    (lambda p: X.read_panx(p, "de"), "panx_columns", "panx_columns: line 2: 1 tab-separated columns, expected 2"),
-    (lambda p: X.read_panx(p, "de"), "panx_prefix", "panx_prefix: line 2: token 'fr:Paris' lacks the 'de:' prefix"),
-    (lambda p: X.read_panx(p, "de"), "panx_tag", "panx_tag: line 2: tag 'I-MISC' not in"),
-    (lambda p: X.read_squad(p, "de", "xquad"), "squad_syntax.json",
+    (lambda p: F.read_panx(p, "de"), "panx_columns", "panx_columns: line 2: 1 tab-separated columns, expected 2"),
+    (lambda p: F.read_panx(p, "de"), "panx_prefix", "panx_prefix: line 2: token 'fr:Paris' lacks the 'de:' prefix"),
+    (lambda p: F.read_panx(p, "de"), "panx_tag", "panx_tag: line 2: tag 'I-MISC' not in"),
+    (lambda p: F.read_squad(p, "de", "xquad"), "squad_syntax.json",
      "squad_syntax.json: line 2: bad JSON: Expecting value"),
-    (lambda p: X.read_squad(p, "de", "xquad"), "squad_offset.json",
+    (lambda p: F.read_squad(p, "de", "xquad"), "squad_offset.json",
      "squad_offset.json: data[0].paragraphs[0].qas[1] (id q2): answer 0 'Elbe' not found at answer_start 5"),
-    (lambda p: X.read_squad(p, "de", "xquad"), "squad_answers.json",
+    (lambda p: F.read_squad(p, "de", "xquad"), "squad_answers.json",
      "squad_answers.json: data[0].paragraphs[1].qas[0] (id q3): 'answers' missing or not a list"),
-    (lambda p: X.read_belebele(p, "deu_Latn"), "belebele_json.jsonl", "belebele_json.jsonl: line 2: bad JSON"),
-    (lambda p: X.read_belebele(p, "deu_Latn"), "belebele_answer.jsonl",
+    (lambda p: F.read_belebele(p, "deu_Latn"), "belebele_json.jsonl", "belebele_json.jsonl: line 2: bad JSON"),
+    (lambda p: F.read_belebele(p, "deu_Latn"), "belebele_answer.jsonl",
      "belebele_answer.jsonl: line 1: correct_answer_num '5' not in ['1', '2', '3', '4']"),
-    (lambda p: X.read_belebele(p, "deu_Latn"), "belebele_dialect.jsonl",
+    (lambda p: F.read_belebele(p, "deu_Latn"), "belebele_dialect.jsonl",
      "belebele_dialect.jsonl: line 1: dialect 'fra_Latn' in the file of 'deu_Latn'"),
-    (lambda p: X.read_belebele(p, "deu_Latn"), "no_such.jsonl", "no_such.jsonl: missing"),
+    (lambda p: F.read_belebele(p, "deu_Latn"), "no_such.jsonl", "no_such.jsonl: missing"),
 ])  # fmt: skip
 def test_bad_input_is_one_line(read, name, fragment):
     assert fragment in _error(read, BAD / name)
@@ -227,7 +228,7 @@ def test_bad_input_is_one_line(read, name, fragment):
     ("nosuch", "de-en.nosuch.de: missing"),
 ])  # fmt: skip
 def test_bad_bucc(split, fragment):
-    assert fragment in _error(X.read_bucc, BAD / "bucc", "de", split)
+    assert fragment in _error(F.read_bucc, BAD / "bucc", "de", split)
 
 
 # --- metrics ---------------------------------------------------------------------------------------
@@ -359,10 +360,10 @@ def xquad_dir() -> Path:
 def test_real_xquad(xquad_dir):
     for lang, (first_word_em, first_word_f1) in FIRST_WORD.items():
         if lang == "ro":  # in deepmind/xquad, not in XTREME: refused by the loader, readable as plain SQuAD
-            assert "unknown language 'ro' for XQuAD" in _error(X.load_target, "xquad", xquad_dir, "ro")
-            df = X.read_squad(xquad_dir / "xquad.ro.json", "ro", None)
+            assert "unknown language 'ro' for XQuAD" in _error(F.load_target, "xquad", xquad_dir, "ro")
+            df = F.read_squad(xquad_dir / "xquad.ro.json", "ro", None)
         else:
-            df = X.load_target("xquad", xquad_dir, lang)  # sha256-checked against the pin
+            df = F.load_target("xquad", xquad_dir, lang)  # sha256-checked against the pin
         assert (len(df), df["id"].nunique(), df["context"].nunique()) == (1190, 1190, 240), lang
         assert all(c[s : s + len(a)] == a for c, s, a in zip(df["context"], df["answer_start"], df["answer_text"]))
         answers = df["answers"].tolist()

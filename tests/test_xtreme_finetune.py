@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.config import resolve
-from benchmark.data import xtreme
+from benchmark.data import xtreme, xtreme_files
 from benchmark.io import BenchmarkError
 from benchmark.models.encoder import load_encoder
 from benchmark.targets import xtreme as third_inputs
@@ -26,8 +26,8 @@ def _run(langs: tuple[str, ...]) -> tuple[dict[str, float], object]:
     params = resolve({"profile": "tiny"})
     cfg = XtremeConfig(tasks=["xquad"], steps=4, batch_size=8, lr=1e-3, max_length=128, max_train=48, max_test=12)
     spec = xtreme.get_target("xquad")
-    train = xtreme.read_squad(XQUAD / "xquad.en.json", "en", None)
-    tests = {lang: xtreme.load_target("xquad", XQUAD, lang) for lang in langs}
+    train = xtreme_files.read_squad(XQUAD / "xquad.en.json", "en", None)
+    tests = {lang: xtreme_files.load_target("xquad", XQUAD, lang) for lang in langs}
     return third.run_task(params, cfg, lambda: load_encoder(params.encoder, seed=params.seed, device="cpu"),
                           spec, train, tests)
 

@@ -17,6 +17,7 @@ import json
 
 import pandas as pd
 
+from benchmark import paths
 from benchmark.analysis.comparisons import comparisons
 from benchmark.analysis.declaration import DECLARATION
 from benchmark.analysis.gates import arm_gates
@@ -24,9 +25,8 @@ from benchmark.analysis.margins import compute_margins
 from benchmark.analysis.qualify import qualify
 from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path, write_json
-from benchmark import paths
-from benchmark.targets.corpus import article_metadata
 from benchmark.targets import registry
+from benchmark.targets.corpus import article_metadata
 from benchmark.tracking import stage_run
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import time
 
+from benchmark import paths
 from benchmark.config import Params
 from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import atomic_dir, write_json
 from benchmark.models import layers
 from benchmark.models.encoder import load_encoder
 from benchmark.models.frozen_states import META, STATES, store
-from benchmark import paths
 from benchmark.targets import registry
 from benchmark.tracking import stage_run
 

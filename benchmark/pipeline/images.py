@@ -14,13 +14,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmark import paths
 from benchmark.config import Params
 from benchmark.data import coco
 from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import BenchmarkError, write_json
 from benchmark.models.image import load_image_encoder
 from benchmark.models.image_cache import ImageFeatureCache
-from benchmark import paths
 from benchmark.pipeline.embeddings import save_embeddings
 from benchmark.tracking import stage_run
 

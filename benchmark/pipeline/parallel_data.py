@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmark.config import Params
 from benchmark import paths
+from benchmark.config import Params
 from benchmark.targets.corpus import parallel_lines
 from benchmark.training.datasets import Parallel
 

@@ -5,10 +5,10 @@ DVC tracks the manifest as this stage's dependency, so ``dvc.lock`` reaches the 
 
 from __future__ import annotations
 
+from benchmark import paths
 from benchmark.config import Params
 from benchmark.data import spec
 from benchmark.io import write_json
-from benchmark import paths
 from benchmark.tracking import stage_run
 
 

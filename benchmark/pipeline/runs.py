@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 
+from benchmark import paths
 from benchmark.arms import parse_run
 from benchmark.config import Params
 from benchmark.io import atomic_dir, write_json
-from benchmark import paths
 from benchmark.tracking import stage_run
 
 

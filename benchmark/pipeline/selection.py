@@ -21,8 +21,8 @@ import numpy as np
 
 from benchmark.config import Params
 from benchmark.models.encoder import Encoder
-from benchmark.targets.corpus import Corpus, probe_labels, probe_texts
 from benchmark.pipeline.embeddings import split_rows
+from benchmark.targets.corpus import Corpus, probe_labels, probe_texts
 from benchmark.targets.retrieval import retrieve, xsim_error
 from benchmark.targets.sib_probe import english_probe
 

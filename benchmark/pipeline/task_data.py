@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmark.config import Params
-from benchmark.data.tasks import get_task, load_task, shares_group
 from benchmark import paths
+from benchmark.config import Params
+from benchmark.data.task_tables import load_task
+from benchmark.data.tasks import get_task, shares_group
 
 FIT_EXAMPLES = 400  # training items the frozen-encoder head is fitted on (the evidence's baseline)
 HELDOUT_EXAMPLES = 250  # held-out items every textual run is scored on

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 
+from benchmark import paths
 from benchmark.io import BenchmarkError
 from benchmark.models import layers
 from benchmark.models.encoder import Encoder
-from benchmark import paths
 
 META = "meta.json"
 

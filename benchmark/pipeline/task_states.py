@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 
+from benchmark import paths
 from benchmark.arms import parse_run
 from benchmark.armspec import ArmSpec
 from benchmark.config import Params
@@ -28,12 +29,12 @@ from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import atomic_dir, write_json
 from benchmark.models import layers
 from benchmark.models.encoder import Encoder, load_encoder
-from benchmark import paths
 from benchmark.pipeline.parallel_data import MEMO, parallel_data
 from benchmark.pipeline.task_data import task_tables
 from benchmark.pipeline.task_memo import META
 from benchmark.tracking import stage_run
 from benchmark.training.text_data import make_task_data
+
 
 def sets_of(specs: list[ArmSpec]) -> list[str]:
     """The row sets these arms train on from precomputed frozen states: their English tasks, and the

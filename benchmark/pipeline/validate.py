@@ -24,7 +24,8 @@ from benchmark import config, paths
 from benchmark.analysis.comparisons import comparisons
 from benchmark.arms import parse_run
 from benchmark.data import coco, spec
-from benchmark.data.tasks import TASKS, load_task
+from benchmark.data.task_tables import load_task
+from benchmark.data.tasks import TASKS
 from benchmark.determinism import bf16_autocast_ok, resolve_device
 from benchmark.io import BenchmarkError, write_text
 from benchmark.models import pretrained
@@ -131,7 +132,7 @@ def _fits(run: str, batch: int, k: int, units: int, what: str) -> None:
 
 
 def _check_pins(params: config.Params, run: str) -> None:
-    """An upstream textual run's task is pinned (data.tasks.load_task; a bundle-only profile refuses an
+    """An upstream textual run's task is pinned (data.task_tables.load_task; a bundle-only profile refuses an
     unbundled task in its schema already)."""
     for task in parse_run(run)[0].tasks:
         pin = next((p for p in TASKS[task].upstream if not p.resolved), None)

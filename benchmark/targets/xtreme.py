@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.config import Params
-from benchmark.data import xtreme
+from benchmark.data import xtreme, xtreme_files
 from benchmark.data.languages import CC100_XLMR
 from benchmark.io import BenchmarkError
 from benchmark.models.coverage import UNK_THRESHOLD, unk_rate
@@ -44,7 +44,7 @@ def texts(params: Params, data_dir: Path) -> dict[str, list[str]]:
 
 def test_tables(spec: xtreme.XtremeTarget, data_dir: Path) -> dict[str, pd.DataFrame]:
     root = data_dir / "full" / "xtreme" / spec.name
-    return {lang: xtreme.load_target(spec.name, root, lang) for lang in spec.languages}
+    return {lang: xtreme_files.load_target(spec.name, root, lang) for lang in spec.languages}
 
 
 def language_groups(params: Params, languages: list[str], data_dir: Path) -> pd.DataFrame:

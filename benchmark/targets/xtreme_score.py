@@ -29,7 +29,7 @@ import pandas as pd
 from benchmark import paths
 from benchmark.config import Params
 from benchmark.data import xtreme
-from benchmark.data.tasks import load_task, validate
+from benchmark.data.task_tables import load_task, validate
 from benchmark.determinism import resolve_device
 from benchmark.io import BenchmarkError
 from benchmark.models.run_encoder import load_run_encoder
