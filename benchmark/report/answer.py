@@ -162,14 +162,8 @@ def _choices(params: Params, training: pd.DataFrame) -> list[str]:
         f"- **Embeddings**: mean-pooled last layer, prefix `{enc.prefix!r}`, {params.runtime.precision}; "
         "gradient-free CPU passes run their linear layers through oneDNN "
         "(same values up to ~1e-6 as PyTorch's default kernel, ≈ 1.1× faster).",
-        f"- **Targets** (`benchmark targets`): xsim error (LASER) with cosine and ratio-margin scoring "
-        f"(k={params.targets.retrieval.margin_k}) against `{params.targets.retrieval.pivot}`; SIB-200 "
-        f"logistic-regression probe on frozen embeddings, trained on English train only, C from "
-        f"{list(params.targets.sib.c_grid)} chosen by English dev log-loss"
-        + ("; SIB-200's fine-tuning protocol beside it" if params.targets.sib.finetune
-           else "; SIB-200's fine-tuning protocol is off in this profile (`targets.sib.finetune`)")
-        + "".join(f"; {t.display}: {t.protocol}, {t.embeds}; its item bootstrap resamples {t.resampled}"
-                  for t in registry.active(params.profile) if t.name not in ("retrieval", "sib")) + ".",
+        "- **Targets** (`benchmark targets`): "
+        + "; ".join(t.describe(params) for t in registry.active(params.profile)) + ".",
         _selection_line(params), "",
     ]
     return lines + _selection_table(params)

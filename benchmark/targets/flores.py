@@ -57,5 +57,11 @@ def score(params: Params, run: str, emb: dict[str, np.ndarray], data_dir: Path) 
     return TargetResult(table, preds, {**summary, "languages": len(table), "items": len(corpus.retrieval_ids)})
 
 
+def describe(params: Params) -> str:
+    cfg = params.targets.retrieval
+    return (f"xsim error (LASER) with cosine and ratio-margin scoring (k={cfg.margin_k}) against "
+            f"`{cfg.pivot}`")
+
+
 def language_groups(params: Params, languages: list[str], data_dir: Path) -> pd.DataFrame:
     return flores_groups(languages, data_dir / "bundle", workers=params.runtime.threads)

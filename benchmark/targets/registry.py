@@ -112,6 +112,13 @@ class TargetSpec(Frozen):
     def runner(self) -> ModuleType:
         return importlib.import_module(self.module)
 
+    def describe(self, params: Any) -> str:
+        """How this configuration scores the target, for the report: the module's own ``describe``
+        where its params shape the protocol, else the spec's protocol, texts and resampling."""
+        own = getattr(self.runner(), "describe", None)
+        return (own(params) if own is not None
+                else f"{self.display}: {self.protocol}, {self.embeds}; its item bootstrap resamples {self.resampled}")
+
     def scores_in(self, params: Any) -> tuple[Score, ...]:
         """The scores ``params`` measures: every one, unless the module narrows them (``measures``)."""
         measures = getattr(self.runner(), "measures", None)

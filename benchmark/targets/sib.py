@@ -27,5 +27,13 @@ def texts(params: Params, data_dir: Path) -> dict[str, list[str]]:
     return groups | {f"sib/{name}": t for name, t in probe_texts(corpus, pivot).items()}
 
 
+def describe(params: Params) -> str:
+    cfg = params.targets.sib
+    return (f"SIB-200 logistic-regression probe on frozen embeddings, trained on English train only, C from "
+            f"{list(cfg.c_grid)} chosen by English dev log-loss"
+            + ("; SIB-200's fine-tuning protocol beside it" if cfg.finetune
+               else "; SIB-200's fine-tuning protocol is off in this profile (`targets.sib.finetune`)"))
+
+
 def language_groups(params: Params, languages: list[str], data_dir: Path) -> pd.DataFrame:
     return flores_groups(languages, data_dir / "bundle", workers=params.runtime.threads)
