@@ -15,6 +15,7 @@ records the presets' sha256 (``presets``), so the check needs nothing but the cl
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -107,22 +108,33 @@ def _check_batch(params: config.Params, run: str) -> None:
     text_evidence) and, on the bundle, at most one epoch of its data: the trainer's ``Sampler`` draws
     whole batches per epoch; a textual run's evidence head draws from its first ``FIT_EXAMPLES``."""
     arm, _ = parse_run(run)
-    batch, bundle = params.training.batch_size, spec.BUNDLE_DIR
+    batch = params.training.batch_size
     for task in arm.tasks:
         if batch < (k := TASKS[task].rows_per_example):
             raise BenchmarkError(f"training.batch_size={batch}: run {run} trains {task}, whose examples are "
                                  f"{k} encoder rows each (a {k}-way choice); it needs at least {k}")
         if params.data.source == "bundle":  # upstream tables are large, and read by `train` only
-            rows = len(load_task(task, "bundle", bundle)["train"])
+            rows = _bundled_task_rows(task)
             _fits(run, batch, k, min(rows, params.data.task_pool or rows, FIT_EXAMPLES),
                   f"{task} examples (data.task_pool, at most {FIT_EXAMPLES} for its evidence head)")
     if arm.kind in ("multimodal", "control") and params.data.source == "bundle":
-        table = coco.load_qa(bundle) if arm.data == "qa" else coco.load_captions(bundle)
-        train = table[[coco.split_of(int(i)) == "train" for i in table["image_id"]]]
-        # Captions are drawn once per image per epoch, questions each once.
-        units, what = ((len(train), "training questions") if arm.data == "qa"
-                       else (train["image_id"].nunique(), "training images"))
+        units, what = _bundled_coco_units(arm.data)
         _fits(run, batch, 1, units, what)
+
+
+@functools.cache
+def _bundled_task_rows(task: str) -> int:
+    """Training rows of a bundled task (read once per process: a run list names a task once per seed)."""
+    return len(load_task(task, "bundle", spec.BUNDLE_DIR)["train"])
+
+
+@functools.cache
+def _bundled_coco_units(view: str | None) -> tuple[int, str]:
+    """What one epoch of a COCO view draws from: captions once per training image, questions each once."""
+    table = coco.load_qa(spec.BUNDLE_DIR) if view == "qa" else coco.load_captions(spec.BUNDLE_DIR)
+    train = table[[coco.split_of(int(i)) == "train" for i in table["image_id"]]]
+    return ((len(train), "training questions") if view == "qa"
+            else (train["image_id"].nunique(), "training images"))
 
 
 def _fits(run: str, batch: int, k: int, units: int, what: str) -> None:
