@@ -107,7 +107,8 @@ def closure(roots: set[str], exempt: Collection[str] = (), by_name: Mapping[str,
 # dispatch, the MLflow side channel, and the params schema, whose values DVC tracks key by key and
 # whose checks stage `validate` runs (validate alone depends on it: there it is the content).
 STAGE_EXEMPT = frozenset({"benchmark/__init__.py", "benchmark/__main__.py", "benchmark/cli.py",
-                          "benchmark/tracking.py", "benchmark/mlflow_sqlite.py", "benchmark/config.py"})
+                          "benchmark/tracking.py", "benchmark/mlflow_store.py", "benchmark/mlflow_sqlite.py",
+                          "benchmark/config.py"})
 
 
 def entry_modules(command: str) -> set[str]:

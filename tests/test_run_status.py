@@ -66,7 +66,7 @@ def store(request: pytest.FixtureRequest, empty_db: Path, tmp_path: Path, monkey
     client = MlflowClient(uri)
     experiment = client.create_experiment(params.tracking.experiment, artifact_location=(tmp_path / "a").as_uri())
     if request.param == "mlflow":
-        monkeypatch.setattr(mlflow_sqlite, "open_store", lambda uri: None)
+        monkeypatch.setattr(mlflow_sqlite, "connect", lambda uri: None)
     return client, experiment, params
 
 

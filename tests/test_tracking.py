@@ -86,7 +86,7 @@ def test_direct_sqlite_writes_what_mlflow_writes(tmp_path: Path, monkeypatch: py
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from benchmark import mlflow_sqlite, tracking
+    from benchmark import mlflow_sqlite, mlflow_store
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -98,7 +98,7 @@ def test_direct_sqlite_writes_what_mlflow_writes(tmp_path: Path, monkeypatch: py
 
     def stage(name: str) -> str:
         with stage_run(name, params, "cpu", tags={"arm": "x"}) as run_:
-            assert (run_.tracker.fast is not None) == (name == "direct")
+            assert isinstance(run_.store, mlflow_sqlite.SqliteStore) == (name == "direct")
             run_.log_metrics({"m.a": 1.5, "m.nan": float("nan"), "m.inf": math.inf, "m.ninf": -math.inf})
             for step in (2, 1, 3):
                 run_.log_metrics({"train.loss": 1.0 / step}, step=step)
@@ -114,10 +114,9 @@ def test_direct_sqlite_writes_what_mlflow_writes(tmp_path: Path, monkeypatch: py
                 run_.log_params({"arm.objective": "mlm"})
             return run_.run_id
 
-    direct = mlflow_sqlite.open_store
-    monkeypatch.setattr(mlflow_sqlite, "open_store", lambda uri: None)
-    via_mlflow = stage("mlflow")
-    monkeypatch.setattr(mlflow_sqlite, "open_store", direct)
+    with monkeypatch.context() as m:
+        m.setattr(mlflow_sqlite, "connect", lambda uri: None)
+        via_mlflow = stage("mlflow")
     via_sqlite = stage("direct")
     a, b = _tracked(client, via_mlflow), _tracked(client, via_sqlite)
     assert a.pop("name") == "mlflow" and b.pop("name") == "direct"
@@ -134,8 +133,10 @@ def test_direct_sqlite_writes_what_mlflow_writes(tmp_path: Path, monkeypatch: py
     # Parent lookup: both stages found the one parent (each left it FINISHED, partial: no report yet).
     parents = client.search_runs([a["experiment"]], "tags.`pipeline.role` = 'parent'")
     assert len(parents) == 1 and parents[0].data.tags["pipeline.state"] == "partial"
-    assert tracking.Tracker(uri).find_runs(a["experiment"], {"pipeline.role": "parent"}, ("RUNNING", "FINISHED")) \
-        == [(parents[0].info.run_id, "FINISHED")]
+    for store in (mlflow_sqlite.open_store(uri), mlflow_store.ClientStore(uri)):
+        assert store.find_runs(a["experiment"], {"pipeline.role": "parent"}, ("RUNNING", "FINISHED")) \
+            == [(parents[0].info.run_id, "FINISHED")]
+        store.close()
 
 
 def test_direct_sqlite_writer_knows_the_installed_mlflow_schema(tmp_path: Path) -> None:
@@ -144,15 +145,16 @@ def test_direct_sqlite_writer_knows_the_installed_mlflow_schema(tmp_path: Path) 
 
     from mlflow.tracking import MlflowClient
 
-    from benchmark import mlflow_sqlite
+    from benchmark.mlflow_sqlite import SCHEMA_REVISION, SqliteStore, open_store
+    from benchmark.mlflow_store import ClientStore
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     MlflowClient(uri).search_experiments()  # MLflow creates the database at its newest revision
     (revision,) = sqlite3.connect(tmp_path / "mlflow.db").execute("SELECT version_num FROM alembic_version").fetchone()
-    assert revision == mlflow_sqlite.SCHEMA_REVISION
-    assert mlflow_sqlite.open_store(uri) is not None
-    assert mlflow_sqlite.open_store(f"sqlite:///{tmp_path}/absent.db") is None
-    assert mlflow_sqlite.open_store("http://localhost:5000") is None
+    assert revision == SCHEMA_REVISION
+    assert isinstance(open_store(uri), SqliteStore)
+    assert isinstance(open_store(f"sqlite:///{tmp_path}/absent.db"), ClientStore)
+    assert isinstance(open_store("http://localhost:5000"), ClientStore)
 
 
 def test_queued_experiments_with_equal_params_get_their_own_parents(tmp_path: Path,
@@ -229,10 +231,10 @@ def _first_writer(workspace: Path, name: str, barrier: Any, lock: bool) -> None:
     (a subprocess)."""
     import mlflow  # noqa: F401  (imported before the barrier: the processes reach MLflow's store together)
 
-    from benchmark import tracking
+    from benchmark import mlflow_store
 
     if not lock:  # what the store lock prevents (a manual check that this test catches the race)
-        tracking._store_lock = lambda uri: contextlib.nullcontext()
+        mlflow_store._store_lock = lambda uri: contextlib.nullcontext()
     os.chdir(workspace)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     os.environ["DVC_EXP_NAME"] = name
@@ -284,7 +286,8 @@ def test_experiment_created_by_another_worker_or_by_the_server(monkeypatch: pyte
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS
 
-    from benchmark import tracking
+    from benchmark.mlflow_sqlite import open_store
+    from benchmark.mlflow_store import ClientStore
 
     class Client:
         def __init__(self, error: int) -> None:
@@ -298,11 +301,11 @@ def test_experiment_created_by_another_worker_or_by_the_server(monkeypatch: pyte
             self.created.append(artifact_location)
             raise MlflowException(f"experiment {name} exists", error_code=self.error)
 
-    tracker = tracking.Tracker("http://127.0.0.1:5000")
-    assert tracker.fast is None
-    tracker._client = Client(RESOURCE_ALREADY_EXISTS)
-    assert tracker.experiment_id("flores-transfer") == "7"
-    assert tracker._client.created == [None]  # no local path: the server's --artifacts-destination
-    tracker._client = Client(INVALID_PARAMETER_VALUE)  # any other error still raises
+    store = open_store("http://127.0.0.1:5000")
+    assert isinstance(store, ClientStore)
+    store._client = Client(RESOURCE_ALREADY_EXISTS)
+    assert store.experiment("flores-transfer") == "7"
+    assert store._client.created == [None]  # no local path: the server's --artifacts-destination
+    store._client = Client(INVALID_PARAMETER_VALUE)  # any other error still raises
     with pytest.raises(MlflowException):
-        tracker.experiment_id("flores-transfer")
+        store.experiment("flores-transfer")
