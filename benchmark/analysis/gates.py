@@ -27,10 +27,12 @@ from scipy.stats import binomtest
 from benchmark.arms import parse_run
 
 ALPHA = 0.05
-# One query per held-out image in both (so R@1 x images is the hit count, and 1 / chance the images):
-# image->caption for the image arm (its caption->image R@1 has five queries per image), the first
-# caption -> the others' second for the caption-only control.
-_R1 = {"captions": "heldout.r1_image_to_caption.true", "caption_pairs": "heldout.caption_r1.none"}
+# The held-out R@1 that carries a per-item test, by (objective, COCO view); an arm of any other pair
+# has none. One query per held-out image in both (so R@1 x images is the hit count, and 1 / chance the
+# images): image->caption for the image arm (its caption->image R@1 has five queries per image), the
+# first caption -> the others' second for the caption-only control.
+_R1 = {("contrastive", "captions"): "heldout.r1_image_to_caption.true",
+       ("contrastive", "caption_pairs"): "heldout.caption_r1.none"}
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def _run_gate(arm: str, evidence: dict[str, float]) -> tuple[bool | None, str]:
         failed = [k for k in keys if evidence[k] < 0.5]
         return not failed, (f"learned ({', '.join(said(k) for k in keys)})" if not failed
                             else f"not shown on {', '.join(said(k) for k in failed)}")
-    column = _R1.get(spec.data or "") if spec.objective == "contrastive" else None
+    column = _R1.get((spec.objective, spec.data))
     if column is None or column not in evidence:
         return None, "no per-item held-out test for this objective"
     chance = float(evidence["heldout.r1_chance"])

@@ -28,8 +28,9 @@ share of *groups*: a group is held out iff the sha256 of its smallest item id sa
 ``hub`` loads each :class:`HubPin` with ``datasets.load_dataset(repo, config, revision=...)`` and
 maps the official columns with one small function per upstream layout (:data:`MAPPERS`). Both paths
 go through :func:`build_tables`, which only differs in where a table comes from; a pin whose full
-commit SHA is not known is refused. Every table is validated (:func:`validate`); a bad row is one
-``BenchmarkError`` naming the file (or ``repo@revision/split``) and the row. Loaders write nothing.
+commit SHA is not known is refused. Every table is validated (:func:`validate`, a row by its format's
+:data:`ROW_CHECKS`); a bad row is one ``BenchmarkError`` naming the file (or ``repo@revision/split``)
+and the row. Loaders write nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import bz2
 import csv
 import math
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any, get_args
 
@@ -49,6 +51,7 @@ from benchmark.data.tasks import (
     COLUMNS,
     SPLITS,
     TASKS,
+    Format,
     HubPin,
     Layout,
     Source,
@@ -84,49 +87,65 @@ def _check_text(value: Any, what: str, row: Any, where: str) -> None:
         raise BenchmarkError(f"{where}: row {row}: {what} empty")
 
 
-def _check_row(spec: TaskSpec, r: dict[str, Any], row: Any, where: str) -> None:
-    fmt, n = spec.format, spec.num_labels
-    if fmt in ("single", "pair"):
-        _check_text(r["text"], "text", row, where)
-        if fmt == "pair":
-            _check_text(r["text_pair"], "text_pair", row, where)
-        _check_label(r["label"], n, row, where)
-    elif fmt == "choice":
-        _check_text(r["context"], "context", row, where)
-        choices = r["choices"]
-        if not isinstance(choices, list) or len(choices) != n:
-            got = len(choices) if isinstance(choices, list) else type(choices).__name__
-            raise BenchmarkError(f"{where}: row {row}: {got} choices, expected {n}")
-        for k, choice in enumerate(choices):
-            _check_text(choice, f"choice {k}", row, where)
-        _check_label(r["label"], n, row, where)
-    elif fmt == "span":
-        context, text, start = r["context"], r["answer_text"], r["answer_start"]
-        _check_text(context, "context", row, where)
-        _check_text(r["question"], "question", row, where)
-        _check_text(text, "answer_text", row, where)
-        if isinstance(start, bool) or not isinstance(start, int):
-            raise BenchmarkError(f"{where}: row {row}: answer_start {start!r} is not an integer")
-        if start < 0 or start + len(text) > len(context):
-            raise BenchmarkError(
-                f"{where}: row {row}: answer {text!r} at {start} lies outside the context ({len(context)} chars)"
-            )
-        if context[start : start + len(text)] != text:
-            raise BenchmarkError(
-                f"{where}: row {row}: context[{start}:{start + len(text)}] is "
-                f"{context[start : start + len(text)]!r}, not the answer {text!r}"
-            )
-        if not r["answers"] or not all(_is_text(a) for a in r["answers"]):
-            raise BenchmarkError(f"{where}: row {row}: answers empty")
-    else:  # tagging
-        tokens, tags = r["tokens"], r["tags"]
-        if not tokens or not all(_is_text(t) for t in tokens):
-            raise BenchmarkError(f"{where}: row {row}: empty token or no tokens")
-        if len(tokens) != len(tags):
-            raise BenchmarkError(f"{where}: row {row}: {len(tokens)} tokens but {len(tags)} tags")
-        for tag in tags:
-            if isinstance(tag, bool) or not isinstance(tag, int) or not 0 <= tag < n:
-                raise BenchmarkError(f"{where}: row {row}: tag {tag!r} out of range 0..{n - 1}")
+def _check_labelled(texts: tuple[str, ...], r: dict[str, Any], n: int, row: Any, where: str) -> None:
+    for column in texts:
+        _check_text(r[column], column, row, where)
+    _check_label(r["label"], n, row, where)
+
+
+def _check_choice(r: dict[str, Any], n: int, row: Any, where: str) -> None:
+    _check_text(r["context"], "context", row, where)
+    choices = r["choices"]
+    if not isinstance(choices, list) or len(choices) != n:
+        got = len(choices) if isinstance(choices, list) else type(choices).__name__
+        raise BenchmarkError(f"{where}: row {row}: {got} choices, expected {n}")
+    for k, choice in enumerate(choices):
+        _check_text(choice, f"choice {k}", row, where)
+    _check_label(r["label"], n, row, where)
+
+
+def _check_span(r: dict[str, Any], n: int, row: Any, where: str) -> None:
+    context, text, start = r["context"], r["answer_text"], r["answer_start"]
+    _check_text(context, "context", row, where)
+    _check_text(r["question"], "question", row, where)
+    _check_text(text, "answer_text", row, where)
+    if isinstance(start, bool) or not isinstance(start, int):
+        raise BenchmarkError(f"{where}: row {row}: answer_start {start!r} is not an integer")
+    if start < 0 or start + len(text) > len(context):
+        raise BenchmarkError(
+            f"{where}: row {row}: answer {text!r} at {start} lies outside the context ({len(context)} chars)"
+        )
+    if context[start : start + len(text)] != text:
+        raise BenchmarkError(
+            f"{where}: row {row}: context[{start}:{start + len(text)}] is "
+            f"{context[start : start + len(text)]!r}, not the answer {text!r}"
+        )
+    if not r["answers"] or not all(_is_text(a) for a in r["answers"]):
+        raise BenchmarkError(f"{where}: row {row}: answers empty")
+
+
+def _check_tagging(r: dict[str, Any], n: int, row: Any, where: str) -> None:
+    tokens, tags = r["tokens"], r["tags"]
+    if not tokens or not all(_is_text(t) for t in tokens):
+        raise BenchmarkError(f"{where}: row {row}: empty token or no tokens")
+    if len(tokens) != len(tags):
+        raise BenchmarkError(f"{where}: row {row}: {len(tokens)} tokens but {len(tags)} tags")
+    for tag in tags:
+        if isinstance(tag, bool) or not isinstance(tag, int) or not 0 <= tag < n:
+            raise BenchmarkError(f"{where}: row {row}: tag {tag!r} out of range 0..{n - 1}")
+
+
+# Each format's row check, (row values, num_labels, row number, where) -> None or a BenchmarkError:
+# one entry per name of Format.
+ROW_CHECKS: dict[str, Callable[[dict[str, Any], int, Any, str], None]] = {
+    "single": partial(_check_labelled, ("text",)),
+    "pair": partial(_check_labelled, ("text", "text_pair")),
+    "choice": _check_choice,
+    "span": _check_span,
+    "tagging": _check_tagging,
+}
+if set(ROW_CHECKS) != set(get_args(Format)):  # every format has its row check, and no other
+    raise BenchmarkError(f"ROW_CHECKS and Format disagree: {sorted(set(ROW_CHECKS) ^ set(get_args(Format)))}")
 
 
 def _plain(value: Any) -> Any:
@@ -148,13 +167,14 @@ def validate(spec: TaskSpec, df: pd.DataFrame, where: str) -> pd.DataFrame:
         raise BenchmarkError(f"{where}: expected columns {list(columns)}, found {list(df.columns)}")
     records = [{c: _plain(v) for c, v in zip(columns, values)} for values in df.itertuples(index=False, name=None)]
     seen: set[str] = set()
+    check_row = ROW_CHECKS[spec.format]
     for row, r in zip(df.index, records):
         if not _is_text(r["id"]):
             raise BenchmarkError(f"{where}: row {row}: id empty")
         if r["id"] in seen:
             raise BenchmarkError(f"{where}: row {row}: duplicate id {r['id']!r}")
         seen.add(r["id"])
-        _check_row(spec, r, row, where)
+        check_row(r, spec.num_labels, row, where)
     out = pd.DataFrame.from_records(records, columns=list(columns))
     for col in ("label", "answer_start"):
         if col in out:

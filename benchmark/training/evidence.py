@@ -16,14 +16,16 @@ Names: ``heldout.<metric>.<image>`` with image in {true, shuffled, none}.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, get_args
 
 import pandas as pd
 import torch
 
 from benchmark.armspec import ArmSpec
+from benchmark.armspec import Objective as ObjectiveName
 from benchmark.data.vqa import answer_prior_accuracy
+from benchmark.io import BenchmarkError
 from benchmark.models.encoder import mean_pool
 from benchmark.training.datasets import FeatureBank
 from benchmark.training.objectives import Batch, ImageSource, ImageSourceKind, MaskedLM, Objective
@@ -52,15 +54,13 @@ def evaluate(spec: ArmSpec, objective: Objective, table: pd.DataFrame, tokenizer
              bank: FeatureBank, *, train_table: pd.DataFrame | None = None,
              answers: list[str] | None = None) -> dict[str, float]:
     """Held-out evidence metrics of ``spec``'s trained ``objective`` on ``table`` (held-out rows)."""
+    measure = EVIDENCE.get(spec.objective or "")
+    if measure is None:
+        raise ValueError(f"arm {spec.name}: objective {spec.objective!r} has no image evidence")
     was_training = objective.training
     objective.eval()
     try:
-        if spec.objective == "contrastive":
-            return _contrastive(spec, objective, table, tokenizer, max_length, bank)
-        if spec.objective == "mlm":
-            return _mlm(spec, objective, table, tokenizer, max_length, bank)
-        assert train_table is not None and answers is not None
-        return _vqa(spec, objective, table, train_table, tokenizer, max_length, bank, answers)
+        return measure(spec, objective, table, train_table, tokenizer, max_length, bank, answers)
     finally:
         objective.train(was_training)
 
@@ -70,8 +70,8 @@ def _r1(scores: torch.Tensor, correct: torch.Tensor) -> float:
     return float(correct[torch.arange(len(scores)), scores.argmax(1)].float().mean())
 
 
-def _contrastive(spec: ArmSpec, objective: Any, table: pd.DataFrame, tokenizer: Any, max_length: int,
-                 bank: FeatureBank) -> dict[str, float]:
+def _contrastive(spec: ArmSpec, objective: Any, table: pd.DataFrame, train_table: pd.DataFrame | None,
+                 tokenizer: Any, max_length: int, bank: FeatureBank, answers: list[str] | None) -> dict[str, float]:
     table = table.sort_values(["image_id", "caption_id"]).reset_index(drop=True)
     images = sorted(table["image_id"].astype(int).unique())
 
@@ -96,8 +96,8 @@ def _contrastive(spec: ArmSpec, objective: Any, table: pd.DataFrame, tokenizer: 
             "heldout.r1_chance": 1.0 / len(images)}
 
 
-def _mlm(spec: ArmSpec, objective: MaskedLM, table: pd.DataFrame, tokenizer: Any, max_length: int,
-         bank: FeatureBank) -> dict[str, float]:
+def _mlm(spec: ArmSpec, objective: MaskedLM, table: pd.DataFrame, train_table: pd.DataFrame | None,
+         tokenizer: Any, max_length: int, bank: FeatureBank, answers: list[str] | None) -> dict[str, float]:
     saved = objective.generator.get_state()
     out: dict[str, float] = {}
     for name in _sources(spec):
@@ -113,8 +113,9 @@ def _mlm(spec: ArmSpec, objective: MaskedLM, table: pd.DataFrame, tokenizer: Any
     return out
 
 
-def _vqa(spec: ArmSpec, objective: Objective, table: pd.DataFrame, train_table: pd.DataFrame, tokenizer: Any,
-         max_length: int, bank: FeatureBank, answers: list[str]) -> dict[str, float]:
+def _vqa(spec: ArmSpec, objective: Objective, table: pd.DataFrame, train_table: pd.DataFrame | None,
+         tokenizer: Any, max_length: int, bank: FeatureBank, answers: list[str] | None) -> dict[str, float]:
+    assert train_table is not None and answers is not None
     out = {"heldout.answer_prior": answer_prior_accuracy(train_table, table)["overall"]}
     for name in _sources(spec):
         data = make_data(spec, table, tokenizer, max_length, bank, _source(name, table), answers)
@@ -125,3 +126,17 @@ def _vqa(spec: ArmSpec, objective: Objective, table: pd.DataFrame, train_table: 
             score += float(batch["answer_scores"].gather(1, logits.argmax(1, keepdim=True)).sum())
         out[f"heldout.vqa_accuracy.{name}"] = score / len(data)
     return out
+
+
+# Each objective's held-out evidence on COCO, from (spec, objective, held-out table, training table,
+# tokenizer, max_length, bank, answers): one entry per name of armspec's Objective. Not here: a textual
+# arm's (``task``: benchmark.training.text_evidence) and the positive control's (parallel_evidence).
+EVIDENCE: dict[str, Callable[..., dict[str, float]] | None] = {
+    "contrastive": _contrastive,
+    "mlm": _mlm,
+    "vqa": _vqa,
+    "task": None,
+}
+if set(EVIDENCE) != set(get_args(ObjectiveName)):  # every objective has its evidence, and no other
+    raise BenchmarkError(f"EVIDENCE and armspec.Objective disagree: "
+                         f"{sorted(set(EVIDENCE) ^ set(get_args(ObjectiveName)))}")

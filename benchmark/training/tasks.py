@@ -1,22 +1,73 @@
 """From an arm's spec to what the loop trains: its objective (with heads) and its data.
 
 The one place where an :class:`~benchmark.arms.ArmSpec` becomes code, so adding an arm means adding
-a spec, and adding a kind of task means one branch here plus an objective.
+a spec, and adding an objective means its class plus one entry here (:data:`OBJECTIVES`) and one in
+:data:`benchmark.training.evidence.EVIDENCE`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, get_args
 
 import pandas as pd
 from torch import nn
 
 from benchmark.armspec import ArmSpec
+from benchmark.armspec import Objective as ObjectiveName
+from benchmark.io import BenchmarkError
 from benchmark.training.datasets import Captions, FeatureBank, Questions
 from benchmark.training.objectives import AnswerClassification, Contrastive, ImageSource, MaskedLM, Objective
 from benchmark.training.trainer import TrainData
 
 ANSWER_VOCAB = 3129  # VQAv2's top answers; COCO-QA has fewer distinct answers, so all of them
+
+
+def _contrastive(encoder: nn.Module, tokenizer: Any, image_dim: int | None, seed: int, num_answers: int | None,
+                 vocabulary: list[int] | None) -> Objective:
+    return Contrastive(encoder, image_dim=image_dim, seed=seed)
+
+
+def _masked_lm(encoder: nn.Module, tokenizer: Any, image_dim: int | None, seed: int, num_answers: int | None,
+               vocabulary: list[int] | None) -> Objective:
+    return MaskedLM(encoder, tokenizer, image_dim=image_dim, vocabulary=vocabulary, seed=seed)
+
+
+def _answers(encoder: nn.Module, tokenizer: Any, image_dim: int | None, seed: int, num_answers: int | None,
+             vocabulary: list[int] | None) -> Objective:
+    assert num_answers is not None
+    return AnswerClassification(encoder, num_answers=num_answers, image_dim=image_dim, seed=seed)
+
+
+@dataclass(frozen=True)
+class ObjectiveEntry:
+    """How an arm's objective is built: its class with fresh heads, from (encoder, tokenizer, image_dim,
+    seed, num_answers, vocabulary), and whether an image enters it as a visual prefix of the text
+    (its tokens count inside max_length) rather than through a tower of its own."""
+
+    build: Callable[[nn.Module, Any, int | None, int, int | None, list[int] | None], Objective]
+    visual_prefix: bool
+
+
+# Each objective's entry: one per name of armspec's Objective. ``task`` (a textual arm's own head, per
+# format) is built from its tasks' formats instead (benchmark.training.text_objectives.HEADS).
+OBJECTIVES: dict[str, ObjectiveEntry | None] = {
+    "contrastive": ObjectiveEntry(_contrastive, visual_prefix=False),
+    "mlm": ObjectiveEntry(_masked_lm, visual_prefix=True),
+    "vqa": ObjectiveEntry(_answers, visual_prefix=True),
+    "task": None,
+}
+if set(OBJECTIVES) != set(get_args(ObjectiveName)):  # every objective has its entry, and no other
+    raise BenchmarkError(f"OBJECTIVES and armspec.Objective disagree: "
+                         f"{sorted(set(OBJECTIVES) ^ set(get_args(ObjectiveName)))}")
+
+
+def _entry(spec: ArmSpec) -> ObjectiveEntry:
+    entry = OBJECTIVES.get(spec.objective or "")
+    if entry is None:
+        raise ValueError(f"arm {spec.name} has no objective")
+    return entry
 
 
 def image_source(spec: ArmSpec, image_ids: list[int], seed: int) -> ImageSource:
@@ -27,7 +78,7 @@ def image_source(spec: ArmSpec, image_ids: list[int], seed: int) -> ImageSource:
 def make_data(spec: ArmSpec, table: pd.DataFrame, tokenizer: Any, max_length: int, bank: FeatureBank,
               source: ImageSource, answers: list[str] | None = None) -> TrainData:
     """The arm's items from ``table`` (captions, or questions for ``qa``)."""
-    prefix = bank.tokens if spec.uses_images and spec.objective != "contrastive" else 0
+    prefix = bank.tokens if spec.uses_images and _entry(spec).visual_prefix else 0
     if spec.data == "qa":
         assert answers is not None
         return Questions(table, tokenizer, max_length, answers, bank=bank, source=source, reserve=prefix)
@@ -45,11 +96,4 @@ def make_objective(spec: ArmSpec, encoder: nn.Module, tokenizer: Any, bank: Feat
                    num_answers: int | None = None, vocabulary: list[int] | None = None) -> Objective:
     """The arm's objective with fresh heads; ``vocabulary``: MLM's candidate pieces (None: all)."""
     image_dim = bank.dim if spec.uses_images else None
-    if spec.objective == "contrastive":
-        return Contrastive(encoder, image_dim=image_dim, seed=seed)
-    if spec.objective == "mlm":
-        return MaskedLM(encoder, tokenizer, image_dim=image_dim, vocabulary=vocabulary, seed=seed)
-    if spec.objective == "vqa":
-        assert num_answers is not None
-        return AnswerClassification(encoder, num_answers=num_answers, image_dim=image_dim, seed=seed)
-    raise ValueError(f"arm {spec.name} has no objective")
+    return _entry(spec).build(encoder, tokenizer, image_dim, seed, num_answers, vocabulary)

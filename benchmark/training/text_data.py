@@ -1,5 +1,6 @@
-"""Textual intermediate tasks as :class:`~benchmark.training.trainer.TrainData`, one class per
-table format of :mod:`benchmark.data.tasks` (``single``, ``pair``, ``choice``, ``span``, ``tagging``).
+"""Textual intermediate tasks as :class:`~benchmark.training.trainer.TrainData`, one reader per
+table format of :mod:`benchmark.data.tasks` (:data:`READERS`: ``single``, ``pair``, ``choice``, ``span``,
+``tagging``).
 
 Every table is tokenized once, up front, into compact int32 rows, so batches are deterministic and
 cheap, and the truncation counts are known before training starts. An example is ``rows_per_example``
@@ -9,23 +10,20 @@ are example-major (row ``e * k + i`` is choice ``i`` of the batch's ``e``-th exa
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
 import torch
 from tokenizers import Encoding
 
+from benchmark.data.tasks import COLUMNS, Format
 from benchmark.io import BenchmarkError
 from benchmark.models import batching
 from benchmark.training.objectives import IGNORE, Batch
 
-FORMATS = ("single", "pair", "choice", "span", "tagging")
-_COLUMNS = {"single": ("text", "label"), "pair": ("text", "text_pair", "label"),
-            "choice": ("context", "choices", "label"),
-            "span": ("context", "question", "answer_start", "answer_text", "answers"),
-            "tagging": ("tokens", "tags")}
 _CHUNK = 4096  # examples per tokenizer call: bounds the peak memory of large tables
 
 
@@ -256,17 +254,24 @@ class Tags(TaskData):
         return self._inputs(indices) | {"labels": labels}
 
 
+# Each format's reader, from (table, tokenizer, max_length): one entry per name of Format.
+READERS: dict[str, Callable[[pd.DataFrame, Any, int], TaskData]] = {
+    "single": partial(LabeledTexts, pair=False),
+    "pair": partial(LabeledTexts, pair=True),
+    "choice": Choices,
+    "span": Spans,
+    "tagging": Tags,
+}
+if set(READERS) != set(get_args(Format)):  # every format has its reader, and no other
+    raise BenchmarkError(f"READERS and Format disagree: {sorted(set(READERS) ^ set(get_args(Format)))}")
+
+
 def make_task_data(fmt: str, table: pd.DataFrame, tokenizer: Any, max_length: int) -> TaskData:
-    """The :class:`TaskData` of a normalized ``fmt`` table (columns: :mod:`benchmark.data.tasks`)."""
-    if fmt not in FORMATS:
-        raise BenchmarkError(f"unknown task format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    missing = [c for c in _COLUMNS[fmt] if c not in table.columns]
+    """The :class:`TaskData` of a normalized ``fmt`` table (columns: :mod:`benchmark.data.tasks`; the
+    ``id`` column is not read)."""
+    if fmt not in READERS:
+        raise BenchmarkError(f"unknown task format {fmt!r}; expected one of {', '.join(READERS)}")
+    missing = [c for c in COLUMNS[fmt] if c != "id" and c not in table.columns]
     if missing:
         raise BenchmarkError(f"{fmt} task table lacks column(s) {', '.join(missing)}")
-    if fmt in ("single", "pair"):
-        return LabeledTexts(table, tokenizer, max_length, pair=fmt == "pair")
-    if fmt == "choice":
-        return Choices(table, tokenizer, max_length)
-    if fmt == "span":
-        return Spans(table, tokenizer, max_length)
-    return Tags(table, tokenizer, max_length)
+    return READERS[fmt](table, tokenizer, max_length)

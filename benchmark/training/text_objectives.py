@@ -1,5 +1,5 @@
 """Heads of the textual intermediate tasks, one :class:`~benchmark.training.objectives.Objective` per
-table format, over the batches of :mod:`benchmark.training.text_data`.
+table format (:data:`HEADS`), over the batches of :mod:`benchmark.training.text_data`.
 
 Each head runs in three steps - ``features`` (parameter-free: mean pooling, or the token states as
 they are), ``scores`` (the learned ``head``, a single linear layer) and ``loss`` - so the same head
@@ -10,12 +10,13 @@ metric of every item (example, or labelled token for tagging): accuracy, or SQuA
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmark.data.tasks import Format
 from benchmark.io import BenchmarkError
 from benchmark.models.encoder import mean_pool
 from benchmark.training import distributed, squad_metric
@@ -30,6 +31,7 @@ class TextObjective(Objective):
 
     stat_names: tuple[str, ...] = ("loss", "accuracy")
     metrics: tuple[str, ...] = ("accuracy",)
+    sized_by_labels: ClassVar[bool] = False  # built as (encoder, num_labels, seed), else (encoder, seed)
     head: nn.Module
 
     def features(self, hidden: Tensor, mask: Tensor) -> Tensor:
@@ -72,6 +74,8 @@ class _PooledChoice(TextObjective):
 class Classification(_PooledChoice):
     """``single`` and ``pair``: mean-pooled final states -> ``Linear(H, num_labels)`` (also SIB-200's
     fine-tuning protocol, over :class:`benchmark.training.datasets.Sentences`)."""
+
+    sized_by_labels = True
 
     def __init__(self, encoder: nn.Module, num_labels: int, seed: int = 0) -> None:
         super().__init__(encoder, seed=seed)
@@ -142,6 +146,8 @@ class Tagging(TextObjective):
     """``tagging``: per-token ``Linear(H, num_labels)``, cross-entropy over the labelled positions
     (each word's first sub-token); accuracy over the same positions."""
 
+    sized_by_labels = True
+
     def __init__(self, encoder: nn.Module, num_labels: int, seed: int = 0) -> None:
         super().__init__(encoder, seed=seed)
         self.num_labels = num_labels
@@ -177,12 +183,26 @@ class Tagging(TextObjective):
         return {"accuracy": (scores[where].argmax(-1) == batch["labels"][where]).float()}
 
 
+# Each format's head (one entry per name of benchmark.data.tasks' Format). A head with
+# ``sized_by_labels`` has one output per class or tag and takes the task's num_labels.
+HEADS: dict[str, type[TextObjective]] = {
+    "single": Classification,
+    "pair": Classification,
+    "choice": MultipleChoice,
+    "span": SpanQA,
+    "tagging": Tagging,
+}
+if set(HEADS) != set(get_args(Format)):  # every format has its head, and no other
+    raise BenchmarkError(f"HEADS and Format disagree: {sorted(set(HEADS) ^ set(get_args(Format)))}")
+
+
 def make_text_objective(fmt: str, encoder: nn.Module, num_labels: int | None, seed: int) -> TextObjective:
     """The head of a ``fmt`` task (``num_labels``: classes or tags; ignored for choice and span)."""
-    if fmt in ("choice", "span"):
-        return MultipleChoice(encoder, seed) if fmt == "choice" else SpanQA(encoder, seed)
-    if fmt not in ("single", "pair", "tagging"):
+    head = HEADS.get(fmt)
+    if head is None:
         raise BenchmarkError(f"unknown task format {fmt!r}")
+    if not head.sized_by_labels:
+        return head(encoder, seed)
     if num_labels is None or num_labels < 2:
         raise BenchmarkError(f"a {fmt} task needs num_labels >= 2, got {num_labels}")
-    return Tagging(encoder, num_labels, seed) if fmt == "tagging" else Classification(encoder, num_labels, seed)
+    return head(encoder, num_labels, seed)
