@@ -157,8 +157,6 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
     "benchmark/targets/xtreme_metrics.py:_aligned": (2, INVARIANT),
     "benchmark/targets/xtreme_metrics.py:seqeval_scores": (1, INVARIANT),
     "benchmark/targets/xtreme_metrics.py:mlqa_normalize": (1, DATA),
-    "benchmark/targets/xtreme_metrics.py:bucc_candidates": (1, INVARIANT),
-    "benchmark/targets/xtreme_metrics.py:bucc_scores": (1, DATA),
     "benchmark/training/checkpoint.py:exclusive": (1, "another trainer already writing the run (a process, not params)"),
     "benchmark/training/checkpoint.py:verify": (3, STATE + " (a corrupted checkpoint)"),
     "benchmark/training/datasets.py:FeatureBank.load": (1, STATE),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -39,11 +38,10 @@ def _error(fn, *args) -> str:
 def test_languages_as_xtreme_lists_them():
     counts = {name: len(t.languages) for name, t in X.TARGETS.items()}
     assert counts == {"xnli": 15, "pawsx": 7, "udpos": 33, "panx": 40, "xquad": 11, "mlqa": 7, "tydiqa": 9,
-                      "bucc": 4, "tatoeba": 36, "belebele": 122}  # fmt: skip
+                      "belebele": 122}  # fmt: skip
     # xtreme evaluate.py TASK2LANGS, order kept
     assert ",".join(X.TARGETS["xquad"].languages) == "en,es,de,el,ru,tr,ar,vi,th,zh,hi"
     assert ",".join(X.TARGETS["tydiqa"].languages) == "en,ar,bn,fi,id,ko,ru,sw,te"
-    assert set(X.TATOEBA_CODES) == set(X.TARGETS["tatoeba"].languages)
     assert set(X.TYDIQA_NAMES) == set(X.TARGETS["tydiqa"].languages)
     assert {"eng_Latn", "ary_Arab", "zho_Hant", "urd_Latn"} <= set(X.BELEBELE_LANGUAGES)
 
@@ -53,8 +51,7 @@ def test_formats_labels_metrics_and_training_data():
     assert {n: (s.format, s.metric) for n, s in t.items()} == {
         "xnli": ("pair", "accuracy"), "pawsx": ("pair", "accuracy"), "udpos": ("tagging", "f1"),
         "panx": ("tagging", "f1"), "xquad": ("span", "squad_em_f1"), "mlqa": ("span", "mlqa_em_f1"),
-        "tydiqa": ("span", "squad_em_f1"), "bucc": ("bitext", "bucc_f1"), "tatoeba": ("bitext", "accuracy"),
-        "belebele": ("choice", "accuracy"),
+        "tydiqa": ("span", "squad_em_f1"), "belebele": ("choice", "accuracy"),
     }  # fmt: skip
     assert t["xnli"].labels == ("entailment", "neutral", "contradiction")  # MNLI's GLUE label order
     assert len(t["udpos"].labels) == 17
@@ -65,7 +62,6 @@ def test_formats_labels_metrics_and_training_data():
     # XTREME README: TyDiQA-GoldP trains on its own English training set, not SQuAD
     assert "tydiqa-goldp-v1.1-train.json" in t["tydiqa"].train_source.url
     assert {n for n, s in t.items() if s.train_source} == {"pawsx", "udpos", "panx", "tydiqa", "belebele"}
-    assert t["bucc"].train_source is None and t["tatoeba"].train_task is None
 
 
 def test_pins_resolved_only_where_confirmed():
@@ -101,7 +97,6 @@ def test_load_target_refuses_unresolved_unknown_and_tampered():
     assert "refusing to load" in message
     assert "unknown language 'ro' for XQuAD" in _error(F.load_target, "xquad", FIX / "xquad", "ro")
     assert "unknown XTREME target 'xcopa'" in _error(F.load_target, "xcopa", FIX, "et")
-    assert "read by its own module" in _error(F.load_target, "tatoeba", FIX, "de")
     # the fixture is not the pinned file: its sha256 gives it away
     assert "xquad.de.json: sha256 mismatch with the pin (expected 990b5d746746" in _error(
         F.load_target, "xquad", FIX / "xquad", "de")
@@ -164,15 +159,6 @@ def test_read_squad_formats():
     assert "unknown language 'sw' for MLQA" in _error(F.read_squad, FIX / "xquad" / "xquad.de.json", "sw", "mlqa")
 
 
-def test_read_bucc():
-    parts = F.read_bucc(FIX / "bucc" / "bucc2018" / "de-en", "de")
-    assert {k: tuple(v.columns) for k, v in parts.items()} == X.BITEXT_COLUMNS
-    assert parts["source"]["id"].tolist() == ["de-000000001", "de-000000002", "de-000000003"]
-    assert len(parts["target"]) == 4  # comparable corpora: the sides differ in size by design
-    assert parts["gold"][["source_id", "target_id"]].values.tolist() == [
-        ["de-000000001", "en-000000003"], ["de-000000002", "en-000000001"]]
-
-
 def test_read_belebele():
     # the Hub repo at the pinned commit holds the official JSON lines: load_target reads a snapshot of it
     df = F.load_target("belebele", FIX / "belebele", "deu_Latn")
@@ -218,17 +204,6 @@ def test_read_belebele():
 ])  # fmt: skip
 def test_bad_input_is_one_line(read, name, fragment):
     assert fragment in _error(read, BAD / name)
-
-
-@pytest.mark.parametrize(("split", "fragment"), [
-    ("gold", "de-en.gold.gold: line 2: 'de-000000002' is not an id of "),
-    ("prefix", "de-en.prefix.de: line 2: id 'fr-000000002' does not start with 'de-'"),
-    ("dup", "de-en.dup.en: line 2: duplicate id 'en-000000001' (first on line 1)"),
-    ("cols", "de-en.cols.gold: line 1: 1 tab-separated columns, expected 2"),
-    ("nosuch", "de-en.nosuch.de: missing"),
-])  # fmt: skip
-def test_bad_bucc(split, fragment):
-    assert fragment in _error(F.read_bucc, BAD / "bucc", "de", split)
 
 
 # --- metrics ---------------------------------------------------------------------------------------
@@ -290,52 +265,6 @@ def test_mlqa_scores_and_languages():
     assert scores == pytest.approx({"exact_match": 50.0, "f1": 100 * (2 / 3 + 1) / 2})
     assert M.mlqa_normalize("  Der «Rhein»,  die   Elbe. ", "de") == "rhein elbe"
     assert "no normalisation for language 'fr'" in _error(M.mlqa_normalize, "x", "fr")
-
-
-def test_bucc_threshold_as_xtreme_optimises_it():
-    cand = {("d1", "e1"): 0.9, ("d2", "e2"): 0.8, ("d3", "e3"): 0.7, ("d4", "e4"): 0.6}
-    gold = {("d1", "e1"), ("d3", "e3"), ("d5", "e5")}
-    # cuts: F1 .5, .4, .667 (best: midpoint of .7 and .6), .571
-    assert M.bucc_optimize(cand, gold) == pytest.approx(0.65)
-    assert M.bucc_extract(cand, 0.65) == {("d1", "e1"), ("d2", "e2"), ("d3", "e3")}
-    scores = M.bucc_scores(cand, gold)
-    assert scores == pytest.approx({"threshold": 0.65, "precision": 200 / 3, "recall": 200 / 3, "f1": 200 / 3})
-    # a threshold tuned elsewhere (XTREME's dev = BUCC's sample split) is applied as given
-    assert M.bucc_scores(cand, gold, threshold=0.85)["f1"] == pytest.approx(50.0)
-
-
-def test_bucc_ties_and_last_candidate():
-    # the best cut falls inside a tie: the threshold equals the tied score and ">=" keeps both, so the
-    # reported F1 (80) is below the F1 the optimiser saw (100) -- XTREME's behaviour, kept
-    cand = {("d1", "e1"): 0.9, ("d2", "e2"): 0.8, ("d3", "e3"): 0.8}
-    gold = {("d1", "e1"), ("d2", "e2")}
-    assert M.bucc_optimize(cand, gold) == 0.8
-    assert M.bucc_scores(cand, gold)["f1"] == pytest.approx(80.0)
-    # best cut at the last candidate: XTREME indexes past the end; here the threshold is its score
-    assert M.bucc_optimize({("a", "b"): 1.2, ("c", "d"): 1.1}, {("a", "b"), ("c", "d")}) == 1.1
-    assert M.bucc_optimize({("a", "b"): 1.2}, {("x", "y")}) == 0.0  # nothing right: XTREME's 0
-    assert M.bitext_scores({("a", "b")}, {("c", "d")}) == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
-
-
-def test_bucc_candidates_margin_mining():
-    eye = np.eye(3)
-    cand = M.bucc_candidates(["de-1", "de-2", "de-3"], ["a", "b", "c"], eye, ["en-1", "en-2", "en-3"],
-                             ["A", "B", "C"], eye[[2, 0, 1]])
-    # k = min(4, 3): every neighbourhood mean is 1/3, so a true pair's ratio margin is 1 / (1/3) = 3
-    assert cand == pytest.approx({("de-1", "en-2"): 3.0, ("de-2", "en-3"): 3.0, ("de-3", "en-1"): 3.0})
-    # a sentence that occurs twice in its file has no single id: its pair is dropped (read_sent2id)
-    twice = M.bucc_candidates(["de-1", "de-2", "de-3"], ["a", "b", "a"], eye[[0, 1, 0]], ["en-1", "en-2", "en-3"],
-                              ["A", "B", "C"], eye)
-    assert set(twice) == {("de-2", "en-2")}
-    # the neighbour search runs in blocks of similarities; any block size gives the same neighbours
-    a, b = np.random.default_rng(0).normal(size=(7, 5)), np.random.default_rng(1).normal(size=(9, 5))
-    whole = M._knn(a, b, 4)
-    for block in (1, 9, 10, 50):
-        sims, idx = M._knn(a, b, 4, block)
-        assert np.array_equal(idx, whole[1]) and np.allclose(sims, whole[0], rtol=0, atol=1e-12)
-    assert np.array_equal(whole[1][:, 0], np.argmax(a @ b.T, axis=1))
-    assert "source has 2 ids, 2 sentences, 3 embeddings" in _error(
-        M.bucc_candidates, ["a", "b"], ["x", "y"], eye, ["c"], ["z"], eye[:1])
 
 
 # --- the real XQuAD files (../shared/data/xquad) ---------------------------------------------------

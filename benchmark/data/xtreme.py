@@ -1,4 +1,4 @@
-"""XTREME's nine evaluation datasets plus Belebele: the registry of their specs and pins.
+"""Seven of XTREME's nine evaluation datasets plus Belebele: the registry of their specs and pins.
 
 **What XTREME evaluates** (Hu et al., 2020, arXiv:2003.11080; code google-research/xtreme): a model is
 fine-tuned on a task's *English* training data and applied zero-shot to every other language. The
@@ -6,8 +6,11 @@ languages per task are copied from ``TASK2LANGS`` in google-research/xtreme ``ev
 kept), the metric names from its ``METRIC_FUNCTION``. The English training data per task follow the
 XTREME README ("Build a baseline system") and nyu-mll/jiant ``guides/benchmarks/xtreme.md`` ("XNLI uses
 MNLI for training, XQuAD and MLQA use SQuAD v1.1, while PAWS-X, UDPOS, PANX and TyDiQA have their own
-English training sets"); BUCC and Tatoeba are not trained. Belebele (Bandarkar et al., 2023;
-facebookresearch/belebele ``README.md``) is added, fine-tuned on its assembled English training set.
+English training sets"). XTREME's two untrained retrieval tasks are not in this registry: Tatoeba is
+its own target (:mod:`benchmark.data.tatoeba`, :mod:`benchmark.targets.tatoeba`) and BUCC is not scored
+(its mining F1 is no mean over items, which the paired bootstrap needs; see README). Belebele (Bandarkar
+et al., 2023; facebookresearch/belebele ``README.md``) is added, fine-tuned on its assembled English
+training set.
 
 **Pins.** A :class:`Pin` is a Hugging Face dataset repo at a full commit SHA, or a URL whose files are
 checked by sha256, or explicitly unresolved with the reason; :func:`load_target` refuses an unresolved
@@ -35,15 +38,10 @@ XTREME_CITATION = (
     "Evaluating Cross-lingual Generalization}, journal={CoRR}, volume={abs/2003.11080}, year={2020}}"
 )
 
-TargetName = Literal["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc", "tatoeba", "belebele"]
-TargetFormat = Literal["pair", "tagging", "span", "choice", "bitext"]
+TargetName = Literal["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "belebele"]
+TargetFormat = Literal["pair", "tagging", "span", "choice"]
 # XTREME's evaluate.py METRIC_FUNCTION names ("f1" is seqeval's entity F1); Belebele's is accuracy.
-TargetMetric = Literal["accuracy", "f1", "squad_em_f1", "mlqa_em_f1", "bucc_f1"]
-BITEXT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "source": ("id", "text", "language"),
-    "target": ("id", "text", "language"),
-    "gold": ("source_id", "target_id", "language"),
-}
+TargetMetric = Literal["accuracy", "f1", "squad_em_f1", "mlqa_em_f1"]
 
 
 class Pin(Frozen):
@@ -105,14 +103,11 @@ class XtremeTarget(Frozen):
     def _consistent(self) -> XtremeTarget:
         if len(set(self.languages)) != len(self.languages):
             raise ValueError("languages must be unique")
-        if (self.format in ("span", "bitext")) != (not self.labels):
-            raise ValueError("span and bitext targets have no labels; every other format lists them")
+        if (self.format == "span") != (not self.labels):
+            raise ValueError("span targets have no labels; every other format lists them")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("labels must be unique")
-        if self.format == "bitext":
-            if self.train_task or self.train_source:
-                raise ValueError("retrieval targets are not trained: no train_task or train_source")
-        elif (self.train_task is None) == (self.train_source is None):
+        if (self.train_task is None) == (self.train_source is None):
             raise ValueError("give exactly one of train_task and train_source")
         if self.train_task is not None and self.train_task not in TASKS:
             raise ValueError(f"train_task {self.train_task!r} is not in benchmark.data.tasks.TASKS")
@@ -165,14 +160,6 @@ XQUAD_SHA256 = {
 # TyDiQA-GoldP names its per-language dev files by language name (xtreme utils_preprocess.py LANG2ISO).
 TYDIQA_NAMES = {"ar": "arabic", "bn": "bengali", "en": "english", "fi": "finnish", "id": "indonesian",
                 "ko": "korean", "ru": "russian", "sw": "swahili", "te": "telugu"}  # fmt: skip
-# Tatoeba's files use LASER's three-letter codes (xtreme utils_preprocess.py tatoeba_preprocess).
-TATOEBA_CODES = {
-    "af": "afr", "ar": "ara", "bg": "bul", "bn": "ben", "de": "deu", "el": "ell", "es": "spa", "et": "est",
-    "eu": "eus", "fa": "pes", "fi": "fin", "fr": "fra", "he": "heb", "hi": "hin", "hu": "hun", "id": "ind",
-    "it": "ita", "ja": "jpn", "jv": "jav", "ka": "kat", "kk": "kaz", "ko": "kor", "ml": "mal", "mr": "mar",
-    "nl": "nld", "pt": "por", "ru": "rus", "sw": "swh", "ta": "tam", "te": "tel", "th": "tha", "tl": "tgl",
-    "tr": "tur", "ur": "urd", "vi": "vie", "zh": "cmn",
-}  # fmt: skip
 # The 122 variants of facebookresearch/belebele README.md ("Languages in Belebele"), all confirmed there
 # (and 122 Hub configs at the pinned commit, per the schema inspection cited at the Belebele pin).
 # The README writes "ary_arab"; ary_Arab is the FLORES-200 spelling used for every other code.
@@ -358,45 +345,6 @@ _TARGET_LIST: tuple[XtremeTarget, ...] = (
             "Typologically Diverse Languages}, author={Clark, Jonathan H. and Choi, Eunsol and Collins, Michael "
             "and Garrette, Dan and Kwiatkowski, Tom and Nikolaev, Vitaly and Palomaki, Jennimaria}, "
             "journal={TACL}, year={2020}}"
-        ),
-    ),
-    make_target(
-        name="bucc", display_name="BUCC 2018", format="bitext", metric="bucc_f1", split="training",
-        description=(
-            "Mine parallel sentences from comparable corpora (xx-en). XTREME's test set is BUCC's 'training' "
-            "split (its gold is public) and its dev set the 'sample' split (download_data.sh renames them)."
-        ),
-        languages=_langs("de,fr,ru,zh"), layout="bucc2018/{lang}-en/{lang}-en.training",
-        upstream=Pin(url="https://comparable.limsi.fr/bucc2018/bucc2018-{file}", unresolved=_NO_COPY,
-                     note="files <lang>-en.training-gold.tar.bz2 and <lang>-en.sample-gold.tar.bz2"),
-        license="BUCC 2018 shared-task data; no license found offline",
-        homepage="https://comparable.limsi.fr/bucc2018/",
-        citation=(
-            "@inproceedings{zweigenbaum2018overview, title={Overview of the Third BUCC Shared Task: Spotting "
-            "Parallel Sentences in Comparable Corpora}, author={Zweigenbaum, Pierre and Sharoff, Serge and Rapp, "
-            "Reinhard}, booktitle={BUCC workshop}, year={2018}}"
-        ),
-    ),
-    make_target(
-        name="tatoeba", display_name="Tatoeba", format="bitext", metric="accuracy", split="test",
-        description="Up to 1,000 English-aligned sentence pairs per language; nearest-neighbour retrieval.",
-        languages=_langs(
-            "ar,he,vi,id,jv,tl,eu,ml,ta,te,af,nl,de,el,bn,hi,mr,ur,fa,fr,it,pt,es,bg,ru,ja,ka,ko,th,sw,zh,kk,tr,et,"
-            "fi,hu"
-        ),
-        layout="tatoeba.{lang3}-eng.{lang3}",
-        upstream=Pin(
-            url="https://raw.githubusercontent.com/facebookresearch/LASER/master/data/tatoeba/v1/{file}",
-            unresolved="read by the Tatoeba module, not here; the per-file sha256 are not recorded in this registry",
-        ),
-        hub_copy=Pin(hub_repo="mteb/tatoeba-bitext-mining", revision="69e8f12da6e31d59addadda9a9c8a2e601a0e282",
-                     note="LASER's v1 lines as sentence1/sentence2, trailing newline kept; pinned in "
-                          "embeddings-benchmark/mteb TatoebaBitextMining.py @ 056c09ad (anchor.md)"),
-        license="CC BY 2.0 FR (Tatoeba sentences)", homepage="https://github.com/facebookresearch/LASER",
-        citation=(
-            "@article{artetxe2019massively, title={Massively Multilingual Sentence Embeddings for Zero-Shot "
-            "Cross-Lingual Transfer and Beyond}, author={Artetxe, Mikel and Schwenk, Holger}, journal={TACL}, "
-            "year={2019}}"
         ),
     ),
     make_target(

@@ -3,7 +3,7 @@
 **Readers** take the official files from a local directory and return the normalized tables of
 :data:`benchmark.data.tasks.COLUMNS` plus a ``language`` column, rows in file order, validated by
 :func:`benchmark.data.task_tables.validate` (row numbers in its messages are the file's line numbers, or
-question numbers for JSON). BUCC, which has no tasks.py format, gives :data:`BITEXT_COLUMNS` tables.
+question numbers for JSON).
 Bad input is one :class:`BenchmarkError` naming the file and line or record. Readers write nothing.
 """
 
@@ -239,44 +239,6 @@ def read_squad(path: Path, language: str, target: Literal["xquad", "mlqa", "tydi
     return _finish(shape, rows, list(range(1, len(rows) + 1)), language, path)
 
 
-def read_bucc(directory: Path, language: str, split: str = "training") -> dict[str, pd.DataFrame]:
-    """BUCC 2018 ``<lang>-en.<split>.{<lang>,en,gold}`` in ``directory``: ``id\\tsentence`` per line on
-    each side (ids ``<lang>-000000001`` and ``en-000000001``) and ``src_id\\ten_id`` per gold pair.
-    The two sides are comparable corpora, not parallel: their sizes differ by design, so only the gold
-    is checked against them. Returns :data:`BITEXT_COLUMNS` tables ``source``, ``target``, ``gold``."""
-    directory = Path(directory)
-    check_language("bucc", language, directory)
-    stem = directory / f"{language}-en.{split}"
-    sides: dict[str, pd.DataFrame] = {}
-    for key, lang in (("source", language), ("target", "en")):
-        path = stem.with_name(f"{stem.name}.{lang}")
-        ids: dict[str, int] = {}
-        texts = []
-        for n, line in enumerate(read_lines(path), start=1):
-            item, text = _tsv(path, n, line, 2)
-            if not item.startswith(f"{lang}-"):
-                raise _fail(path, n, f"id {item!r} does not start with '{lang}-'")
-            if item in ids:
-                raise _fail(path, n, f"duplicate id {item!r} (first on line {ids[item]})")
-            if not text.strip():
-                raise _fail(path, n, "empty sentence")
-            ids[item] = n
-            texts.append(text)
-        sides[key] = pd.DataFrame({"id": list(ids), "text": texts, "language": lang})
-    gold_path = stem.with_name(f"{stem.name}.gold")
-    known = {key: set(df["id"]) for key, df in sides.items()}
-    pairs = []
-    for n, line in enumerate(read_lines(gold_path), start=1):
-        pair = _tsv(gold_path, n, line, 2)
-        for item, key in zip(pair, ("source", "target")):
-            if item not in known[key]:
-                side = stem.with_name(f"{stem.name}.{language if key == 'source' else 'en'}")
-                raise _fail(gold_path, n, f"{item!r} is not an id of {side}")
-        pairs.append(pair)
-    sides["gold"] = pd.DataFrame(pairs, columns=["source_id", "target_id"]).assign(language=language)
-    return sides
-
-
 def read_belebele(path: Path, language: str) -> pd.DataFrame:
     """One Belebele variant, JSON lines with ``link, question_number, flores_passage, question,
     mc_answer1..4, correct_answer_num`` (one-indexed; ``dialect``, when present, must be the variant).
@@ -347,7 +309,7 @@ def _one_language(df: pd.DataFrame, language: str) -> pd.DataFrame:
     return df[df["language"] == language].reset_index(drop=True)
 
 
-_LOADERS: dict[str, Callable[[Path, XtremeTarget, str], Any]] = {
+_LOADERS: dict[str, Callable[[Path, XtremeTarget, str], pd.DataFrame]] = {
     "xnli": lambda root, t, lang: _one_language(read_xnli(_verified(root, t.upstream, t.layout)), lang),
     "pawsx": lambda root, t, lang: read_pawsx(_verified(root, t.upstream, t.layout.format(lang=lang)), lang),
     "udpos": lambda root, t, lang: read_udpos(root, lang),
@@ -356,21 +318,17 @@ _LOADERS: dict[str, Callable[[Path, XtremeTarget, str], Any]] = {
     "mlqa": lambda root, t, lang: read_squad(_verified(root, t.upstream, t.layout.format(lang=lang)), lang, "mlqa"),
     "tydiqa": lambda root, t, lang: read_squad(
         _verified(root, t.upstream, t.layout.format(lang_name=TYDIQA_NAMES[lang])), lang, "tydiqa"),
-    "bucc": lambda root, t, lang: read_bucc(root / "bucc2018" / f"{lang}-en", lang, "training"),
     "belebele": lambda root, t, lang: read_belebele(_verified(root, t.upstream, t.layout.format(lang=lang)), lang),
 }  # fmt: skip
 
 
-def load_target(name: str, root: Path, language: str) -> Any:
+def load_target(name: str, root: Path, language: str) -> pd.DataFrame:
     """The evaluation table of one language of a target, from ``root`` (where its official archive was
-    extracted, laid out as :attr:`XtremeTarget.layout` says): a DataFrame, or for BUCC the dict of
-    :func:`read_bucc`. Refused, before anything is read, when the target's pin is unresolved; files the
-    pin names a sha256 for are checked against it (a Hub pin's ``root`` is a snapshot of the repo at its
-    revision, taken as given)."""
+    extracted, laid out as :attr:`XtremeTarget.layout` says). Refused, before anything is read, when the
+    target's pin is unresolved; files the pin names a sha256 for are checked against it (a Hub pin's
+    ``root`` is a snapshot of the repo at its revision, taken as given)."""
     target = get_target(name)
     check_language(name, language)
-    if name not in _LOADERS:
-        raise BenchmarkError(f"{target.display_name} is read by its own module, not by benchmark.data.xtreme")
     if not target.upstream.resolved:
         raise BenchmarkError(f"{target.display_name}: upstream {target.upstream.source} is unresolved "
                              f"({target.upstream.unresolved}); refusing to load an unpinned copy")

@@ -2,9 +2,8 @@
 
 The scoring, which fine-tunes the run's encoder per task (the seed's third phase), is
 :mod:`benchmark.targets.xtreme_score`: only stage ``evaluate`` runs it, so only it depends on the
-training loop. BUCC and Tatoeba need no fine-tuning: Tatoeba is its own target
-(:mod:`benchmark.targets.tatoeba`); BUCC's margin mining is in :mod:`benchmark.targets.xtreme_metrics`
-and not wired into a stage yet.
+training loop. XTREME's retrieval tasks need no fine-tuning: Tatoeba is its own target
+(:mod:`benchmark.targets.tatoeba`); BUCC is not scored (see README).
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ google-research/xtreme ``evaluate.py`` reports them.
 | PAN-X, UD-POS | ``f1`` = ``seqeval.metrics.f1_score`` | :func:`seqeval_scores` |
 | XQuAD, TyDiQA-GoldP | ``squad_em_f1`` = allenai/bi-att-flow ``squad/evaluate-v1.1.py`` | :func:`squad_scores` |
 | MLQA | ``mlqa_em_f1`` = facebookresearch/MLQA ``mlqa_evaluation_v1.py`` | :func:`mlqa_scores` |
-| BUCC 2018 | ``bucc_f1``, threshold of ``third_party/utils_retrieve.py`` | :func:`bucc_scores` |
 
 XTREME's ``install_tools.sh`` downloads the two QA scripts; the SQuAD one is already in this package
 (:mod:`benchmark.training.squad_metric`) and is reused, not copied. A mismatch between gold and
@@ -20,16 +19,13 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from typing import Literal
-
-import numpy as np
 
 from benchmark.io import BenchmarkError
 from benchmark.training import squad_metric
 
 Scores = dict[str, float]
-Pair = tuple[str, str]
 
 
 def _aligned(gold: Sequence[object], pred: Sequence[object], what: str) -> None:
@@ -196,148 +192,9 @@ def mlqa_scores(answers: Sequence[Sequence[str]], predictions: Sequence[str], la
     return {"exact_match": 100.0 * em / len(answers), "f1": 100.0 * f1 / len(answers)}
 
 
-# --- BUCC 2018 -------------------------------------------------------------------------------------
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-def _knn(a: np.ndarray, b: np.ndarray, k: int, block: int = 1 << 25) -> tuple[np.ndarray, np.ndarray]:
-    """Each row of ``a``'s k highest inner products with rows of ``b``, best first, ties to the lower
-    index: ``(sims, indices)``. Computed ``block`` similarities at a time, so a BUCC-sized corpus
-    (~400k sentences a side) never needs its full similarity matrix. Which of several rows tied at the
-    k-th place is kept is unspecified, as with faiss."""
-    k = min(k, len(b))
-    sims, idx = np.empty((len(a), k)), np.empty((len(a), k), dtype=np.int64)
-    step = max(1, block // max(1, len(b)))
-    for start in range(0, len(a), step):
-        s = a[start : start + step] @ b.T
-        top = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < s.shape[1] else np.tile(np.arange(k), (len(s), 1))
-        top_s = np.take_along_axis(s, top, axis=1)
-        order = np.lexsort((top, -top_s), axis=-1)
-        sims[start : start + step] = np.take_along_axis(top_s, order, axis=1)
-        idx[start : start + step] = np.take_along_axis(top, order, axis=1)
-    return sims, idx
-
-
-def _first_rows(texts: Sequence[str]) -> list[int]:
-    """Row of each distinct text's first occurrence, in file order."""
-    first: dict[str, int] = {}
-    for i, text in enumerate(texts):
-        first.setdefault(text, i)
-    return list(first.values())
-
-
-def bucc_candidates(src_ids: Sequence[str], src_texts: Sequence[str], src_emb: np.ndarray,
-                    trg_ids: Sequence[str], trg_texts: Sequence[str], trg_emb: np.ndarray,
-                    k: int = 4) -> dict[Pair, float]:
-    """Candidate pairs and their margin scores, as xtreme ``third_party/utils_retrieve.py``
-    ``mine_bitext`` (defaults: cosine, ratio margin, neighbourhood 4, retrieval ``max``, threshold 0)
-    then ``read_candidate2score`` compute them:
-
-    * identical sentences are embedded once (``text_load_unify``);
-    * ratio margin: ``cos(x, y) / ((mean_k cos(x, NN_k(x)) + mean_k cos(y, NN_k(y))) / 2)``, scored
-      for each sentence's k nearest neighbours only; each side's best is its candidate;
-    * ``max``: both directions' candidates, by decreasing score, each sentence used at most once;
-    * a sentence occurring more than once in its file has no single id and its pairs are dropped
-      (``read_sent2id``).
-
-    Equal scores are ordered by a stable sort, where XTREME's numpy quicksort leaves them unspecified.
-    The neighbour search is exact (faiss ``IndexFlatIP`` in XTREME), in blocks (:func:`_knn`)."""
-    for ids, texts, emb, side in ((src_ids, src_texts, src_emb, "source"), (trg_ids, trg_texts, trg_emb, "target")):
-        if not len(ids) == len(texts) == len(emb):
-            raise BenchmarkError(f"bucc: {side} has {len(ids)} ids, {len(texts)} sentences, {len(emb)} embeddings")
-    src_rows, trg_rows = _first_rows(src_texts), _first_rows(trg_texts)
-    x, y = _unit(np.asarray(src_emb)[src_rows]), _unit(np.asarray(trg_emb)[trg_rows])
-    x_sim, x_nn = _knn(x, y, k)  # each source's nearest targets
-    y_sim, y_nn = _knn(y, x, k)  # each target's nearest sources
-    x_mean, y_mean = x_sim.mean(axis=1), y_sim.mean(axis=1)
-    fwd = x_sim / ((x_mean[:, None] + y_mean[x_nn]) / 2)
-    bwd = y_sim / ((y_mean[:, None] + x_mean[y_nn]) / 2)
-    pairs = [(i, int(x_nn[i, fwd[i].argmax()]), float(fwd[i].max())) for i in range(len(x))]
-    pairs += [(int(y_nn[j, bwd[j].argmax()]), j, float(bwd[j].max())) for j in range(len(y))]
-    order = np.argsort(-np.array([s for _, _, s in pairs]), kind="stable")
-    src_text = [src_texts[r] for r in src_rows]
-    trg_text = [trg_texts[r] for r in trg_rows]
-    src_id = _single_ids(src_ids, src_texts)
-    trg_id = _single_ids(trg_ids, trg_texts)
-    seen_src: set[int] = set()
-    seen_trg: set[int] = set()
-    candidates: dict[Pair, float] = {}
-    for n in order:
-        i, j, score = pairs[n]
-        if i in seen_src or j in seen_trg:
-            continue
-        seen_src.add(i)
-        seen_trg.add(j)
-        s, t = src_id.get(src_text[i]), trg_id.get(trg_text[j])
-        if score > 0 and s is not None and t is not None:
-            candidates[(s, t)] = max(score, candidates.get((s, t), score))
-    return candidates
-
-
-def _single_ids(ids: Sequence[str], texts: Sequence[str]) -> dict[str, str]:
-    counts = Counter(texts)
-    return {text: item for item, text in zip(ids, texts) if counts[text] == 1}
-
-
-def bucc_optimize(candidates: Mapping[Pair, float], gold: set[Pair]) -> float:
-    """xtreme ``utils_retrieve.py`` ``bucc_optimize``: walk the candidates by decreasing score and
-    keep the cut with the best F1 against ``gold``; the threshold is the midpoint between that
-    candidate's score and the next one's. Where the best cut is the last candidate, XTREME indexes past
-    the end (IndexError); here the threshold is then that candidate's own score. No correct candidate:
-    threshold 0, as XTREME."""
-    items = sorted(candidates.items(), key=lambda kv: -kv[1])
-    correct = 0
-    threshold = best = 0.0
-    for extracted, (pair, score) in enumerate(items, start=1):
-        correct += pair in gold
-        if correct:
-            precision, recall = correct / extracted, correct / len(gold)
-            f1 = 2 * precision * recall / (precision + recall)
-            if f1 > best:
-                best = f1
-                threshold = (score + items[extracted][1]) / 2 if extracted < len(items) else score
-    return threshold
-
-
-def bucc_extract(candidates: Mapping[Pair, float], threshold: float) -> set[Pair]:
-    """Every candidate scoring at least ``threshold`` (``bucc_extract``; ``>=``, so a tie with the
-    cut is kept even past the optimised prefix)."""
-    return {pair for pair, score in candidates.items() if score >= threshold}
-
-
-def bitext_scores(gold: set[Pair], predicted: set[Pair]) -> Scores:
-    """Precision/recall/F1 of predicted pairs against gold pairs (xtreme ``evaluate.py`` ``bucc_f1``)."""
-    correct = len(gold & predicted)
-    if not correct:
-        return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
-    precision, recall = correct / len(predicted), correct / len(gold)
-    return {"precision": 100.0 * precision, "recall": 100.0 * recall,
-            "f1": 100.0 * 2 * precision * recall / (precision + recall)}
-
-
-def bucc_scores(candidates: Mapping[Pair, float], gold: set[Pair], threshold: float | None = None) -> Scores:
-    """``bucc_eval``: with no ``threshold``, the one :func:`bucc_optimize` finds on this gold (what
-    XTREME reports on a split whose gold it has); else the given one (e.g. tuned on the ``sample``
-    split and applied to ``training``). Returns the threshold with precision/recall/F1."""
-    if not gold:
-        raise BenchmarkError("bucc: the gold set is empty")
-    if threshold is None:
-        threshold = bucc_optimize(candidates, gold)
-    return {"threshold": threshold, **bitext_scores(gold, bucc_extract(candidates, threshold))}
-
-
 __all__ = [
     "MLQA_ARTICLES",
     "accuracy",
-    "bitext_scores",
-    "bucc_candidates",
-    "bucc_extract",
-    "bucc_optimize",
-    "bucc_scores",
     "get_entities",
     "mlqa_exact_match",
     "mlqa_f1",
