@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 
 from benchmark.armspec import COCO_VIEWS, ArmSpec
-from benchmark.data.tasks import TASKS
+from benchmark.data.tasks import TASKS, X_STILTS
+from benchmark.schema import Registry, plugins
 
 MIXING_CAP = 2**14  # multi-task: a task's sampling weight stops growing past this many examples
 
@@ -50,22 +51,22 @@ _SPECS = [
     # Textual: one English intermediate task each (X-STILTs), then the multi-task mixtures.
     *(ArmSpec(name=task.replace("_", "-"), kind="textual", objective="task", data=task,
               description=f"{spec.paper_name}: {spec.description}") for task, spec in TASKS.items()),
-    ArmSpec(name="multitask", kind="textual", objective="task", data="+".join(TASKS), mixing_cap=MIXING_CAP,
+    ArmSpec(name="multitask", kind="textual", objective="task", data="+".join(X_STILTS), mixing_cap=MIXING_CAP,
             description="every X-STILTs task at once, one head each, examples-proportional mixing"),
     ArmSpec(name="multitask-bundled", kind="textual", objective="task", mixing_cap=MIXING_CAP,
-            data="+".join(t for t, spec in TASKS.items() if spec.bundled),
+            data="+".join(t for t in X_STILTS if TASKS[t].bundled),
             description="the tasks the offline bundle has, at once, one head each, examples-proportional mixing"),
 ]
-ARMS: dict[str, ArmSpec] = {spec.name: spec for spec in _SPECS}
-for _spec in _SPECS:  # validated at import, like the specs themselves
+# The package's arms, then any a plugin declares (a module named under the entry-point group
+# ``benchmark.arms`` whose ``ARMS`` lists ArmSpecs over the objectives and views the package knows).
+ARMS: Registry[ArmSpec] = Registry("arm", [*_SPECS, *plugins("benchmark.arms", "ARMS", ArmSpec)])
+for _spec in ARMS.values():  # validated at import, like the specs themselves
     if _spec.control_of is not None and ARMS.get(_spec.control_of, _spec).kind != "multimodal":
         raise ValueError(f"arm {_spec.name}: control_of must name a multimodal arm")
     if _spec.kind == "textual" and not set(_spec.tasks) <= set(TASKS):
         raise ValueError(f"arm {_spec.name}: unknown task(s) {sorted(set(_spec.tasks) - set(TASKS))}")
     if _spec.kind in ("multimodal", "control") and _spec.data not in COCO_VIEWS:
         raise ValueError(f"arm {_spec.name}: unknown COCO view {_spec.data!r}")
-if len(ARMS) != len(_SPECS):
-    raise ValueError("two arms share a name")
 
 _RUN = re.compile(r"^(?P<arm>[a-z0-9-]+?)(?:\.s(?P<k>[1-9][0-9]*))?$")
 

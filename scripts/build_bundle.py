@@ -34,8 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmark.data import coco, task_tables, tasks  # noqa: E402
-from benchmark.io import read_lines  # noqa: E402
-from benchmark.io import BenchmarkError, atomic_dir, sha256_file, write_json  # noqa: E402
+from benchmark.io import BenchmarkError, atomic_dir, read_lines, sha256_file, write_json  # noqa: E402
 
 SPLIT_SIZES = {"dev": 997, "devtest": 1012}
 SIB_SPLITS = {"train": 701, "dev": 99, "test": 204}

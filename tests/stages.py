@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from benchmark import paths
 from benchmark.config import resolve
 from benchmark.data.spec import materialize
-from benchmark import paths
 from benchmark.pipeline import analysis, evaluate, frozen, images, runs, task_states, train
 
 

@@ -10,16 +10,23 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from benchmark.data import flores, languages
-from benchmark.models import coverage
 from benchmark.analysis import margins as mg
 from benchmark.analysis.declaration import DECLARATION, Comparison
-from benchmark.analysis.stats import (holm, language_counts, paired_cluster_bootstrap, permutation_min_p,
-                                      permutation_test, run_level_test, welch_test)
+from benchmark.analysis.stats import (
+    holm,
+    language_counts,
+    paired_cluster_bootstrap,
+    permutation_min_p,
+    permutation_test,
+    run_level_test,
+    welch_test,
+)
 from benchmark.analysis.verdict import Analysis, combine, single_verdict, verdict
-from benchmark.targets.registry import SCORES
+from benchmark.data import flores, languages
 from benchmark.data.flores import load_metadata
 from benchmark.io import BenchmarkError
+from benchmark.models import coverage
+from benchmark.targets.registry import SCORES
 
 # --- the bootstrap -------------------------------------------------------------------------------
 

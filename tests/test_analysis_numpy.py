@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from scipy import stats
 
 from benchmark.analysis.declaration import DECLARATION

@@ -88,9 +88,9 @@ def test_bad_training_params_fail_clearly(override: dict, message: str) -> None:
 def test_run_files_carry_spec_and_seed(tmp_path) -> None:
     import json
 
+    from benchmark.armspec import load_run
     from benchmark.config import resolve
     from benchmark.io import BenchmarkError
-    from benchmark.armspec import load_run
     from benchmark.pipeline import runs
 
     params = resolve({"profile": "tiny", "seed": 7, "arms": ["baseline", "vqa", "vqa.s2"]})

@@ -66,15 +66,11 @@ def test_bundled_files_are_a_dependency_of_prepare() -> None:
 
 def _clone(tmp_path: Path) -> Path:
     """The tracked files of the repository, in a fresh git repository (no outputs: DVC's view of a clone)."""
-    import shutil
     import subprocess
 
-    root = tmp_path / "repo"
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for rel in filter(None, files.split("\0")):
-        if (REPO / rel).is_file():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, root / rel)
+    from clones import tracked_copy
+
+    root = tracked_copy(tmp_path / "repo")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     return root
 

@@ -13,9 +13,9 @@ import torch
 from benchmark.config import resolve
 from benchmark.data.flores import load_sentences
 from benchmark.io import BenchmarkError
+from benchmark.models import frozen_states as frozen
 from benchmark.models import layers
 from benchmark.models.encoder import load_encoder
-from benchmark.models import frozen_states as frozen
 from benchmark.training.objectives import Contrastive, tokenize
 
 LANGS = ["eng_Latn", "zho_Hans", "arb_Arab", "hin_Deva"]

@@ -14,18 +14,20 @@ import sys
 from benchmark import imports
 
 # Bottom to top. The folders show the layers: data -> models -> training -> targets -> analysis ->
-# report -> pipeline (the stages), with the schema above the specs it validates and tracking beside
-# the stages.
+# report -> pipeline (the stages). The blocks of params.yaml that models and training take sit below
+# them; the schema that assembles params.yaml sits above the targets whose blocks it validates, and
+# tracking beside the stages.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("benchmark", "benchmark.io", "benchmark.determinism", "benchmark.cache", "benchmark.paths",
               "benchmark.imports", "benchmark.mlflow_store", "benchmark.mlflow_sqlite", "benchmark.profiles",
               "benchmark.schema")),
-    # specs and the readers of their files; models.pretrained: how a model is pinned (the schema checks pins)
+    # specs and the readers of their files; models.pretrained: how a model is pinned (the blocks check pins)
     ("data", ("benchmark.data", "benchmark.armspec", "benchmark.arms", "benchmark.models.pretrained")),
-    ("schema", ("benchmark.targets.configs", "benchmark.targets.registry", "benchmark.config")),
+    ("blocks", ("benchmark.blocks",)),
     ("models", ("benchmark.models",)),
     ("training", ("benchmark.training",)),
     ("targets", ("benchmark.targets",)),
+    ("schema", ("benchmark.config",)),
     ("analysis", ("benchmark.analysis",)),
     ("tracking", ("benchmark.tracking",)),
     ("report", ("benchmark.report",)),

@@ -204,7 +204,7 @@ def test_kernel_choice_moves_targets_less_than_the_golden_tolerance(e5: Encoder)
     from benchmark.targets.sib_probe import fit_probe
 
     params = resolve({"profile": "smoke", "data": {"languages": ["eng_Latn", "fra_Latn", "hin_Deva", "yor_Latn"]}})
-    corpus = load_corpus(params, BUNDLE_DIR.parent)
+    corpus = load_corpus(params.context(BUNDLE_DIR.parent))
     groups = {f"lang/{lang}": corpus.sentences.loc[corpus.retrieval_ids, lang].tolist() for lang in corpus.languages}
     groups |= probe_texts(corpus, "eng_Latn")
     labels = corpus.labels.set_index("index_id")["category"]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from clones import tracked_copy
 
 from benchmark.io import sha256_file
 
@@ -38,13 +39,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """A git clone of the working tree's tracked files with params switched to `tiny`."""
-    root = tmp_path_factory.mktemp("clone") / "repo"
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True)
-    for rel in filter(None, files.stdout.split("\0")):
-        src = REPO / rel
-        if src.is_file():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, root / rel)
+    root = tracked_copy(tmp_path_factory.mktemp("clone") / "repo")
     # The clone's presets default to `tiny` with RUNS, so `dvc exp run` (which recomposes params.yaml
     # from benchmark/conf) and `dvc repro` run the same configuration here too.
     conf = root / "benchmark" / "conf"

@@ -26,7 +26,7 @@ DATA = BUNDLE_DIR.parent  # load_corpus reads <data_dir>/bundle
 @pytest.fixture(scope="module")
 def mini():
     params = resolve({"profile": "mini"})
-    corpus, train_ids, heldout_ids = parallel_lines(params, DATA)
+    corpus, train_ids, heldout_ids = parallel_lines(params.context(DATA))
     return params, corpus, train_ids, heldout_ids
 
 
@@ -44,7 +44,7 @@ def test_mini_pool_is_disjoint_from_every_scored_and_selection_line(mini) -> Non
     for lang in corpus.languages:
         assert not set(corpus.sentences.loc[sorted(pool), lang]) & set(scored[lang]), lang
     # By article: no pool line shares its source article with a scored line; held-out articles are whole.
-    meta = article_metadata(params, DATA)
+    meta = article_metadata(params.context(DATA))
     urls = {name: set(meta.loc[ids, "url"]) for name, ids in
             (("scored", [*corpus.retrieval_ids, *corpus.sib_test_ids]), ("train", train_ids), ("heldout", heldout_ids))}
     assert not urls["scored"] & (urls["train"] | urls["heldout"])
@@ -61,7 +61,7 @@ def test_pool_shares_no_sentence_with_tatoeba(mini) -> None:
 def test_smoke_and_tiny_pools_are_disjoint_too() -> None:
     for profile in ("smoke", "tiny"):
         params = resolve({"profile": profile})
-        corpus, train_ids, heldout_ids = parallel_lines(params, DATA)
+        corpus, train_ids, heldout_ids = parallel_lines(params.context(DATA))
         assert len(train_ids) >= params.training.batch_size and len(heldout_ids) >= 2
         assert not (set(train_ids) | set(heldout_ids)) & set(corpus.retrieval_ids)
 
@@ -69,7 +69,7 @@ def test_smoke_and_tiny_pools_are_disjoint_too() -> None:
 def test_too_few_free_lines_is_one_line_before_anything_runs() -> None:
     params = resolve({"profile": "tiny", "data": {"max_sentences": 204}})  # every SIB test line is scored
     with pytest.raises(BenchmarkError, match=r"positive control: 0 training and 0 held-out FLORES lines"):
-        parallel_lines(params, DATA)
+        parallel_lines(params.context(DATA))
 
 
 def test_parallel_pairs_rotate_languages_evenly() -> None:

@@ -17,7 +17,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from test_pipeline import BIN, _run, scratch  # noqa: F401  (scratch: the clone fixture, one per module)
 
 pytestmark = pytest.mark.slow  # real `dvc queue` runs of the tiny pipeline, minutes

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from benchmark.cli import main
-from benchmark.data.spec import materialize
 from benchmark.config import write_params
+from benchmark.data.spec import materialize
 from benchmark.report import reference
 
 REPO = Path(__file__).resolve().parents[1]

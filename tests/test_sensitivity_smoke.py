@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from stages import run_stages
 
 from benchmark.analysis.declaration import DECLARATION
-from stages import run_stages
 
 pytestmark = pytest.mark.slow  # three smoke trainings and four evaluations: about 3 minutes
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from stages import run_stages
 
 from benchmark.analysis.declaration import DECLARATION
 from benchmark.arms import ARMS
-from stages import run_stages
 
 pytestmark = pytest.mark.slow  # the module fixture trains every arm of the smoke profile: many minutes
 

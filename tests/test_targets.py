@@ -13,8 +13,10 @@ import pytest
 from benchmark.analysis import margins as mg
 from benchmark.analysis.stats import paired_stratified_bootstrap
 from benchmark.io import BenchmarkError
+from benchmark.schema import declare
 from benchmark.targets import registry
 from benchmark.targets.retrieval import bitext
+from benchmark.targets.spec import TargetSpec
 
 
 def test_registry_is_the_one_list_of_targets() -> None:
@@ -33,10 +35,10 @@ def test_registry_is_the_one_list_of_targets() -> None:
 
 def test_a_bad_spec_is_one_line() -> None:
     good = registry.TARGETS["tatoeba"].model_dump()
-    with pytest.raises(BenchmarkError, match="invalid target spec 'tatoeba'.*main_score 'nope' is not one of"):
-        registry.make_target(**{**good, "main_score": "nope"})
+    with pytest.raises(BenchmarkError, match="^invalid TargetSpec 'tatoeba': main_score 'nope' is not one of"):
+        declare(TargetSpec, **{**good, "main_score": "nope"})
     with pytest.raises(BenchmarkError, match="selects on \\['split'\\], not prediction columns"):
-        registry.make_target(**{**good, "scores": [{**good["scores"][0], "where": {"split": "test"}}]})
+        declare(TargetSpec, **{**good, "scores": [{**good["scores"][0], "where": {"split": "test"}}]})
     with pytest.raises(BenchmarkError, match="unknown target 'xnli'"):
         registry.targets_of("mini", ["xnli"])
 
@@ -109,10 +111,10 @@ def test_upstream_inputs_are_checked_before_any_output_is_deleted(tmp_path) -> N
     (folder / "tatoeba.fra-eng.fra").write_text("Bonjour.\nMerci.\n", encoding="utf-8")
     (folder / "tatoeba.fra-eng.eng").write_text("Hello.\n", encoding="utf-8")
     with pytest.raises(BenchmarkError, match=r"tatoeba\.fra-eng\.fra: 2 lines, but .*tatoeba\.fra-eng\.eng has 1") as e:
-        tatoeba_target.check(params, tmp_path)
+        tatoeba_target.check(params.block("tatoeba"), params.context(tmp_path))
     assert "\n" not in str(e.value)
     with pytest.raises(BenchmarkError, match="English training data .* is not pinned|unresolved"):
-        xtreme_target.check(params, tmp_path)
+        xtreme_target.check(params.block("xtreme"), params.context(tmp_path))
 
 
 def test_xtreme_measures_only_the_tasks_it_fine_tunes() -> None:
@@ -120,7 +122,7 @@ def test_xtreme_measures_only_the_tasks_it_fine_tunes() -> None:
     from benchmark.config import resolve
     from benchmark.targets import registry
 
-    spec = registry.get_target("xtreme")
+    spec = registry.TARGETS["xtreme"]
     some = resolve({"profile": "full", "targets": {"xtreme": {"tasks": ["xquad", "pawsx"]}}})
     assert [s.name for s in spec.scores_in(some)] == ["xtreme_pawsx", "xtreme_xquad"]
     assert spec.shown(some).name == "xtreme_pawsx"  # the main score (XNLI) is not measured here
@@ -128,7 +130,7 @@ def test_xtreme_measures_only_the_tasks_it_fine_tunes() -> None:
     assert spec.scores_in(off) == () and spec.shown(off) is None
     full = resolve({"profile": "full"})
     assert spec.shown(full).name == "xtreme_xnli" and len(spec.scores_in(full)) == 8
-    assert registry.get_target("tatoeba").scores_in(full) == registry.get_target("tatoeba").scores
+    assert registry.TARGETS["tatoeba"].scores_in(full) == registry.TARGETS["tatoeba"].scores
 
 
 def test_tatoeba_max_pairs_is_the_same_seeded_sample_for_every_run(tmp_path) -> None:
@@ -140,8 +142,8 @@ def test_tatoeba_max_pairs_is_the_same_seeded_sample_for_every_run(tmp_path) -> 
     from benchmark.data.spec import BUNDLE_DIR
     from benchmark.targets import tatoeba as tatoeba_target
 
-    tables = [tatoeba_target.pairs(resolve({"profile": "mini", "seed": seed}), BUNDLE_DIR.parent)
-              for seed in (0, 1, 12345)]
+    minis = [resolve({"profile": "mini", "seed": seed}) for seed in (0, 1, 12345)]
+    tables = [tatoeba_target.pairs(p.block("tatoeba"), p.context(BUNDLE_DIR.parent)) for p in minis]
     for other in tables[1:]:
         pd.testing.assert_frame_equal(other, tables[0])
     mini = tables[0]
@@ -154,10 +156,11 @@ def test_tatoeba_max_pairs_is_the_same_seeded_sample_for_every_run(tmp_path) -> 
     folder.mkdir(parents=True)
     (folder / "tatoeba.fra-eng.fra").write_text("".join(f"fra {i}\n" for i in range(5)), encoding="utf-8")
     (folder / "tatoeba.fra-eng.eng").write_text("".join(f"eng {i}\n" for i in range(5)), encoding="utf-8")
-    table = tatoeba_target.pairs(params, tmp_path)
+    cfg, ctx = params.block("tatoeba"), params.context(tmp_path)
+    table = tatoeba_target.pairs(cfg, ctx)
     assert table["index_id"].tolist() == tatoeba.sample_ids("fra", 5, 2) == [0, 2]
     assert table["text"].tolist() == ["fra 0", "fra 2"] and table["eng"].tolist() == ["eng 0", "eng 2"]
-    assert tatoeba_target.texts(params, tmp_path) == {"tatoeba/fra": ["fra 0", "fra 2"],
+    assert tatoeba_target.texts(cfg, ctx) == {"tatoeba/fra": ["fra 0", "fra 2"],
                                                       "tatoeba/fra/eng": ["eng 0", "eng 2"]}
 
 

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from fontTools.unicodedata import script as unicode_script
 
-from benchmark.data.languages import CC100_FLORES
 from benchmark.data import flores, tatoeba
+from benchmark.data.languages import CC100_FLORES
 from benchmark.data.spec import BUNDLE_DIR, UnresolvedPin, read_manifest
 from benchmark.io import BenchmarkError
 

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from scipy.stats import binomtest
 from safetensors.torch import load_file
+from scipy.stats import binomtest
+from trainkit import Budget, budget, tiny_encoder
 
 from benchmark.io import BenchmarkError
 from benchmark.models.layers import BottomMemo, frozen_layers
@@ -27,7 +28,6 @@ from benchmark.training.objectives import IGNORE
 from benchmark.training.text_data import make_task_data
 from benchmark.training.text_evidence import _sign_flip_p, paired_evidence, task_evidence
 from benchmark.training.text_objectives import best_spans, make_text_objective
-from trainkit import Budget, budget, tiny_encoder
 
 MAX_LENGTH = 32
 FILLER = ["house", "river", "table", "book", "near", "with", "small", "old", "and", "over", "under", "garden",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from trainkit import Budget, budget, tiny_encoder
 
 from benchmark.data.flores import load_sentences
 from benchmark.io import BenchmarkError
@@ -35,7 +36,6 @@ from benchmark.training.objectives import (
     tokenize,
 )
 from benchmark.training.trainer import Sampler, set_trainable
-from trainkit import Budget, budget, tiny_encoder
 
 REPO = Path(__file__).resolve().parents[1]
 N_ITEMS, PATCHES, IMAGE_DIM, ANSWERS, MAX_LENGTH = 8, 4, 32, 10, 32

@@ -144,9 +144,13 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
     "benchmark/pipeline/validate.py:_check_layers": (1, ("top-layers",)),
     "benchmark/pipeline/validate.py:_check_grid": (1, ("grid",)),
     "benchmark/pipeline/validate.py:check_composed": (1, ("full-without-snapshot",)),
-    "benchmark/targets/registry.py:<module>": (1, INVARIANT),
-    "benchmark/targets/registry.py:make_target": (1, INVARIANT),
-    "benchmark/targets/registry.py:get_target": (1, INVARIANT + " (target names come from the registry)"),
+    "benchmark/targets/registry.py:<module>": (2, INVARIANT),
+    "benchmark/schema.py:plugins": (2, "a plugin that fails to import or declares no spec: the installed "
+                                       "environment, not params"),
+    "benchmark/schema.py:declare": (1, INVARIANT),
+    "benchmark/schema.py:Registry.__init__": (2, INVARIANT + " (a table with an entry per name, checked at import)"),
+    "benchmark/schema.py:Registry.__missing__": (1, INVARIANT + " (a name params give is checked by the schema "
+                                                    "against the registry first)"),
     "benchmark/targets/registry.py:targets_of": (1, CLI + " (dvc.yaml names each profile's own targets)"),
     "benchmark/targets/registry.py:texts_of": (1, INVARIANT),
     "benchmark/targets/tatoeba.py:pairs": (1, ("full-without-snapshot",)),
@@ -162,24 +166,20 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
     "benchmark/training/datasets.py:FeatureBank.load": (1, STATE),
     "benchmark/training/datasets.py:Parallel.__init__": (1, ("positive-too-few-lines",)),
     "benchmark/training/distributed.py:refuse": (1, "the launch (torchrun's world size), not params"),
-    "benchmark/training/evidence.py:<module>": (1, INVARIANT + " (EVIDENCE has an entry per objective)"),
     "benchmark/training/multitask.py:MultiTaskSampler.__init__": (1, ("batch-below-choices-multitask",)),
     "benchmark/training/multitask.py:MultiTaskSampler.load_state_dict": (1, STATE),
     "benchmark/training/multitask.py:MultiTaskData.__init__": (2, INVARIANT + " (arm specs, validated at import)"),
-    "benchmark/training/tasks.py:<module>": (1, INVARIANT + " (OBJECTIVES has an entry per objective)"),
-    "benchmark/training/text_data.py:<module>": (1, INVARIANT + " (READERS has an entry per task format)"),
     "benchmark/training/text_data.py:_pair_template": (1, DATA),
     "benchmark/training/text_data.py:Choices.__init__": (1, DATA),
     "benchmark/training/text_data.py:Spans.__init__": (1, "an upstream example whose question alone fills "
                                                           "training.max_length: the data decide, read only by train"),
     "benchmark/training/text_data.py:Tags.__init__": (1, DATA),
-    "benchmark/training/text_data.py:make_task_data": (2, INVARIANT + " (task specs, validated at import)"),
+    "benchmark/training/text_data.py:make_task_data": (1, INVARIANT + " (task specs, validated at import)"),
     "benchmark/training/text_evidence.py:_fit_head": (1, ("batch-below-choices",)),
     "benchmark/training/text_evidence.py:_per_example": (1, INVARIANT),
     "benchmark/training/text_evidence.py:paired_evidence": (1, INVARIANT),
     "benchmark/training/text_evidence.py:task_evidence": (3, INVARIANT),
-    "benchmark/training/text_objectives.py:<module>": (1, INVARIANT + " (HEADS has an entry per task format)"),
-    "benchmark/training/text_objectives.py:make_text_objective": (2, INVARIANT + " (task specs)"),
+    "benchmark/training/text_objectives.py:make_text_objective": (1, INVARIANT + " (task specs)"),
     "benchmark/training/trainer.py:Sampler.__init__": (2, ("batch-above-images", "batch-above-questions",
                                                            "batch-above-pool", "positive-too-few-lines")),
     "benchmark/training/trainer.py:set_trainable": (1, ("top-layers",)),
@@ -190,7 +190,6 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
     # within the folders classified as a whole: what params reach
     "benchmark/data/task_tables.py:load_task": (2, ("full-unpinned-task",)),
     "benchmark/data/task_tables.py:_load_bundle": (1, ("unbundled-task",)),
-    "benchmark/data/tasks.py:get_task": (1, ("unknown-arm",)),
     "benchmark/models/image.py:load_image_encoder": (2, ("mobilenet-named",)),
     "benchmark/models/pretrained.py:verify": (3, ("local-model-missing",)),
     "benchmark/models/encoder.py:load_encoder": (1, INVARIANT + " (encoder.source is a Literal of the schema)"),
@@ -199,7 +198,7 @@ FOLDERS = {"benchmark/data/": DATA, "benchmark/models/": DATA, "benchmark/report
 
 
 def _raise_sites() -> Counter[str]:
-    """`path:qualname` of every `raise BenchmarkError(...)` in the package, counted."""
+    """`path:qualname` of every `raise BenchmarkError(...)` (or its subclass `Unknown`) in the package, counted."""
     sites: Counter[str] = Counter()
     for path in sorted((REPO / "benchmark").rglob("*.py")):
         rel = path.relative_to(REPO).as_posix()
@@ -211,7 +210,7 @@ def _raise_sites() -> Counter[str]:
                     continue
                 if isinstance(child, ast.Raise) and isinstance(child.exc, ast.Call):
                     func = child.exc.func
-                    if (getattr(func, "id", None) or getattr(func, "attr", None)) == "BenchmarkError":
+                    if (getattr(func, "id", None) or getattr(func, "attr", None)) in ("BenchmarkError", "Unknown"):
                         sites[f"{rel}:{'.'.join(scope) or '<module>'}"] += 1
                 walk(child, scope)
 

@@ -17,6 +17,7 @@ from benchmark.data import xtreme as X
 from benchmark.data import xtreme_files as F
 from benchmark.data.tasks import COLUMNS, TASKS
 from benchmark.io import BenchmarkError
+from benchmark.schema import declare
 from benchmark.targets import xtreme_metrics as M
 
 FIX = Path(__file__).parent / "fixtures" / "xtreme"
@@ -85,10 +86,10 @@ def test_pin_and_spec_validation():
         X.Pin(hub_repo="a/b", url="https://example.org", unresolved="why")
     assert X.Pin(hub_repo="a/b", revision="0" * 40).resolved
     fields = X.TARGETS["xnli"].model_dump() | {"train_task": "no_such_task"}
-    with pytest.raises(BenchmarkError, match="invalid XTREME target 'xnli'.*no_such_task"):
-        X.make_target(**fields)
+    with pytest.raises(BenchmarkError, match="^invalid XtremeTarget 'xnli': .*no_such_task"):
+        declare(X.XtremeTarget, **fields)
     with pytest.raises(BenchmarkError, match="exactly one of train_task and train_source"):
-        X.make_target(**(fields | {"train_task": None}))
+        declare(X.XtremeTarget, **(fields | {"train_task": None}))
 
 
 def test_load_target_refuses_unresolved_unknown_and_tampered():

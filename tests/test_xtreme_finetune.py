@@ -14,9 +14,8 @@ from benchmark.data import xtreme, xtreme_files
 from benchmark.io import BenchmarkError
 from benchmark.models.encoder import load_encoder
 from benchmark.targets import xtreme as third_inputs
-from benchmark.targets import xtreme_score as third
 from benchmark.targets import xtreme_metrics
-from benchmark.targets.configs import XtremeConfig
+from benchmark.targets import xtreme_score as third
 
 XQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad"
 needs_xquad = pytest.mark.skipif(not XQUAD.is_dir(), reason="../shared/data/xquad is absent (fresh clone)")
@@ -24,11 +23,11 @@ needs_xquad = pytest.mark.skipif(not XQUAD.is_dir(), reason="../shared/data/xqua
 
 def _run(langs: tuple[str, ...]) -> tuple[dict[str, float], object]:
     params = resolve({"profile": "tiny"})
-    cfg = XtremeConfig(tasks=["xquad"], steps=4, batch_size=8, lr=1e-3, max_length=128, max_train=48, max_test=12)
-    spec = xtreme.get_target("xquad")
+    cfg = third_inputs.Config(tasks=["xquad"], steps=4, batch_size=8, lr=1e-3, max_length=128, max_train=48, max_test=12)
+    spec = xtreme.TARGETS["xquad"]
     train = xtreme_files.read_squad(XQUAD / "xquad.en.json", "en", None)
     tests = {lang: xtreme_files.load_target("xquad", XQUAD, lang) for lang in langs}
-    return third.run_task(params, cfg, lambda: load_encoder(params.encoder, seed=params.seed, device="cpu"),
+    return third.run_task(cfg, params.context(Path("data")), lambda: load_encoder(params.encoder, seed=params.seed, device="cpu"),
                           spec, train, tests)
 
 
@@ -49,10 +48,10 @@ def test_tiny_qa_finetune_end_to_end_on_real_xquad() -> None:
 
 def test_unpinned_training_data_is_refused_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(BenchmarkError, match=r"^UD-POS: English training data .* is not pinned") as err:
-        third.english_train(xtreme.get_target("udpos"), tmp_path)
+        third.english_train(xtreme.TARGETS["udpos"], tmp_path)
     assert "\n" not in str(err.value)
     with pytest.raises(BenchmarkError, match="unresolved"):
-        third_inputs.test_tables(xtreme.get_target("mlqa"), tmp_path)
+        third_inputs.test_tables(xtreme.TARGETS["mlqa"], tmp_path)
 
 
 def test_xtreme_is_evaluated_in_full_only() -> None:

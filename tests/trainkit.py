@@ -9,7 +9,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from benchmark.config import TrainingConfig, resolve
+from benchmark.blocks import TrainingConfig
+from benchmark.config import resolve
 from benchmark.models.encoder import Encoder, load_encoder
 from benchmark.training.trainer import train
 

@@ -31,21 +31,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from benchmark import arms
-from benchmark.models.coverage import language_groups
 from benchmark.analysis.declaration import DECLARATION, Comparison, Declaration
-from benchmark.analysis.stats import (PermutationTest, holm, language_counts, paired_cluster_bootstrap,
-                                      paired_stratified_bootstrap, permutation_test, run_level_test, run_scores,
-                                      welch_test)
+from benchmark.analysis.stats import (
+    PermutationTest,
+    holm,
+    language_counts,
+    paired_cluster_bootstrap,
+    paired_stratified_bootstrap,
+    permutation_test,
+    run_level_test,
+    run_scores,
+    welch_test,
+)
 from benchmark.analysis.verdict import NOT_TESTED, Analysis, combine, single_verdict
 from benchmark.data.flores import PIVOT, load_metadata
 from benchmark.io import BenchmarkError
-from benchmark.targets.registry import SCORES, Score, get_target
+from benchmark.models.coverage import language_groups
+from benchmark.targets.registry import SCORES, TARGETS
+from benchmark.targets.spec import Score
 
 PREDICTIONS_DIR = Path("artifacts") / "predictions"
 
@@ -99,7 +108,7 @@ def seed_groups(runs: Iterable[str]) -> dict[str, list[str]]:
 
 def load_predictions(target: str, runs: Sequence[str], root: Path = PREDICTIONS_DIR) -> dict[str, pd.DataFrame]:
     """``<root>/<run>/<target>.parquet`` for every run; every missing file is named in one error."""
-    spec = get_target(target)
+    spec = TARGETS[target]
     root = Path(root)
     missing = [run for run in runs if not (root / run / f"{target}.parquet").is_file()]
     if missing:
@@ -279,6 +288,93 @@ def _verdicts(row: pd.Series, alpha: float) -> dict[str, object]:
             "verdict": res.verdict, "verdicts_agree": res.agree, "verdict_note": res.note}
 
 
+def _compare(name: str, treatment: str, control: str, t: np.ndarray, c: np.ndarray, valid: np.ndarray,
+             clusters: np.ndarray | None, langs: list[str], g: pd.DataFrame, d: Declaration
+             ) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """One (score, comparison): the joint bootstrap once, then a summary row per language subset and
+    the per-language table. ``t``/``c``: [runs, languages, items] item scores; ``valid``: [languages,
+    items], the items each language has."""
+    target = SCORES[name][1]
+    common = {"higher_is_better": target.higher_is_better, "n_boot": d.n_boot, "seed": d.bootstrap_seed,
+              "confidence": d.confidence}
+    if clusters is not None:
+        boot = paired_cluster_bootstrap(t, c, clusters, **common)
+    else:
+        boot = paired_stratified_bootstrap([t[:, li, v] for li, v in enumerate(valid)],
+                                           [c[:, li, v] for li, v in enumerate(valid)], **common)
+    t_score, c_score = np.nanmean(t, axis=2).mean(axis=0), np.nanmean(c, axis=2).mean(axis=0)
+    low, high = boot.language_ci()
+    head = {"comparison": f"{treatment} vs {control}", "treatment": treatment, "control": control, "target": name}
+    per_language = pd.DataFrame({
+        **head, "language": langs, "script": g["script"].to_numpy(), "covered": g["covered"].to_numpy(),
+        "in_cc100": g["in_cc100"].to_numpy(), "treatment_score": t_score, "control_score": c_score,
+        "margin": boot.margins, "ci_low": low, "ci_high": high,
+    })
+    seeded = min(len(t), len(c)) >= d.min_seeds
+    # An untrained control (the baseline) is one deterministic run: a constant the treatment's runs
+    # are tested against (one-sample t), when the treatment has enough seeds. Declared rows only:
+    # undeclared rows show a seed interval only where both arms have seeds.
+    constant = not arms.ARMS[control].trained
+    against_constant = constant and len(t) >= d.min_seeds
+    rows = []
+    for grouping, group, mask in subsets(g):
+        estimate, lo, hi = boot.macro(mask)
+        _, lang_lo, lang_hi = boot.macro(mask, resample_languages=True)
+        improved, hurt, tied = language_counts(boot.margins[mask])
+        declared = d.find((treatment, control), name, group) if grouping == "overall" else None
+        role = declared[0] if declared else "descriptive" if grouping == "overall" else "exploratory"
+        row = {
+            **head, "higher_is_better": target.higher_is_better,
+            "treatment_runs": len(t), "control_runs": len(c),
+            "grouping": grouping, "group": group, "n_languages": int(mask.sum()),
+            "treatment_score": float(t_score[mask].mean()), "control_score": float(c_score[mask].mean()),
+            "margin": estimate, "ci_low": lo, "ci_high": hi, "ci_low_languages": lang_lo,
+            "ci_high_languages": lang_hi, "improved": improved, "hurt": hurt, "tied": tied, "role": role,
+            "test": "", "seed_ci_low": np.nan, "seed_ci_high": np.nan, "se": np.nan, "df": np.nan,
+            "p": np.nan, "sesoi": np.nan, "tost_p": np.nan, "mde": np.nan,
+            "n_boot": d.n_boot, "bootstrap_seed": d.bootstrap_seed,
+        }
+        t_runs, c_runs = run_scores(t, mask), run_scores(c, mask)
+        row |= {"treatment_sd": _sd(t_runs, not arms.ARMS[treatment].trained),
+                "control_sd": _sd(c_runs, constant)}
+        if seeded and not constant:  # the runs' own spread: the interval that carries seed variance
+            row |= _run_test(t_runs, c_runs, target, declared, d)
+        elif declared and against_constant:
+            row |= _run_test(t_runs, c_runs, target, declared, d, control_constant=True)
+        elif declared and constant:
+            row["test"] = (f"none: {len(t)} seeds against the untrained {control}, fewer than "
+                           f"{d.min_seeds} (descriptive)")
+        elif declared:
+            row["test"] = f"none: {len(t)} and {len(c)} seeds, fewer than {d.min_seeds} (descriptive)"
+        rows.append(row)
+    return rows, per_language
+
+
+def _judged(rows: list[dict[str, Any]], d: Declaration) -> pd.DataFrame:
+    """The summary table: Holm within each declared family (Student, Welch, permutation), then each
+    declared row's verdicts; the sensitivity columns last."""
+    extra = ["_perm", "_designated", *SENSITIVITY_COLUMNS]
+    summary = pd.DataFrame([{k: v for k, v in r.items() if k not in extra} for r in rows])
+    side = pd.DataFrame([{k: r.get(k, np.nan) for k in extra} for r in rows], index=summary.index)
+    families = holm_families(d)
+    for column, source in (("p_holm", summary["p"]), ("welch_p_holm", side["welch_p"]),
+                           ("perm_p_holm", side["perm_p"])):
+        adjusted = source.to_numpy(dtype=np.float64).copy()  # the primary is one hypothesis: unadjusted
+        for family in families:
+            members = (summary["role"] == family).to_numpy()
+            adjusted[members] = holm(adjusted[members])
+        (summary if column == "p_holm" else side)[column] = adjusted
+    declared_rows = summary["role"].isin([role for role, _ in d.roles]).to_numpy()
+    verdicts = pd.DataFrame(
+        [_verdicts(pd.concat([summary.iloc[i], side.iloc[i]]), d.alpha) if declared_rows[i] else {}
+         for i in range(len(summary))], index=summary.index,
+        columns=["verdict_student", "verdict_welch", "verdict_permutation", "verdict", "verdicts_agree",
+                 "verdict_note"])
+    side[verdicts.columns] = verdicts.astype(object)
+    summary = pd.concat([summary, side[list(SENSITIVITY_COLUMNS)]], axis=1)
+    return summary
+
+
 def compute_margins(
     comparisons: Sequence[tuple[str, str]],
     runs: Sequence[str],
@@ -325,10 +421,9 @@ def compute_margins(
 
     tables = {t: groups_of(t) for t in targets}
 
-    d = declaration
     rows, lang_rows = [], []
     for name in targets:
-        spec, target = SCORES[name]
+        spec = SCORES[name][0]
         languages, ids, scores = grids[name]
         keep = np.array([lang not in excluded for lang in languages])
         langs = [lang for lang, k in zip(languages, keep) if k]
@@ -336,79 +431,12 @@ def compute_margins(
             raise BenchmarkError(f"{name}: no languages left after excluding {', '.join(exclude_languages)}")
         clusters = item_clusters(ids, meta) if spec.items == "parallel" else None
         valid = ~np.isnan(scores[next(iter(scores))][keep])  # [n_languages, n_items]: the items each language has
-        g = tables[name].loc[langs]
         for treatment, control in comparisons:
             t = np.stack([scores[run][keep] for run in by_arm[treatment]])
             c = np.stack([scores[run][keep] for run in by_arm[control]])
-            common = {"higher_is_better": target.higher_is_better, "n_boot": d.n_boot, "seed": d.bootstrap_seed,
-                      "confidence": d.confidence}
-            if clusters is not None:
-                boot = paired_cluster_bootstrap(t, c, clusters, **common)
-            else:
-                boot = paired_stratified_bootstrap([t[:, li, v] for li, v in enumerate(valid)],
-                                                   [c[:, li, v] for li, v in enumerate(valid)], **common)
-            t_score, c_score = np.nanmean(t, axis=2).mean(axis=0), np.nanmean(c, axis=2).mean(axis=0)
-            low, high = boot.language_ci()
-            head = {"comparison": f"{treatment} vs {control}", "treatment": treatment, "control": control,
-                    "target": name}
-            lang_rows.append(pd.DataFrame({
-                **head, "language": langs, "script": g["script"].to_numpy(), "covered": g["covered"].to_numpy(),
-                "in_cc100": g["in_cc100"].to_numpy(), "treatment_score": t_score, "control_score": c_score,
-                "margin": boot.margins, "ci_low": low, "ci_high": high,
-            }))
-            seeded = min(len(t), len(c)) >= d.min_seeds
-            # An untrained control (the baseline) is one deterministic run: a constant the treatment's runs
-            # are tested against (one-sample t), when the treatment has enough seeds. Declared rows only:
-            # undeclared rows show a seed interval only where both arms have seeds.
-            constant = not arms.ARMS[control].trained
-            against_constant = constant and len(t) >= d.min_seeds
-            for grouping, group, mask in subsets(g):
-                estimate, lo, hi = boot.macro(mask)
-                _, lang_lo, lang_hi = boot.macro(mask, resample_languages=True)
-                improved, hurt, tied = language_counts(boot.margins[mask])
-                declared = d.find((treatment, control), name, group) if grouping == "overall" else None
-                role = declared[0] if declared else "descriptive" if grouping == "overall" else "exploratory"
-                row = {
-                    **head, "higher_is_better": target.higher_is_better,
-                    "treatment_runs": len(t), "control_runs": len(c),
-                    "grouping": grouping, "group": group, "n_languages": int(mask.sum()),
-                    "treatment_score": float(t_score[mask].mean()), "control_score": float(c_score[mask].mean()),
-                    "margin": estimate, "ci_low": lo, "ci_high": hi, "ci_low_languages": lang_lo,
-                    "ci_high_languages": lang_hi, "improved": improved, "hurt": hurt, "tied": tied, "role": role,
-                    "test": "", "seed_ci_low": np.nan, "seed_ci_high": np.nan, "se": np.nan, "df": np.nan,
-                    "p": np.nan, "sesoi": np.nan, "tost_p": np.nan, "mde": np.nan,
-                    "n_boot": d.n_boot, "bootstrap_seed": d.bootstrap_seed,
-                }
-                t_runs, c_runs = run_scores(t, mask), run_scores(c, mask)
-                row |= {"treatment_sd": _sd(t_runs, not arms.ARMS[treatment].trained),
-                        "control_sd": _sd(c_runs, constant)}
-                if seeded and not constant:  # the runs' own spread: the interval that carries seed variance
-                    row |= _run_test(t_runs, c_runs, target, declared, d)
-                elif declared and against_constant:
-                    row |= _run_test(t_runs, c_runs, target, declared, d, control_constant=True)
-                elif declared and constant:
-                    row["test"] = (f"none: {len(t)} seeds against the untrained {control}, fewer than "
-                                   f"{d.min_seeds} (descriptive)")
-                elif declared:
-                    row["test"] = f"none: {len(t)} and {len(c)} seeds, fewer than {d.min_seeds} (descriptive)"
-                rows.append(row)
-    extra = ["_perm", "_designated", *SENSITIVITY_COLUMNS]
-    summary = pd.DataFrame([{k: v for k, v in r.items() if k not in extra} for r in rows])
-    side = pd.DataFrame([{k: r.get(k, np.nan) for k in extra} for r in rows], index=summary.index)
-    families = holm_families(d)
-    for column, source in (("p_holm", summary["p"]), ("welch_p_holm", side["welch_p"]),
-                           ("perm_p_holm", side["perm_p"])):
-        adjusted = source.to_numpy(dtype=np.float64).copy()  # the primary is one hypothesis: unadjusted
-        for family in families:
-            members = (summary["role"] == family).to_numpy()
-            adjusted[members] = holm(adjusted[members])
-        (summary if column == "p_holm" else side)[column] = adjusted
-    declared_rows = summary["role"].isin([role for role, _ in d.roles]).to_numpy()
-    verdicts = pd.DataFrame(
-        [_verdicts(pd.concat([summary.iloc[i], side.iloc[i]]), d.alpha) if declared_rows[i] else {}
-         for i in range(len(summary))], index=summary.index,
-        columns=["verdict_student", "verdict_welch", "verdict_permutation", "verdict", "verdicts_agree",
-                 "verdict_note"])
-    side[verdicts.columns] = verdicts.astype(object)
-    summary = pd.concat([summary, side[list(SENSITIVITY_COLUMNS)]], axis=1)
+            summary_rows, per_language = _compare(name, treatment, control, t, c, valid, clusters, langs,
+                                                  tables[name].loc[langs], declaration)
+            rows += summary_rows
+            lang_rows.append(per_language)
+    summary = _judged(rows, declaration)
     return MarginTables(summary=summary, per_language=pd.concat(lang_rows, ignore_index=True))

@@ -45,11 +45,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from PIL import Image
-from pydantic import Field, StringConstraints, ValidationError
+from pydantic import Field, StringConstraints
 
 from benchmark.data.spec import BUNDLE_DIR, DatasetSpec, RelPath, Sha256, verify_file
 from benchmark.io import BenchmarkError, sha256_file
-from benchmark.schema import Frozen
+from benchmark.schema import Frozen, declare
 
 IMAGES_FILE = "coco_images.parquet"
 CAPTIONS_FILE = "coco_captions.parquet"
@@ -139,14 +139,6 @@ class UrlDatasetSpec(DatasetSpec):
     bundled_files: tuple[RelPath, ...] = ()  # type: ignore[assignment]
 
 
-def make_url_spec(**fields: Any) -> UrlDatasetSpec:
-    """Build a spec at import time; a bad spec is a bug in this package, reported as one line."""
-    try:
-        return UrlDatasetSpec(**fields)
-    except ValidationError as e:
-        raise BenchmarkError(f"invalid dataset spec {fields.get('name')!r}: {e}") from None
-
-
 def verify_download(pin: UrlPin | UnresolvedUrlPin, path: Path, allow_unresolved: bool = False) -> str:
     """Check a downloaded archive against its pin; return its sha256.
 
@@ -191,7 +183,8 @@ COCO_UPSTREAM: dict[str, UrlPin | UnresolvedUrlPin] = {
     ),
 }
 
-COCO: UrlDatasetSpec = make_url_spec(
+COCO: UrlDatasetSpec = declare(
+    UrlDatasetSpec,
     name="coco2017",
     description=(
         "MS COCO 2017: 118,287 train / 5,000 val Flickr images, 5 human captions each, instance "

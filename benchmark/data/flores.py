@@ -22,10 +22,10 @@ from benchmark.data.spec import (
     UpstreamPin,
     fetch_pin,
     load_pins,
-    make_spec,
     verify_file,
 )
 from benchmark.io import BenchmarkError, read_lines
+from benchmark.schema import declare
 
 PIVOT = "eng_Latn"
 CODE = re.compile(r"^[a-z]{3}_([A-Z][a-z]{3})$")  # a FLORES-200 code's shape: ISO 639-3 _ ISO 15924 script
@@ -61,7 +61,8 @@ LANGUAGES: tuple[str, ...] = (
 
 _PINS = load_pins("flores200")
 
-FLORES200: DatasetSpec = make_spec(
+FLORES200: DatasetSpec = declare(
+    DatasetSpec,
     name="flores200",
     description=(
         "FLORES-200: 3001 English Wikimedia sentences professionally translated into 200+ languages; "

@@ -14,8 +14,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from benchmark.data.flores import LANGUAGES
-from benchmark.data.spec import BUNDLE_DIR, DatasetSpec, UpstreamPin, fetch_pin, load_pins, make_spec, verify_file
+from benchmark.data.spec import BUNDLE_DIR, DatasetSpec, UpstreamPin, fetch_pin, load_pins, verify_file
 from benchmark.io import BenchmarkError
+from benchmark.schema import declare
 
 LABELS_FILE = "sib200_labels.parquet"
 SPLIT_SIZES: dict[str, int] = {"train": 701, "dev": 99, "test": 204}
@@ -30,7 +31,8 @@ CATEGORIES: tuple[str, ...] = (
     "geography",
 )
 
-SIB200: DatasetSpec = make_spec(
+SIB200: DatasetSpec = declare(
+    DatasetSpec,
     name="sib200",
     description=(
         "SIB-200: topic classification (7 categories) of 1004 FLORES-200 sentences, split "

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow.parquet as pq
-from pydantic import Field, StringConstraints, ValidationError, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from benchmark.io import BenchmarkError, atomic_dir, atomic_path, sha256_bytes, sha256_file
 from benchmark.schema import Frozen
@@ -97,14 +97,6 @@ class DatasetSpec(Frozen):
         if list(self.languages) != sorted(set(self.languages)):
             raise ValueError("languages must be sorted and unique")
         return self
-
-
-def make_spec(**fields: Any) -> DatasetSpec:
-    """Build a spec at import time; a bad spec is a bug in this package, reported as one line."""
-    try:
-        return DatasetSpec(**fields)
-    except ValidationError as e:
-        raise BenchmarkError(f"invalid dataset spec {fields.get('name')!r}: {e}") from None
 
 
 def load_pins(name: str) -> dict[str, Any]:
@@ -240,7 +232,6 @@ __all__ = [
     "download",
     "fetch_pin",
     "load_pins",
-    "make_spec",
     "materialize",
     "read_manifest",
     "verify_bundle",

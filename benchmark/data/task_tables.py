@@ -41,7 +41,7 @@ import math
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -56,11 +56,11 @@ from benchmark.data.tasks import (
     Layout,
     Source,
     TaskSpec,
-    get_task,
     group_keys,
     split_of,
 )
 from benchmark.io import BenchmarkError
+from benchmark.schema import Registry
 
 # --- validation ----------------------------------------------------------------------------------
 
@@ -137,15 +137,13 @@ def _check_tagging(r: dict[str, Any], n: int, row: Any, where: str) -> None:
 
 # Each format's row check, (row values, num_labels, row number, where) -> None or a BenchmarkError:
 # one entry per name of Format.
-ROW_CHECKS: dict[str, Callable[[dict[str, Any], int, Any, str], None]] = {
+ROW_CHECKS: Registry[Callable[[dict[str, Any], int, Any, str], None]] = Registry("task format", {
     "single": partial(_check_labelled, ("text",)),
     "pair": partial(_check_labelled, ("text", "text_pair")),
     "choice": _check_choice,
     "span": _check_span,
     "tagging": _check_tagging,
-}
-if set(ROW_CHECKS) != set(get_args(Format)):  # every format has its row check, and no other
-    raise BenchmarkError(f"ROW_CHECKS and Format disagree: {sorted(set(ROW_CHECKS) ^ set(get_args(Format)))}")
+}, names=Format)
 
 
 def _plain(value: Any) -> Any:
@@ -308,7 +306,7 @@ def map_ccg_tokens_tags(df: pd.DataFrame, where: str) -> pd.DataFrame:
                          "tags": [list(_plain(t)) for t in df["tags"]]}, index=df.index)  # fmt: skip
 
 
-MAPPERS: dict[str, Callable[[pd.DataFrame, str], pd.DataFrame]] = {
+MAPPERS: Registry[Callable[[pd.DataFrame, str], pd.DataFrame]] = Registry("Hub layout", {
     "glue_mnli": map_glue_mnli,
     "glue_qqp": map_glue_qqp,
     "glue_sst2": map_glue_sst2,
@@ -319,9 +317,7 @@ MAPPERS: dict[str, Callable[[pd.DataFrame, str], pd.DataFrame]] = {
     "hellaswag": map_hellaswag,
     "squad": map_squad,
     "ccg_tokens_tags": map_ccg_tokens_tags,
-}
-if set(MAPPERS) != set(get_args(Layout)):  # every layout a pin may name has its mapper, and no other
-    raise BenchmarkError(f"MAPPERS and Layout disagree: {sorted(set(MAPPERS) ^ set(get_args(Layout)))}")
+}, names=Layout)  # every layout a pin may name has its mapper, and no other
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -390,7 +386,7 @@ def load_task(name: str, source: Source, data_dir: Path = BUNDLE_DIR) -> dict[st
     ``source="bundle"``: the bundled file in ``data_dir`` (verified against its manifest);
     ``source="hub"``: every pin from the Hub, cached by ``datasets`` under ``data_dir`` (refused,
     before any download, if one is unresolved)."""
-    spec = get_task(name)
+    spec = TASKS[name]
     if source == "bundle":
         return _load_bundle(spec, Path(data_dir))
     if source == "hub":

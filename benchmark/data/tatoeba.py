@@ -28,8 +28,9 @@ import pyarrow.parquet as pq
 
 from benchmark.data import flores
 from benchmark.data.languages import CC100_FLORES
-from benchmark.data.spec import BUNDLE_DIR, DatasetSpec, UnresolvedPin, fetch_pin, load_pins, make_spec, verify_file
+from benchmark.data.spec import BUNDLE_DIR, DatasetSpec, UnresolvedPin, fetch_pin, load_pins, verify_file
 from benchmark.io import BenchmarkError, read_lines
+from benchmark.schema import declare
 
 BUNDLE_FILE = "tatoeba.parquet"
 COLUMNS: tuple[str, ...] = ("language", "index_id", "text", "eng")
@@ -190,7 +191,8 @@ XTREME_LANGUAGES: dict[str, str] = {
     "pes": "fa",
 }  # fmt: skip
 
-TATOEBA: DatasetSpec = make_spec(
+TATOEBA: DatasetSpec = declare(
+    DatasetSpec,
     name="tatoeba",
     description=(
         "Tatoeba test set of LASER (v1): up to 1000 English sentences and their translations for each "

@@ -31,9 +31,10 @@ from typing import Any
 import pandas as pd
 
 from benchmark.data import coco
-from benchmark.data.coco import UnresolvedUrlPin, UrlDatasetSpec, UrlPin, make_url_spec
+from benchmark.data.coco import UnresolvedUrlPin, UrlDatasetSpec, UrlPin
 from benchmark.data.spec import BUNDLE_DIR
 from benchmark.io import BenchmarkError
+from benchmark.schema import declare
 
 TOP_K = 3129
 N_ANSWERS = 10
@@ -68,7 +69,8 @@ VQAV2_UPSTREAM |= {
     ),
 }
 
-VQAV2: UrlDatasetSpec = make_url_spec(
+VQAV2: UrlDatasetSpec = declare(
+    UrlDatasetSpec,
     name="vqav2",
     description=(
         "VQAv2: open-ended questions about COCO 2014 images, 10 human answers each "

@@ -23,14 +23,14 @@ of other layouts (parquet, loading scripts) for whoever maps them; none is read 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from benchmark.data.spec import Commit, RelPath, Sha256
 from benchmark.data.tasks import TASKS, HubRepo, TaskName, Text
 from benchmark.io import BenchmarkError
-from benchmark.schema import Frozen
+from benchmark.schema import Frozen, Registry, declare
 
 XTREME_CITATION = (
     "@article{hu2020xtreme, author={Junjie Hu and Sebastian Ruder and Aditya Siddhant and Graham Neubig and "
@@ -121,14 +121,6 @@ class XtremeTarget(Frozen):
         return len(self.labels)
 
 
-def make_target(**fields: Any) -> XtremeTarget:
-    """Build a spec at import time; a bad spec is a bug in this package, reported as one line."""
-    try:
-        return XtremeTarget(**fields)
-    except ValidationError as e:
-        raise BenchmarkError(f"invalid XTREME target {fields.get('name')!r}: {' '.join(str(e).split())}") from None
-
-
 # --- the registry --------------------------------------------------------------------------------
 
 _NO_COPY = "no copy of the file could be obtained offline, so its sha256 is unknown"
@@ -184,7 +176,8 @@ def _langs(csv: str) -> tuple[str, ...]:
 
 
 _TARGET_LIST: tuple[XtremeTarget, ...] = (
-    make_target(
+    declare(
+        XtremeTarget,
         name="xnli", display_name="XNLI", format="pair", metric="accuracy", split="test",
         description="Cross-lingual NLI: MNLI-style premise/hypothesis pairs professionally translated.",
         # The order of MNLI's labels in the training task (GLUE: 0 entailment, 1 neutral, 2 contradiction),
@@ -205,7 +198,8 @@ _TARGET_LIST: tuple[XtremeTarget, ...] = (
             "Samuel and Schwenk, Holger and Stoyanov, Veselin}, booktitle={EMNLP}, year={2018}}"
         ),
     ),
-    make_target(
+    declare(
+        XtremeTarget,
         name="pawsx", display_name="PAWS-X", format="pair", metric="accuracy", split="test_2k",
         description="Paraphrase identification (1 paraphrase, 0 not) on translated PAWS-Wiki pairs.",
         labels=("0", "1"), languages=_langs("de,en,es,fr,ja,ko,zh"), layout="x-final/{lang}/test_2k.tsv",
@@ -231,7 +225,8 @@ _TARGET_LIST: tuple[XtremeTarget, ...] = (
         # google-research-datasets/paws#15: a few translated test items hold the placeholder "NS".
         note="kept as XTREME keeps them: a few translated items hold the placeholder 'NS' (paws issue #15)",
     ),
-    make_target(
+    declare(
+        XtremeTarget,
         name="udpos", display_name="UD-POS", format="tagging", metric="f1", split="test",
         description="Universal Dependencies part-of-speech tagging (17 UPOS tags), all treebanks of a language.",
         labels=UPOS,
@@ -261,7 +256,8 @@ _TARGET_LIST: tuple[XtremeTarget, ...] = (
             "--replace_subtokens_with_fused_forms), so token counts differ where multiword tokens occur"
         ),
     ),
-    make_target(
+    declare(
+        XtremeTarget,
         name="panx", display_name="PAN-X (WikiAnn NER)", format="tagging", metric="f1", split="test",
         description="Named-entity recognition (PER, ORG, LOC; IOB2) on Rahimi et al.'s WikiAnn splits.",
         labels=PANX_TAGS,
@@ -292,7 +288,8 @@ _TARGET_LIST: tuple[XtremeTarget, ...] = (
             "booktitle={ACL}, year={2019}}"
         ),
     ),
-    make_target(
+    declare(
+        XtremeTarget,
         name="xquad", display_name="XQuAD", format="span", metric="squad_em_f1", split="test",
         description="240 SQuAD v1.1 dev paragraphs and 1,190 questions, professionally translated.",
         languages=_langs("en,es,de,el,ru,tr,ar,vi,th,zh,hi"), layout="xquad.{lang}.json", train_task="squad",
@@ -310,7 +307,8 @@ _TARGET_LIST: tuple[XtremeTarget, ...] = (
             "year={2020}}"
         ),
     ),
-    make_target(
+    declare(
+        XtremeTarget,
         name="mlqa", display_name="MLQA", format="span", metric="mlqa_em_f1", split="test",
         description="Extractive QA, context and question in the same language (XTREME's setting).",
         languages=_langs("en,es,de,ar,hi,vi,zh"),
@@ -326,7 +324,8 @@ _TARGET_LIST: tuple[XtremeTarget, ...] = (
             "Holger}, booktitle={ACL}, year={2020}}"
         ),
     ),
-    make_target(
+    declare(
+        XtremeTarget,
         name="tydiqa", display_name="TyDiQA-GoldP", format="span", metric="squad_em_f1", split="dev",
         description="TyDi QA gold-passage task; its dev set is XTREME's test set (no public test).",
         languages=_langs("en,ar,bn,fi,id,ko,ru,sw,te"),
@@ -347,7 +346,8 @@ _TARGET_LIST: tuple[XtremeTarget, ...] = (
             "journal={TACL}, year={2020}}"
         ),
     ),
-    make_target(
+    declare(
+        XtremeTarget,
         name="belebele", display_name="Belebele", format="choice", metric="accuracy", split="test",
         description="4-way multiple-choice reading comprehension on FLORES-200 passages, fully parallel.",
         labels=("1", "2", "3", "4"),  # correct_answer_num, one-indexed; label index = number - 1
@@ -375,20 +375,13 @@ _TARGET_LIST: tuple[XtremeTarget, ...] = (
         ),
     ),
 )  # fmt: skip
-TARGETS: dict[str, XtremeTarget] = {t.name: t for t in _TARGET_LIST}
+TARGETS: Registry[XtremeTarget] = Registry("XTREME target", _TARGET_LIST)
 # The tasks XTREME's third phase fine-tunes on English and scores zero-shot (benchmark.targets.xtreme).
 FINETUNED = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "belebele")
 
 
-def get_target(name: str) -> XtremeTarget:
-    try:
-        return TARGETS[name]
-    except KeyError:
-        raise BenchmarkError(f"unknown XTREME target {name!r}; known: {', '.join(TARGETS)}") from None
-
-
 def check_language(name: str, language: str, where: str | Path | None = None) -> None:
-    target = get_target(name)
+    target = TARGETS[name]
     if language not in target.languages:
         at = f"{where}: " if where is not None else ""
         shown = ", ".join(target.languages[:12]) + (", ..." if len(target.languages) > 12 else "")

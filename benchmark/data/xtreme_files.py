@@ -24,7 +24,6 @@ from benchmark.data.xtreme import (
     Pin,
     XtremeTarget,
     check_language,
-    get_target,
 )
 from benchmark.io import BenchmarkError, read_bytes, read_lines, sha256_file
 
@@ -327,7 +326,7 @@ def load_target(name: str, root: Path, language: str) -> pd.DataFrame:
     extracted, laid out as :attr:`XtremeTarget.layout` says). Refused, before anything is read, when the
     target's pin is unresolved; files the pin names a sha256 for are checked against it (a Hub pin's
     ``root`` is a snapshot of the repo at its revision, taken as given)."""
-    target = get_target(name)
+    target = TARGETS[name]
     check_language(name, language)
     if not target.upstream.resolved:
         raise BenchmarkError(f"{target.display_name}: upstream {target.upstream.source} is unresolved "

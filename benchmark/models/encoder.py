@@ -9,22 +9,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
+from benchmark.blocks import EncoderConfig
 from benchmark.determinism import resolve_device
 from benchmark.io import BenchmarkError, hub_error
 from benchmark.models import batching, pretrained
 from benchmark.models.e5_nano import load_e5_nano
 from benchmark.models.fast_linear import use_onednn
 from benchmark.models.tokenizer import MODEL_MAX_LENGTH, load_xlmr_tokenizer
-
-if TYPE_CHECKING:
-    from benchmark.config import EncoderConfig
 
 XLMR_VOCAB = 250037  # e5-small's embedding rows (tokenizer has 250002 pieces; the rest are unused)
 

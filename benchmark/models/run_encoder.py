@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from benchmark.config import EncoderConfig
+from benchmark.blocks import EncoderConfig
 from benchmark.io import BenchmarkError
 from benchmark.models.encoder import Encoder, load_encoder
 from benchmark.models.frozen_states import FrozenStates

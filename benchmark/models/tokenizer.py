@@ -10,14 +10,16 @@ from __future__ import annotations
 import importlib.resources
 import importlib.util
 from pathlib import Path
-
-from transformers import PreTrainedTokenizerFast
+from typing import TYPE_CHECKING
 
 from benchmark.io import BenchmarkError
 
 _PACKAGE = "semantra_multilingual"
 _RELPATH = ("assets", "multilingual-e5-small", "tokenizer.json")
 MODEL_MAX_LENGTH = 512
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 
 def tokenizer_path() -> Path:
@@ -35,6 +37,10 @@ def tokenizer_path() -> Path:
 
 def load_xlmr_tokenizer() -> PreTrainedTokenizerFast:
     """XLM-R tokenizer: ``<s> … </s>`` template, pad id 1, ``model_max_length`` 512; no network."""
+    # transformers is imported here, not at the top: the targets' specs import this module (their
+    # <unk> coverage), and reading the schema must not pay transformers' seconds of import.
+    from transformers import PreTrainedTokenizerFast
+
     return PreTrainedTokenizerFast(
         tokenizer_file=str(tokenizer_path()),
         bos_token="<s>",

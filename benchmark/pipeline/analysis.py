@@ -34,18 +34,18 @@ def run(params: Params) -> None:
     pairs = comparisons(params.arms)
     if not pairs:
         raise BenchmarkError(f"params arms {params.arms}: no two arms to compare")  # validate refuses it first
-    pivot = params.targets.retrieval.pivot
+    pivot = params.pivot
     specs = registry.active(params.profile)
     groups: dict[str, pd.DataFrame] = {}
 
     def groups_of(target: str, languages: list[str]) -> pd.DataFrame:  # each target's own languages and data
         if target not in groups:
-            groups[target] = registry.get_target(target).runner().language_groups(params, languages, paths.DATA)
+            groups[target] = registry.TARGETS[target].language_groups(params, languages, paths.DATA)
         return groups[target]
 
     tables = compute_margins(pairs, params.arms, root=paths.ARTIFACTS / "predictions", groups=groups_of,
                              targets=[s.name for spec in specs for s in spec.scores_in(params)], exclude_languages=(pivot,),
-                             metadata=article_metadata(params, paths.DATA))
+                             metadata=article_metadata(params.context(paths.DATA)))
     evidence = {}
     for run in params.arms:
         path = paths.stage_metrics("train", run)

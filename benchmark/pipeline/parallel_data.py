@@ -24,8 +24,8 @@ MEMO = "parallel"  # the name of its rows' frozen states in stage task-states' o
 
 def parallel_data(params: Params, tokenizer: Any) -> tuple[Parallel, Parallel, dict[str, object]]:
     """(training pairs, held-out pairs, what MLflow records about them)."""
-    corpus, train_ids, heldout_ids = parallel_lines(params, paths.DATA)
-    pivot = params.targets.retrieval.pivot
+    corpus, train_ids, heldout_ids = parallel_lines(params.context(paths.DATA))
+    pivot = params.pivot
     train, heldout = (Parallel(corpus.sentences.loc[ids], pivot, tokenizer, params.training.max_length,
                                per_line=PAIRS_PER_LINE) for ids in (train_ids, heldout_ids))
     logged = {"train.items": len(train), "train.lines": len(train_ids),

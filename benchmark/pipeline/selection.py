@@ -32,7 +32,7 @@ PROTOCOLS = ("english_dev", "oracle_dev")
 def dev_scores(encoder: Encoder, params: Params, corpus: Corpus) -> dict[str, float]:
     """Both protocols' scores of ``encoder`` as it is now (higher is better for both), and the
     English dev log-loss of the probe."""
-    pivot, cfg = params.targets.retrieval.pivot, params.encoder
+    pivot, cfg = params.pivot, params.encoder
     groups = probe_texts(corpus, pivot)
     groups |= {lang: corpus.sentences.loc[corpus.selection_ids, lang].tolist() for lang in corpus.languages}
     flat = encoder.embed([t for g in groups.values() for t in g], prefix=cfg.prefix, batch_size=cfg.batch_size,

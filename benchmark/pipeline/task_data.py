@@ -17,7 +17,7 @@ import pandas as pd
 from benchmark import paths
 from benchmark.config import Params
 from benchmark.data.task_tables import load_task
-from benchmark.data.tasks import get_task, shares_group
+from benchmark.data.tasks import TASKS, shares_group
 
 FIT_EXAMPLES = 400  # training items the frozen-encoder head is fitted on (the evidence's baseline)
 HELDOUT_EXAMPLES = 250  # held-out items every textual run is scored on
@@ -29,5 +29,5 @@ def task_tables(params: Params, task: str) -> dict[str, pd.DataFrame]:
     tables = load_task(task, source, root)
     pool = tables["train"].head(params.data.task_pool) if params.data.task_pool else tables["train"]
     heldout = tables["heldout"]
-    heldout = heldout[~shares_group(get_task(task), heldout, pool)].reset_index(drop=True)
+    heldout = heldout[~shares_group(TASKS[task], heldout, pool)].reset_index(drop=True)
     return {"train": pool, "fit": pool.head(FIT_EXAMPLES), "heldout": heldout.head(HELDOUT_EXAMPLES)}

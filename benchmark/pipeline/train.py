@@ -189,9 +189,7 @@ def _textual(spec: ArmSpec, params: Params, encoder: Encoder, seed: int) -> Setu
 def _select(params: Params, encoder: Encoder, objective: torch.nn.Module, root: Path,
             log: Callable[[dict[str, float], int], None]) -> tuple[Path, dict]:
     """Score every kept checkpoint by both protocols; load and return the one params choose."""
-    # Imported here: it brings scikit-learn (the probe), about a second that training.selection: final skips.
-
-    corpus = load_corpus(params, paths.DATA)
+    corpus = load_corpus(params.context(paths.DATA))
     candidates = []
     for ckpt in tqdm(checkpoint.checkpoints(root), desc="select", unit="checkpoint"):
         checkpoint.load_weights(ckpt, objective)

@@ -196,9 +196,8 @@ def run(params_file: Path | str = "params.yaml") -> None:
     if params.image.source == "hf" and params.image.name and pretrained.is_local(params.image.name):
         pretrained.verify("image", params.image.name, params.image.revision)
     if any(parse_run(run)[0].kind == "positive" for run in params.arms):  # too few free lines: stop before `train`
-        parallel_lines(params, spec.BUNDLE_DIR.parent if params.data.source == "bundle" else paths.DATA)
+        parallel_lines(params.context(spec.BUNDLE_DIR.parent if params.data.source == "bundle" else paths.DATA))
     if params.data.source == "upstream":  # a bad upstream file stops here, not after `evaluate` removed its outputs
-
         for target in registry.active(params.profile):
-            target.runner().check(params, paths.DATA)
+            target.check(params, paths.DATA)
     write_text(paths.VALIDATE / "checked", GATE_TEXT)

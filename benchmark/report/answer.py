@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from benchmark import paths
 from benchmark.analysis.declaration import DECLARATION, HISTORY, declared_in
 from benchmark.analysis.margins import HOLM_FAMILIES, PRIMARY_COMPARISON
 from benchmark.analysis.stats import TIE_TOL
@@ -21,7 +22,6 @@ from benchmark.arms import ARMS, parse_run
 from benchmark.config import Params
 from benchmark.data.tasks import TASKS
 from benchmark.io import BenchmarkError, atomic_path
-from benchmark import paths
 from benchmark.report import markdown
 from benchmark.report.figures import plt, save_note, save_png
 from benchmark.targets import registry
@@ -123,14 +123,15 @@ def _drift(summary: dict[str, dict[str, float]]) -> pd.DataFrame:
     base = summary.get("baseline")
     if base is None:
         return pd.DataFrame()
-    rows = []
-    for run, m in summary.items():
-        rows.append({"run": run,
-                     "Δ SIB eng dev": m["sib.english_dev_accuracy"] - base["sib.english_dev_accuracy"],
-                     "Δ SIB eng test": m["sib.english_test_accuracy"] - base["sib.english_test_accuracy"],
-                     "Δ SIB mean (all languages)": m["sib.mean_accuracy"] - base["sib.mean_accuracy"],
-                     **{f"Δ {t.main.display} (all)": m[k] - base[k] for t in registry.TARGETS.values()
-                        if t.name != "sib" and (k := f"{t.name}.mean_{t.main.column}") in m}})
+    columns = {}  # label -> metric key; the targets that score English itself lead
+    for t in sorted(registry.TARGETS.values(), key=lambda t: t.english is None):
+        if t.english is not None:
+            columns |= {f"Δ {t.english.short} {label}": f"{t.name}.{key}" for label, key in t.english.keys.items()}
+            columns[f"Δ {t.english.short} mean (all languages)"] = f"{t.name}.mean_{t.main.column}"
+        else:
+            columns[f"Δ {t.main.display} (all)"] = f"{t.name}.mean_{t.main.column}"
+    rows = [{"run": run, **{label: m[k] - base[k] for label, k in columns.items() if k in m}}
+            for run, m in summary.items()]
     return pd.DataFrame(rows)
 
 

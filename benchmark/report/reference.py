@@ -8,7 +8,8 @@ Three tables, each with its declared tolerance:
 * ``dataset_sizes.csv`` - published sizes (SIB-200 701/99/204; FLORES-200 997/1012, checked when
   the upstream snapshot ``data/full`` is present), against the data the run used.
 * ``published.csv`` - X-STILTs vs XLM-R Large on XTREME (multilingual-t5 README), with a tolerance
-  from seed variance; checked against ``results/targets/xtreme.json`` when a ``full`` run wrote one.
+  from seed variance; checked against ``results/targets/<benchmark>.json`` where the run wrote one (a
+  target's ``published`` scores: XTREME's, in ``full``).
 
 Prints one pass/fail table; exit status 1 if anything failed.
 """
@@ -86,10 +87,13 @@ def check(profile: str, summary: Path, data_dir: Path, results_dir: Path,
             lines = read_official(flores, r.split, ["eng_Latn"])["eng_Latn"]
             rows.append(_row("dataset_sizes.csv", f"flores200 {r.split}", float(r.size), float(len(lines)), 0.0))
 
-    xtreme = results_dir / "targets" / "xtreme.json"
-    if xtreme.exists():
-        scores = json.loads(xtreme.read_text())
-        for r in pd.read_csv(reference_dir / "published.csv").itertuples():
+    published = pd.read_csv(reference_dir / "published.csv")
+    for benchmark, rows_of in published.groupby("benchmark", sort=False):
+        written = results_dir / "targets" / f"{benchmark}.json"  # a target's ``published`` (report stage)
+        if not written.exists():
+            continue
+        scores = json.loads(written.read_text())
+        for r in rows_of.itertuples():
             got = scores.get(r.model, {}).get(r.task)
             rows.append(_row("published.csv", f"{r.model} {r.task}", float(r.value),
                              None if got is None else float(got), float(r.atol)))

@@ -15,16 +15,16 @@ import json
 
 import pandas as pd
 
+from benchmark import paths
 from benchmark.analysis.declaration import DECLARATION
 from benchmark.arms import parse_run
 from benchmark.config import Params
 from benchmark.io import BenchmarkError, atomic_path, write_json, write_text
-from benchmark import paths
-from benchmark.targets import registry
-from benchmark.targets.registry import TargetSpec
 from benchmark.report import markdown
 from benchmark.report.answer import CAVEATS, write_report
 from benchmark.report.figures import plt, save_png
+from benchmark.targets import registry
+from benchmark.targets.spec import TargetSpec
 from benchmark.tracking import stage_run
 
 TARGETS_DIR = paths.RESULTS / "targets"
@@ -106,25 +106,6 @@ def headline_metrics(margins: pd.DataFrame, summary: dict[str, dict[str, float]]
     return out
 
 
-def xtreme_scores(summary: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """XTREME's task scores (points, mean over languages) per arm, averaged over its runs, and under the
-    published rows' names (tests/reference/published.csv): ``xlm-r-large`` is the untrained baseline,
-    ``xlm-r-large+x-stilts`` the best textual arm per task (X-STILTs reports its best intermediate task
-    per target task)."""
-    arm_of = {run: parse_run(run)[0] for run in summary}
-    out: dict[str, dict[str, float]] = {}
-    for arm in dict.fromkeys(spec.name for spec in arm_of.values()):
-        runs = [summary[r] for r in summary if arm_of[r].name == arm]
-        keys = [k for k in runs[0] if k.startswith("xtreme.mean_")]
-        out[arm] = {k.removeprefix("xtreme.mean_"): sum(r[k] for r in runs) / len(runs) for k in keys}
-    if "baseline" in out:
-        out["xlm-r-large"] = out["baseline"]
-    textual = [out[a] for a in out if a in {s.name for s in arm_of.values() if s.kind == "textual"}]
-    if textual:
-        out["xlm-r-large+x-stilts"] = {task: max(t[task] for t in textual) for task in textual[0]}
-    return out
-
-
 PLOTTED = ("baseline", "coco-contrastive", "caption-contrastive")  # the primary pair, beside the baseline
 
 
@@ -172,8 +153,9 @@ def run(params: Params) -> None:
               str(TARGETS_DIR / f"{spec.name}.png"), ascending=not score.higher_is_better)
     with atomic_path(paths.RESULTS / "training.csv") as tmp:
         training.to_csv(tmp, index=False, float_format="%.6f")
-    if "xtreme" in tables:
-        write_json(TARGETS_DIR / "xtreme.json", xtreme_scores(summary))
+    for spec in specs:  # a target whose published numbers check-reference holds the run against
+        if (published := getattr(spec.runner(), "published", None)) is not None:
+            write_json(TARGETS_DIR / f"{spec.name}.json", published(summary, {run: parse_run(run)[0] for run in summary}))
 
     with stage_run("report", params, "cpu", close_parent=True) as run_:
         run_.log_metrics({f"{arm}.{k}": v for arm, vals in summary.items() for k, v in vals.items()})

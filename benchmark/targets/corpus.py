@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.config import Params
 from benchmark.data import flores, sib
 from benchmark.io import BenchmarkError
+from benchmark.targets.spec import Context
 
 HELDOUT_SHARE = 5  # one article in this many holds the positive control's held-out lines
 
@@ -44,12 +44,12 @@ class Corpus:
         return self.labels.loc[self.labels["split"] == split, "index_id"].astype(int).tolist()
 
 
-def select_languages(params: Params, available: list[str]) -> list[str]:
-    pivot = params.targets.retrieval.pivot
-    if params.data.languages == "all":
+def select_languages(ctx: Context, available: list[str]) -> list[str]:
+    pivot = ctx.pivot
+    if ctx.data.languages == "all":
         langs = list(available)
     else:
-        langs = list(params.data.languages)
+        langs = list(ctx.data.languages)
         unknown = [lang for lang in langs if lang not in available]
         if unknown:
             raise BenchmarkError(f"data.languages: unknown FLORES-200 language code {unknown[0]!r}")
@@ -58,31 +58,32 @@ def select_languages(params: Params, available: list[str]) -> list[str]:
     return langs
 
 
-def load_corpus(params: Params, data_dir: Path) -> Corpus:
-    if params.data.source == "bundle":
+def load_corpus(ctx: Context) -> Corpus:
+    data_dir = ctx.data_dir
+    if ctx.data.source == "bundle":
         labels = sib.load_labels(data_dir / "bundle")
-        langs = select_languages(params, list(flores.LANGUAGES))
+        langs = select_languages(ctx, list(flores.LANGUAGES))
         sentences = flores.load_sentences(data_dir / "bundle", langs)
         test_ids = labels.loc[labels["split"] == "test", "index_id"].astype(int).tolist()
-        test_ids = test_ids[: params.data.max_sentences]
+        test_ids = test_ids[: ctx.data.max_sentences]
         dev_ids = labels.loc[labels["split"] == "dev", "index_id"].astype(int).tolist()
-        selection = dev_ids[: params.data.max_sentences]
+        selection = dev_ids[: ctx.data.max_sentences]
         return Corpus(sentences, labels, langs, retrieval_ids=test_ids, sib_test_ids=test_ids, selection_ids=selection,
                       parallel_ids=_unused(labels["index_id"], labels, test_ids, selection))
 
     root = require_snapshot(data_dir)
     dev = flores.read_official(root / "flores200", "dev")
-    langs = select_languages(params, sorted(dev))
+    langs = select_languages(ctx, sorted(dev))
     devtest = flores.read_official(root / "flores200", "devtest", langs)
     sentences = pd.DataFrame({lang: dev[lang] + devtest[lang] for lang in langs})
     sentences.index.name = "index_id"
     labels = sib.read_official(root / "sib200")[["index_id", "split", "category"]]
     n_dev = flores.SPLIT_SIZES["dev"]
-    retrieval = list(range(n_dev, n_dev + flores.SPLIT_SIZES["devtest"]))[: params.data.max_sentences]
+    retrieval = list(range(n_dev, n_dev + flores.SPLIT_SIZES["devtest"]))[: ctx.data.max_sentences]
     test_ids = labels.loc[labels["split"] == "test", "index_id"].astype(int).tolist()
     half = (n_dev + 1) // 2  # FLORES dev: the first half selects checkpoints, the second trains the positive control
     return Corpus(sentences, labels, langs, retrieval_ids=retrieval, sib_test_ids=test_ids,
-                  selection_ids=list(range(half))[: params.data.max_sentences],
+                  selection_ids=list(range(half))[: ctx.data.max_sentences],
                   parallel_ids=_unused(range(half, n_dev), labels, retrieval, test_ids, range(half)))
 
 
@@ -112,25 +113,25 @@ def parallel_split(corpus: Corpus, metadata: pd.DataFrame) -> tuple[list[int], l
     return urls.index[~held].astype(int).tolist(), urls.index[held].astype(int).tolist()
 
 
-def parallel_lines(params: Params, data_dir: Path) -> tuple[Corpus, list[int], list[int]]:
+def parallel_lines(ctx: Context) -> tuple[Corpus, list[int], list[int]]:
     """(corpus, training lines, held-out lines) of the positive control; a one-line error when there are too
     few for one batch of distinct lines and a held-out set (``validate`` calls it before anything runs)."""
-    corpus = load_corpus(params, data_dir)
-    train_ids, heldout_ids = parallel_split(corpus, article_metadata(params, data_dir))
-    if len(train_ids) < params.training.batch_size or len(heldout_ids) < 2:
+    corpus = load_corpus(ctx)
+    train_ids, heldout_ids = parallel_split(corpus, article_metadata(ctx))
+    if len(train_ids) < ctx.training.batch_size or len(heldout_ids) < 2:
         raise BenchmarkError(f"positive control: {len(train_ids)} training and {len(heldout_ids)} held-out FLORES lines "
                              "lie outside the evaluated and selection lines and their articles; it needs "
-                             f"training.batch_size ({params.training.batch_size}) and 2 (lower data.max_sentences "
+                             f"training.batch_size ({ctx.training.batch_size}) and 2 (lower data.max_sentences "
                              "or the batch size, or drop parallel-contrastive from arms)")
     return corpus, train_ids, heldout_ids
 
 
-def article_metadata(params: Params, data_dir: Path) -> pd.DataFrame:
+def article_metadata(ctx: Context) -> pd.DataFrame:
     """The FLORES article (``url``) of every sentence, the bootstrap's cluster: the bundle's table, or
     the upstream snapshot's ``metadata_{dev,devtest}.tsv`` (which cover every line, not SIB's alone)."""
-    if params.data.source == "bundle":
-        return flores.load_metadata(data_dir / "bundle")
-    return flores.read_official_metadata(data_dir / "full" / "flores200")
+    if ctx.data.source == "bundle":
+        return flores.load_metadata(ctx.data_dir / "bundle")
+    return flores.read_official_metadata(ctx.data_dir / "full" / "flores200")
 
 
 def probe_texts(corpus: Corpus, pivot: str) -> dict[str, list[str]]:

@@ -6,29 +6,50 @@ language x item grid and the bootstrap draws FLORES articles jointly across lang
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from benchmark.config import Params
+from benchmark.blocks import Count
+from benchmark.data import flores
 from benchmark.models.coverage import language_groups as flores_groups
+from benchmark.profiles import PROFILES
+from benchmark.schema import declare
 from benchmark.targets.corpus import article_metadata, load_corpus
-from benchmark.targets.registry import TargetResult
 from benchmark.targets.retrieval import bitext
+from benchmark.targets.spec import RETRIEVAL_PREDICTIONS, Context, TargetConfig, TargetResult, TargetSpec, xsim_score
 
 XSIM = ("xsim_cosine_x2eng", "xsim_cosine_eng2x", "xsim_margin_x2eng", "xsim_margin_eng2x")
 COLUMNS = [*XSIM, "p_at_1_x2eng", "p_at_1_eng2x"]  # P@1: accuracy of cosine retrieval (Tatoeba/XTREME style)
 
 
-def check(params: Params, data_dir: Path) -> None:
+class Config(TargetConfig):
+    pivot: str  # checked against FLORES-200's codes and data.languages by benchmark.config.Params
+    margin_k: Count
+
+
+SPEC = declare(
+    TargetSpec,
+    # Named ``retrieval`` (its outputs' folder) since before Tatoeba joined: read "FLORES-200 retrieval".
+    name="retrieval", display="FLORES-200 retrieval", dataset=flores.FLORES200,
+    embeds="the evaluated FLORES-200 lines in every language (in mini/smoke/tiny: the SIB-200 test "
+           "sentences), mean-pooled",
+    protocol="zero-shot retrieval", predictions=RETRIEVAL_PREDICTIONS,
+    scores=tuple(xsim_score("", scoring, direction, "FLORES")
+                 for scoring in ("margin", "cosine") for direction in ("x2eng", "eng2x")),
+    main_score="xsim_margin_x2eng", items="parallel",
+    resampled="FLORES articles (every sentence of a source URL together), the same draw in every language",
+    profiles=PROFILES, module=__name__, config=Config,
+)
+
+
+def check(cfg: Config, ctx: Context) -> None:
     """Read and validate every input (stage ``validate`` calls this before any output is deleted)."""
-    texts(params, data_dir)
-    article_metadata(params, data_dir)  # the analysis's bootstrap clusters
+    texts(cfg, ctx)
+    article_metadata(ctx)  # the analysis's bootstrap clusters
 
 
-def texts(params: Params, data_dir: Path) -> dict[str, list[str]]:
-    corpus = load_corpus(params, data_dir)
+def texts(cfg: Config, ctx: Context) -> dict[str, list[str]]:
+    corpus = load_corpus(ctx)
     ids = corpus.retrieval_ids
     return {f"flores/{lang}": corpus.sentences.loc[ids, lang].tolist() for lang in corpus.languages}
 
@@ -48,20 +69,18 @@ def xsim_table(emb: dict[str, np.ndarray], ids: np.ndarray, pivot: str, k: int) 
     return table, predictions[["language", *[c for c in predictions.columns if c != "language"]]]
 
 
-def score(params: Params, run: str, emb: dict[str, np.ndarray], data_dir: Path) -> TargetResult:
-    corpus = load_corpus(params, data_dir)
-    cfg = params.targets.retrieval
+def score(cfg: Config, ctx: Context, run: str, emb: dict[str, np.ndarray]) -> TargetResult:
+    corpus = load_corpus(ctx)
     vectors = {lang: emb[f"flores/{lang}"] for lang in corpus.languages}
     table, preds = xsim_table(vectors, np.asarray(corpus.retrieval_ids), cfg.pivot, cfg.margin_k)
     summary = {f"mean_{c}": float(table[c].mean()) for c in COLUMNS}
     return TargetResult(table, preds, {**summary, "languages": len(table), "items": len(corpus.retrieval_ids)})
 
 
-def describe(params: Params) -> str:
-    cfg = params.targets.retrieval
+def describe(cfg: Config) -> str:
     return (f"xsim error (LASER) with cosine and ratio-margin scoring (k={cfg.margin_k}) against "
             f"`{cfg.pivot}`")
 
 
-def language_groups(params: Params, languages: list[str], data_dir: Path) -> pd.DataFrame:
-    return flores_groups(languages, data_dir / "bundle", workers=params.runtime.threads)
+def language_groups(cfg: Config, ctx: Context, languages: list[str]) -> pd.DataFrame:
+    return flores_groups(languages, ctx.data_dir / "bundle", workers=ctx.runtime.threads)

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.config import Params
-from benchmark.targets.registry import TargetResult, TargetSpec
+from benchmark.targets.spec import Configured, TargetResult, TargetSpec
 
 
-def score(spec: TargetSpec, params: Params, run: str, emb: dict[str, np.ndarray], data_dir: Path) -> TargetResult:
-    """``spec``'s scores of ``run`` from its embeddings ``emb`` (its ``texts``' groups)."""
-    return importlib.import_module(spec.scorer or spec.module).score(params, run, emb, data_dir)
+def score(spec: TargetSpec, params: Configured, run: str, emb: dict[str, np.ndarray], data_dir: Path) -> TargetResult:
+    """``spec``'s scores of ``run`` from its embeddings ``emb`` (its ``texts``' groups): the scorer gets
+    the target's own block and the shared context."""
+    scorer = importlib.import_module(spec.scorer or spec.module)
+    return scorer.score(params.block(spec.name), params.context(data_dir), run, emb)

@@ -8,36 +8,90 @@ training loop. XTREME's retrieval tasks need no fine-tuning: Tatoeba is its own 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
 import pandas as pd
+from pydantic import Field, field_validator
 
-from benchmark.config import Params
+from benchmark.armspec import ArmSpec
+from benchmark.blocks import Count
 from benchmark.data import xtreme, xtreme_files
 from benchmark.data.languages import CC100_XLMR
+from benchmark.data.xtreme import FINETUNED
 from benchmark.io import BenchmarkError
 from benchmark.models.coverage import UNK_THRESHOLD, unk_rate
+from benchmark.schema import declare
+from benchmark.targets.spec import Context, DatasetSuite, FineTuning, Score, TargetConfig, TargetSpec
 
 
-def check(params: Params, data_dir: Path) -> None:
+class Config(TargetConfig):
+    """The seed's third phase (``full`` only): fine-tuning on each task's English training data."""
+
+    # Of benchmark.data.xtreme.FINETUNED; [] turns the third phase off (a run without its English
+    # training data at hand, such as the CPU rehearsal of `full`): the target then reports no scores.
+    tasks: list[str]
+    steps: Count
+    batch_size: Annotated[int, Field(ge=2)]
+    lr: Annotated[float, Field(gt=0)]
+    max_length: Annotated[int, Field(ge=16, le=512)]
+    max_train: Count | None  # the first n English training examples (None: all)
+    max_test: Count | None  # the first n test items per language (None: all, as XTREME)
+
+    @field_validator("tasks")
+    @classmethod
+    def _known(cls, tasks: list[str]) -> list[str]:
+        unknown = [t for t in tasks if t not in FINETUNED]
+        if unknown:
+            raise ValueError(f"unknown XTREME task {unknown[0]!r}; expected some of {', '.join(FINETUNED)}")
+        if len(set(tasks)) != len(tasks):
+            raise ValueError("tasks must not repeat")
+        return tasks
+
+
+SPEC = declare(
+    TargetSpec,
+    name="xtreme", display="XTREME (fine-tuned tasks) and Belebele",
+    dataset=DatasetSuite(name="xtreme", license="per task: see benchmark/data/xtreme.py",
+                         languages=tuple(sorted({lang for t in xtreme.TARGETS.values() for lang in t.languages})),
+                         members=FINETUNED),
+    embeds="nothing shared: each task fine-tunes the run's encoder on its English training data",
+    protocol="English fine-tuning, then zero-shot",
+    predictions=("task", "language", "index_id", "item", "label", "predicted", "value"),
+    scores=tuple(Score(name=f"xtreme_{t}", display=f"{xtreme.TARGETS[t].display_name} ({xtreme.TARGETS[t].metric}, "
+                       "item score: accuracy, SQuAD F1 or sentence token accuracy)", column=t,
+                       higher_is_better=True, item="value", where={"task": t}) for t in FINETUNED),
+    main_score="xtreme_xnli", items="per_language",
+    resampled="test items within each language and task, independently (MLQA, TyDiQA, UD-POS and PAN-X "
+              "differ between languages)",
+    profiles=("full",), module=__name__, scorer="benchmark.targets.xtreme_score", config=Config,
+)
+
+
+def check(cfg: Config, ctx: Context) -> None:
     """Every task's pins resolved and its test files read and validated, before any output is deleted;
     the English training data is fetched from the Hub when fine-tuning starts (pins checked here)."""
-    for name in params.targets.xtreme.tasks:
-        spec = xtreme.get_target(name)
+    for name in cfg.tasks:
+        spec = xtreme.TARGETS[name]
         pin = spec.train_source
         if pin is not None and not pin.resolved:
             raise BenchmarkError(f"{spec.display_name}: English training data {pin.source} is not pinned "
                                  f"({pin.unresolved})")
-        test_tables(spec, data_dir)
+        test_tables(spec, ctx.data_dir)
 
 
-def measures(params: Params, score: Any) -> bool:
+def measures(cfg: Config, score: Score) -> bool:
     """A task's score exists only where the task is fine-tuned (``targets.xtreme.tasks``)."""
-    return score.where["task"] in params.targets.xtreme.tasks
+    return score.where["task"] in cfg.tasks
 
 
-def texts(params: Params, data_dir: Path) -> dict[str, list[str]]:
+def fine_tuning(cfg: Config, ctx: Context) -> list[FineTuning]:
+    return [FineTuning(f"XTREME fine-tuning ({len(cfg.tasks)} tasks)", cfg.steps * len(cfg.tasks), cfg.batch_size,
+                       cfg.max_length)] if cfg.tasks else []
+
+
+def texts(cfg: Config, ctx: Context) -> dict[str, list[str]]:
     return {}  # fine-tuning reads its own text; nothing for the shared embedding pass
 
 
@@ -46,15 +100,15 @@ def test_tables(spec: xtreme.XtremeTarget, data_dir: Path) -> dict[str, pd.DataF
     return {lang: xtreme_files.load_target(spec.name, root, lang) for lang in spec.languages}
 
 
-def language_groups(params: Params, languages: list[str], data_dir: Path) -> pd.DataFrame:
+def language_groups(cfg: Config, ctx: Context, languages: list[str]) -> pd.DataFrame:
     """XTREME's languages are ISO 639-1 codes; CC-100 membership from XLM-R's list (same codes);
     script and coverage measured on the tasks' own test text."""
     from fontTools import unicodedata as ud
 
     texts: dict[str, list[str]] = {}
-    for name in params.targets.xtreme.tasks:
-        spec = xtreme.get_target(name)
-        for lang, table in test_tables(spec, data_dir).items():
+    for name in cfg.tasks:
+        spec = xtreme.TARGETS[name]
+        for lang, table in test_tables(spec, ctx.data_dir).items():
             column = "tokens" if spec.format == "tagging" else "context" if spec.format in ("span", "choice") else "text"
             values = table[column].tolist()[:200]
             texts.setdefault(lang, []).extend(" ".join(v) if isinstance(v, list) else str(v) for v in values)
@@ -67,3 +121,22 @@ def language_groups(params: Params, languages: list[str], data_dir: Path) -> pd.
         rows.append({"language": lang, "script": script, "unk_rate": rate, "covered": rate < UNK_THRESHOLD,
                      "in_cc100": lang.split("_")[0] in cc100})
     return pd.DataFrame(rows).set_index("language")
+
+
+def published(summary: dict[str, dict[str, float]], arm_of: Mapping[str, ArmSpec]) -> dict[str, dict[str, float]]:
+    """The report writes it as ``results/targets/xtreme.json``, which ``check-reference`` holds against
+    ``tests/reference/published.csv``: XTREME's task scores (points, mean over languages) per arm
+    (``arm_of``: each run's), averaged over its runs, and under the published rows' names:
+    ``xlm-r-large`` is the untrained baseline, ``xlm-r-large+x-stilts`` the best textual arm per task
+    (X-STILTs reports its best intermediate task per target task)."""
+    out: dict[str, dict[str, float]] = {}
+    for arm in dict.fromkeys(spec.name for spec in arm_of.values()):
+        runs = [summary[r] for r in summary if arm_of[r].name == arm]
+        keys = [k for k in runs[0] if k.startswith("xtreme.mean_")]
+        out[arm] = {k.removeprefix("xtreme.mean_"): sum(r[k] for r in runs) / len(runs) for k in keys}
+    if "baseline" in out:
+        out["xlm-r-large"] = out["baseline"]
+    textual = [out[a] for a in out if a in {s.name for s in arm_of.values() if s.kind == "textual"}]
+    if textual:
+        out["xlm-r-large+x-stilts"] = {task: max(t[task] for t in textual) for task in textual[0]}
+    return out

@@ -27,16 +27,14 @@ import numpy as np
 import pandas as pd
 
 from benchmark import paths
-from benchmark.config import Params
 from benchmark.data import xtreme
 from benchmark.data.task_tables import load_task, validate
 from benchmark.determinism import resolve_device
 from benchmark.io import BenchmarkError
 from benchmark.models.run_encoder import load_run_encoder
 from benchmark.targets import xtreme_metrics
-from benchmark.targets.configs import XtremeConfig
-from benchmark.targets.registry import TargetResult
-from benchmark.targets.xtreme import test_tables
+from benchmark.targets.spec import Context, TargetResult
+from benchmark.targets.xtreme import Config, test_tables
 from benchmark.training import squad_metric
 from benchmark.training.text_data import make_task_data
 from benchmark.training.text_objectives import IGNORE, best_spans, make_text_objective
@@ -70,24 +68,24 @@ def english_train(spec: xtreme.XtremeTarget, data_dir: Path) -> pd.DataFrame:
     return validate(spec, table, where)
 
 
-def _budget(params: Params, cfg: XtremeConfig, max_length: int) -> Any:
-    return params.training.model_copy(update={
+def _budget(cfg: Config, ctx: Context, max_length: int) -> Any:
+    return ctx.training.model_copy(update={
         "steps": cfg.steps, "batch_size": cfg.batch_size, "lr": cfg.lr, "grad_accum": 1,
         "warmup_steps": cfg.steps // 10, "max_length": max_length, "head_lr_scale": 1.0,
         "train_top_layers": None, "checkpoint_every": cfg.steps, "log_every": max(1, cfg.steps // 10)})
 
 
-def finetune(params: Params, cfg: XtremeConfig, encoder: Any, spec: xtreme.XtremeTarget, train: pd.DataFrame,
+def finetune(cfg: Config, ctx: Context, encoder: Any, spec: xtreme.XtremeTarget, train: pd.DataFrame,
              device: str) -> Any:
     """A fresh head for ``spec``'s format on ``encoder``, everything fine-tuned on ``train``."""
 
     train = train.iloc[: cfg.max_train] if cfg.max_train else train
     max_length = min(cfg.max_length, encoder.max_length)
-    objective = make_text_objective(spec.format, encoder.model, len(spec.labels) or None, params.seed)
+    objective = make_text_objective(spec.format, encoder.model, len(spec.labels) or None, ctx.seed)
     data = make_task_data(spec.format, train, encoder.tokenizer, max_length)
     with tempfile.TemporaryDirectory(prefix=f"xtreme-{spec.name}-") as tmp:
-        run_training(objective, data, _budget(params, cfg, max_length), tmp, seed=params.seed,
-                     precision=params.runtime.precision, device=device)
+        run_training(objective, data, _budget(cfg, ctx, max_length), tmp, seed=ctx.seed,
+                     precision=ctx.runtime.precision, device=device)
     return objective.eval()
 
 
@@ -144,12 +142,12 @@ def task_score(spec: xtreme.XtremeTarget, preds: pd.DataFrame, language: str) ->
     raise BenchmarkError(f"{spec.display_name}: metric {spec.metric!r} is not a fine-tuned task's")
 
 
-def run_task(params: Params, cfg: XtremeConfig, load: Callable[[], Any], spec: xtreme.XtremeTarget,
+def run_task(cfg: Config, ctx: Context, load: Callable[[], Any], spec: xtreme.XtremeTarget,
              train: pd.DataFrame, tests: dict[str, pd.DataFrame], device: str = "cpu") -> tuple[dict[str, float], pd.DataFrame]:
     """Fine-tune a fresh copy of the encoder (``load()``) on ``train``, predict every language of
     ``tests`` (the first ``cfg.max_test`` items of each, all if None): (scores in points, predictions)."""
     encoder = load()
-    objective = finetune(params, cfg, encoder, spec, train, device)
+    objective = finetune(cfg, ctx, encoder, spec, train, device)
     max_length = min(cfg.max_length, encoder.max_length)
     cap = cfg.max_test
     scores, preds = {}, []
@@ -161,16 +159,15 @@ def run_task(params: Params, cfg: XtremeConfig, load: Callable[[], Any], spec: x
     return scores, pd.concat(preds, ignore_index=True)
 
 
-def score(params: Params, run: str, emb: dict[str, np.ndarray], data_dir: Path) -> TargetResult:
-    device = resolve_device(params.runtime.device)
-    specs = [xtreme.get_target(t) for t in params.targets.xtreme.tasks]
-    inputs = {s.name: (english_train(s, data_dir), test_tables(s, data_dir)) for s in specs}  # all read first
+def score(cfg: Config, ctx: Context, run: str, emb: dict[str, np.ndarray]) -> TargetResult:
+    device = resolve_device(ctx.runtime.device)
+    specs = [xtreme.TARGETS[t] for t in cfg.tasks]
+    inputs = {s.name: (english_train(s, ctx.data_dir), test_tables(s, ctx.data_dir)) for s in specs}  # all read first
     per_language: dict[str, dict[str, float]] = {}
     preds = []
     for spec in specs:
         train, tests = inputs[spec.name]
-        scores, p = run_task(params, params.targets.xtreme,
-                             lambda: load_run_encoder(paths.model(run), params.encoder, params.seed, device),
+        scores, p = run_task(cfg, ctx, lambda: load_run_encoder(paths.model(run), ctx.encoder, ctx.seed, device),
                              spec, train, tests, device)
         for lang, value in scores.items():
             per_language.setdefault(lang, {})[spec.name] = value

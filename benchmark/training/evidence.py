@@ -17,7 +17,7 @@ Names: ``heldout.<metric>.<image>`` with image in {true, shuffled, none}.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, get_args
+from typing import Any
 
 import pandas as pd
 import torch
@@ -25,8 +25,8 @@ import torch
 from benchmark.armspec import ArmSpec
 from benchmark.armspec import Objective as ObjectiveName
 from benchmark.data.vqa import answer_prior_accuracy
-from benchmark.io import BenchmarkError
 from benchmark.models.encoder import mean_pool
+from benchmark.schema import Registry
 from benchmark.training.datasets import FeatureBank
 from benchmark.training.objectives import Batch, ImageSource, ImageSourceKind, MaskedLM, Objective
 from benchmark.training.tasks import make_data
@@ -131,12 +131,9 @@ def _vqa(spec: ArmSpec, objective: Objective, table: pd.DataFrame, train_table: 
 # Each objective's held-out evidence on COCO, from (spec, objective, held-out table, training table,
 # tokenizer, max_length, bank, answers): one entry per name of armspec's Objective. Not here: a textual
 # arm's (``task``: benchmark.training.text_evidence) and the positive control's (parallel_evidence).
-EVIDENCE: dict[str, Callable[..., dict[str, float]] | None] = {
+EVIDENCE: Registry[Callable[..., dict[str, float]] | None] = Registry("objective evidence", {
     "contrastive": _contrastive,
     "mlm": _mlm,
     "vqa": _vqa,
     "task": None,
-}
-if set(EVIDENCE) != set(get_args(ObjectiveName)):  # every objective has its evidence, and no other
-    raise BenchmarkError(f"EVIDENCE and armspec.Objective disagree: "
-                         f"{sorted(set(EVIDENCE) ^ set(get_args(ObjectiveName)))}")
+}, names=ObjectiveName)

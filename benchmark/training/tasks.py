@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 import pandas as pd
 from torch import nn
 
 from benchmark.armspec import ArmSpec
 from benchmark.armspec import Objective as ObjectiveName
-from benchmark.io import BenchmarkError
+from benchmark.schema import Registry
 from benchmark.training.datasets import Captions, FeatureBank, Questions
 from benchmark.training.objectives import AnswerClassification, Contrastive, ImageSource, MaskedLM, Objective
 from benchmark.training.trainer import TrainData
@@ -52,15 +52,12 @@ class ObjectiveEntry:
 
 # Each objective's entry: one per name of armspec's Objective. ``task`` (a textual arm's own head, per
 # format) is built from its tasks' formats instead (benchmark.training.text_objectives.HEADS).
-OBJECTIVES: dict[str, ObjectiveEntry | None] = {
+OBJECTIVES: Registry[ObjectiveEntry | None] = Registry("objective", {
     "contrastive": ObjectiveEntry(_contrastive, visual_prefix=False),
     "mlm": ObjectiveEntry(_masked_lm, visual_prefix=True),
     "vqa": ObjectiveEntry(_answers, visual_prefix=True),
     "task": None,
-}
-if set(OBJECTIVES) != set(get_args(ObjectiveName)):  # every objective has its entry, and no other
-    raise BenchmarkError(f"OBJECTIVES and armspec.Objective disagree: "
-                         f"{sorted(set(OBJECTIVES) ^ set(get_args(ObjectiveName)))}")
+}, names=ObjectiveName)
 
 
 def _entry(spec: ArmSpec) -> ObjectiveEntry:

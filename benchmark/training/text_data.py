@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from tokenizers import Encoding
 from benchmark.data.tasks import COLUMNS, Format
 from benchmark.io import BenchmarkError
 from benchmark.models import batching
+from benchmark.schema import Registry
 from benchmark.training.objectives import IGNORE, Batch
 
 _CHUNK = 4096  # examples per tokenizer call: bounds the peak memory of large tables
@@ -255,23 +256,20 @@ class Tags(TaskData):
 
 
 # Each format's reader, from (table, tokenizer, max_length): one entry per name of Format.
-READERS: dict[str, Callable[[pd.DataFrame, Any, int], TaskData]] = {
+READERS: Registry[Callable[[pd.DataFrame, Any, int], TaskData]] = Registry("task format", {
     "single": partial(LabeledTexts, pair=False),
     "pair": partial(LabeledTexts, pair=True),
     "choice": Choices,
     "span": Spans,
     "tagging": Tags,
-}
-if set(READERS) != set(get_args(Format)):  # every format has its reader, and no other
-    raise BenchmarkError(f"READERS and Format disagree: {sorted(set(READERS) ^ set(get_args(Format)))}")
+}, names=Format)
 
 
 def make_task_data(fmt: str, table: pd.DataFrame, tokenizer: Any, max_length: int) -> TaskData:
     """The :class:`TaskData` of a normalized ``fmt`` table (columns: :mod:`benchmark.data.tasks`; the
     ``id`` column is not read)."""
-    if fmt not in READERS:
-        raise BenchmarkError(f"unknown task format {fmt!r}; expected one of {', '.join(READERS)}")
+    read = READERS[fmt]
     missing = [c for c in COLUMNS[fmt] if c != "id" and c not in table.columns]
     if missing:
         raise BenchmarkError(f"{fmt} task table lacks column(s) {', '.join(missing)}")
-    return READERS[fmt](table, tokenizer, max_length)
+    return read(table, tokenizer, max_length)

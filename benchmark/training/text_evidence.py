@@ -55,11 +55,11 @@ from scipy import stats
 from scipy.stats import binomtest
 from torch import Tensor, nn
 
+from benchmark.blocks import TrainingConfig
 from benchmark.io import BenchmarkError
 from benchmark.models import layers
 from benchmark.training.objectives import IGNORE, Batch
 from benchmark.training.text_objectives import TextObjective, make_text_objective
-from benchmark.config import TrainingConfig
 from benchmark.training.trainer import Sampler, lr_factor, make_optimizer
 
 EVAL_EXAMPLES = 32  # examples per gradient-free forward pass

@@ -10,7 +10,7 @@ metric of every item (example, or labelled token for tagging): accuracy, or SQuA
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from benchmark.data.tasks import Format
 from benchmark.io import BenchmarkError
 from benchmark.models.encoder import mean_pool
+from benchmark.schema import Registry
 from benchmark.training import distributed, squad_metric
 from benchmark.training.objectives import IGNORE, Batch, Objective, Stats, _seeded
 
@@ -185,22 +186,18 @@ class Tagging(TextObjective):
 
 # Each format's head (one entry per name of benchmark.data.tasks' Format). A head with
 # ``sized_by_labels`` has one output per class or tag and takes the task's num_labels.
-HEADS: dict[str, type[TextObjective]] = {
+HEADS: Registry[type[TextObjective]] = Registry("task format", {
     "single": Classification,
     "pair": Classification,
     "choice": MultipleChoice,
     "span": SpanQA,
     "tagging": Tagging,
-}
-if set(HEADS) != set(get_args(Format)):  # every format has its head, and no other
-    raise BenchmarkError(f"HEADS and Format disagree: {sorted(set(HEADS) ^ set(get_args(Format)))}")
+}, names=Format)
 
 
 def make_text_objective(fmt: str, encoder: nn.Module, num_labels: int | None, seed: int) -> TextObjective:
     """The head of a ``fmt`` task (``num_labels``: classes or tags; ignored for choice and span)."""
-    head = HEADS.get(fmt)
-    if head is None:
-        raise BenchmarkError(f"unknown task format {fmt!r}")
+    head = HEADS[fmt]
     if not head.sized_by_labels:
         return head(encoder, seed)
     if num_labels is None or num_labels < 2:

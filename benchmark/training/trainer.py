@@ -2,7 +2,7 @@
 
 Arms differ only in the objective (:mod:`benchmark.training.objectives`) and the data they feed it;
 optimizer, schedule, precision, freezing, checkpointing and logging are the same for all, from the
-one ``training`` block of ``params.yaml`` (:class:`benchmark.config.TrainingConfig`) - SIB-200
+one ``training`` block of ``params.yaml`` (:class:`benchmark.blocks.TrainingConfig`) - SIB-200
 fine-tuning passes the same block with its own steps, batch and learning rate. Read :func:`train`
 top to bottom: that is the whole loop, with its four parts below it (``_setup``: seeds, optimizer,
 data order; ``_resume``: the newest checkpoint; ``_step``: one optimizer step; ``_save``: a checkpoint).
@@ -28,7 +28,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from benchmark.config import TrainingConfig
+from benchmark.blocks import TrainingConfig
 from benchmark.determinism import bf16_autocast_ok, resolve_device, seed_everything
 from benchmark.io import BenchmarkError
 from benchmark.models.layers import frozen_layers
