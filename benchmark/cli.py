@@ -154,14 +154,71 @@ def _eval_flores(args: argparse.Namespace, params: Any) -> None:
 
 
 def _fetch(args: argparse.Namespace, params: Any) -> None:
-    from benchmark.data import flores, sib, tatoeba
+    from benchmark.data import flores, lock, resolve, sib, tatoeba
+    from benchmark.pipeline import pins
 
     dest = Path(args.dest)
     mirror = Path(args.mirror) if args.mirror else None
+    needs = []
+    if args.profile:  # everything else the profile reads, as the lock names it: refused before any download
+        profile = _composed(args.profile, args.overrides)
+        pins.check(profile)
+        needs = [n for n in pins.needs(profile) if n.kind != "github"]
+        unlocked = next((n for n in needs if lock.locked(n.key) is None), None)
+        if unlocked is not None:
+            raise BenchmarkError(f"{unlocked.key}: pinned but not in the lock; run `benchmark lock --profile "
+                                 f"{args.profile}` online once (it records every file's sha256)")
     for name, module in (("flores200", flores), ("sib200", sib), ("tatoeba", tatoeba)):
         module.fetch_upstream(dest / name, mirror / name if mirror else None)
+    for need in needs:
+        entry = lock.locked(need.key)
+        target = dest / ("hub" if need.kind == "hf-dataset" else "url") / _fetched_name(need)
+        print(f"fetching {need.key} -> {target}", file=sys.stderr)
+        resolve.fetch(need, entry, target)
     print(f"upstream snapshot verified in {dest}; record it with `dvc commit data.dvc` "
           "and share it with `dvc push data.dvc`")
+
+
+def _composed(profile: str, overrides: list[str]) -> Any:
+    """Profile ``profile``'s preset with Hydra ``overrides``, checked by the schema only: what `lock`
+    and `fetch` resolve for, before the run-list checks would refuse the very pins they resolve."""
+    from benchmark import config
+
+    return config.validate(config.compose([f"profile={profile}", *overrides]), source=" ".join(overrides) or profile)
+
+
+def _lock(args: argparse.Namespace, params: Any) -> None:
+    from benchmark.data import lock, resolve
+    from benchmark.pipeline import pins
+
+    if args.overrides:
+        params = _composed(params.profile, args.overrides)
+    needs = pins.needs(params)
+    entries = dict(lock.LOCK)
+    unknown = [key for key in args.update if key not in {n.key for n in needs}]
+    if unknown:
+        raise BenchmarkError(f"--update {unknown[0]}: not an upstream of profile {params.profile} "
+                             f"(`benchmark lock --check --profile {params.profile}` lists them)")
+    if not args.check:
+        for need in needs:
+            wanted = need.key in args.update or (need.key not in entries and (
+                need.pinned is None or need.kind == "hf-dataset"))  # a pinned repository: record its files
+            if wanted and need.where:
+                print(f"resolving {need.key} ...", file=sys.stderr)
+                entries[need.key] = resolve.resolve(need)
+                lock.write(entries)  # each one kept at once: an interrupted lock loses nothing resolved
+    missing = [n for n in needs if n.pinned is None and n.key not in entries]
+    for need in needs:
+        print(need.line(entries.get(need.key)))
+    if missing:
+        raise BenchmarkError(f"{len(missing)} upstream(s) of profile {params.profile} have no immutable identity"
+                             + ("; resolve them online with `benchmark lock`" if args.check else
+                                "; the ones left cannot be resolved from the Hub or a URL (see their lines)"))
+
+
+def _fetched_name(need: Any) -> str:
+    """Where a fetched upstream lies under ``data/full``: a repository by its name, a URL by its file name."""
+    return need.where if need.kind == "hf-dataset" else need.where.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _pin_model(args: argparse.Namespace, params: Any) -> None:
@@ -257,8 +314,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("pin-model", _pin_model, "print the pin (sha256 over its files) of a local save_pretrained "
             "directory, for encoder.revision / image.revision", needs_params=False)
     p.add_argument("folder", help="a directory written by save_pretrained")
-    p = add("fetch", _fetch, "full profile: download the pinned upstream FLORES-200/SIB-200/Tatoeba, verify sha256",
-            needs_params=False)
+    p = add("lock", _lock, "online, once: resolve every upstream the profile reads to an immutable identity "
+            "(Hub commit and file sha256s, URL sha256) into benchmark/data/pins/lock.json; --check lists them "
+            "offline and fails if any is unresolved", profile=True)
+    p.add_argument("--check", action="store_true", help="resolve nothing: list the upstreams, fail if one is unresolved")
+    p.add_argument("--update", action="append", default=[], metavar="KEY",
+                   help="resolve KEY again (a locked pin never moves otherwise); repeatable")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Hydra overrides of the profile, as for "
+                   "`benchmark params` (e.g. arms=[baseline,cosmosqa])")
+    p = add("fetch", _fetch, "full profile: download the pinned upstream FLORES-200/SIB-200/Tatoeba, verify sha256; "
+            "with --profile also every upstream the lock names for that profile", needs_params=False)
+    p.add_argument("--profile", choices=PROFILES, help="also fetch what this profile reads, as locked")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Hydra overrides of --profile")
     p.add_argument("--dest", default="data/full")
     p.add_argument("--mirror", help="copy from a local mirror laid out as <mirror>/{flores200,sib200,tatoeba}/ "
                    "(e.g. ../shared/data) instead of downloading; same sha256 checks")

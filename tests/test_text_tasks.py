@@ -235,7 +235,7 @@ def test_hub_path_calls_load_dataset_with_the_pins(tmp_path: Path, monkeypatch: 
         return fixture
 
     monkeypatch.setattr(datasets, "load_dataset", fake)
-    out = task_tables.load_task("mnli", "hub", tmp_path / "hub")
+    out = task_tables.load_task("mnli", "hub", tmp_path)  # the data folder: its datasets cache is hub/
     assert calls == [("nyu-mll/glue", "mnli", tasks.GLUE_REV, "train"),
                      ("nyu-mll/glue", "mnli", tasks.GLUE_REV, "validation_matched")]  # fmt: skip
     assert len(out["train"]) == len(out["heldout"]) == 4

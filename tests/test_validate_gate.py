@@ -71,9 +71,10 @@ CASES: dict[str, tuple[dict, str]] = {
     # every stage that reads data/full: the upstream snapshot absent
     "full-without-snapshot": ({"profile": "full", "runtime": {"device": "cpu"}},
                               r"data/full: upstream snapshot missing; run `benchmark fetch`"),
-    # train@cosmosqa on the upstream source (data.task_tables.load_task): a task without a commit pin
+    # train@cosmosqa on the upstream source (data.task_tables.load_task): a task neither pinned nor locked
     "full-unpinned-task": ({"profile": "full", "runtime": {"device": "cpu"}, "arms": ["baseline", "cosmosqa"]},
-                           r"arms: run cosmosqa trains cosmosqa, whose upstream .* is not pinned to a commit"),
+                           r"hf-dataset:allenai/cosmos_qa: read by task cosmosqa, has no immutable identity .*"
+                           r"resolve it online once with `benchmark lock --profile full`"),
     # every stage on a device (determinism.resolve_device): CUDA asked for on a machine without it
     **({} if CUDA else {"device": ({**TINY, "runtime": {"device": "cuda"}},
                                    r"runtime.device: device 'cuda' requested but no CUDA device")}),
@@ -118,6 +119,8 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
     "benchmark/armspec.py:load_run": (1, STATE),
     "benchmark/cli.py:_params": (1, CLI),
     "benchmark/cli.py:_pin_model": (1, CLI),
+    "benchmark/cli.py:_lock": (2, CLI + " (`benchmark lock`, run by hand online; no stage runs it)"),
+    "benchmark/cli.py:_fetch": (1, CLI + " (`benchmark fetch --profile`, run by hand before `dvc repro`)"),
     "benchmark/cli.py:_main": (1, CLI + " (dvc.yaml's train@ runs are params' own arms)"),
     "benchmark/config.py:compose": (2, ("unknown-arm",)),
     "benchmark/config.py:preset": (1, ("unknown-profile",)),
@@ -140,7 +143,7 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
     "benchmark/pipeline/validate.py:check_runs": (3, ("tiny-alone", "device", "bf16-unsupported")),
     "benchmark/pipeline/validate.py:_check_batch": (1, ("batch-below-choices",)),
     "benchmark/pipeline/validate.py:_fits": (1, ("batch-above-images", "batch-above-pool")),
-    "benchmark/pipeline/validate.py:_check_pins": (1, ("full-unpinned-task",)),
+    "benchmark/pipeline/pins.py:check": (1, ("full-unpinned-task",)),
     "benchmark/pipeline/validate.py:_check_layers": (1, ("top-layers",)),
     "benchmark/pipeline/validate.py:_check_grid": (1, ("grid",)),
     "benchmark/pipeline/validate.py:check_composed": (1, ("full-without-snapshot",)),

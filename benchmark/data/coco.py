@@ -47,6 +47,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 from pydantic import Field, StringConstraints
 
+from benchmark.data.lock import key_of, locked
 from benchmark.data.spec import BUNDLE_DIR, DatasetSpec, RelPath, Sha256, verify_file
 from benchmark.io import BenchmarkError, sha256_file
 from benchmark.schema import Frozen, declare
@@ -129,6 +130,10 @@ class UnresolvedUrlPin(Frozen):
     sha256_unresolved: Annotated[str, Field(min_length=1)]  # why, and what would resolve it
     size: Annotated[int, Field(gt=0)] | None = None
 
+    @property
+    def lock_key(self) -> str:
+        return key_of("url", self.url)
+
 
 class UrlDatasetSpec(DatasetSpec):
     """A :class:`DatasetSpec` whose upstream is archives at plain URLs (no repository, no commit).
@@ -149,11 +154,14 @@ def verify_download(pin: UrlPin | UnresolvedUrlPin, path: Path, allow_unresolved
         raise BenchmarkError(f"{path}: missing")
     if pin.size is not None and path.stat().st_size != pin.size:
         raise BenchmarkError(f"{path}: expected {pin.size} bytes, found {path.stat().st_size}")
-    if isinstance(pin, UnresolvedUrlPin) and not allow_unresolved:
-        raise BenchmarkError(f"{path}: no sha256 pinned for {pin.url} ({pin.sha256_unresolved})")
+    entry = locked(pin.lock_key) if isinstance(pin, UnresolvedUrlPin) else None
+    expected = pin.sha256 if isinstance(pin, UrlPin) else entry.resolved if entry else None
+    if expected is None and not allow_unresolved:
+        raise BenchmarkError(f"{path}: no sha256 pinned for {pin.url} ({pin.sha256_unresolved}); "
+                             "`benchmark lock` records one")
     got = sha256_file(path)
-    if isinstance(pin, UrlPin) and got != pin.sha256:
-        raise BenchmarkError(f"{path}: sha256 mismatch (expected {pin.sha256[:12]}…, got {got[:12]}…)")
+    if expected is not None and got != expected:
+        raise BenchmarkError(f"{path}: sha256 mismatch (expected {expected[:12]}…, got {got[:12]}…)")
     return got
 
 

@@ -352,17 +352,27 @@ def build_tables(spec: TaskSpec, fetch: Fetch) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def hub_fetch(pin: HubPin, split: str, cache_dir: Path | None = None) -> tuple[Any, str]:
-    """Load one split of a resolved pin from the Hugging Face Hub (parquet repos only); ``cache_dir``
-    is the ``datasets`` cache (its default when None)."""
+def fetched(data_dir: Path, repo: str) -> Path:
+    """Where ``benchmark fetch`` puts a Hub repository at its locked commit: inside the DVC-tracked
+    upstream snapshot (``data/full``), so every stage reads it offline."""
+    return Path(data_dir) / "full" / "hub" / repo
+
+
+def hub_fetch(pin: HubPin, split: str, data_dir: Path | None = None) -> tuple[Any, str]:
+    """Load one split of a resolved pin (parquet repos only): from the copy ``benchmark fetch`` made
+    under ``data_dir`` where there is one (offline, verified against the lock), else from the Hugging
+    Face Hub at the pinned or locked commit; ``data_dir/hub`` is the ``datasets`` cache."""
     where = pin.where(split)
     if not pin.resolved:
         raise BenchmarkError(f"{where}: no commit pinned ({pin.revision_unresolved}); cannot load from the hub")
     import datasets  # heavy, and only the hub path needs it
 
     try:
-        cache = str(cache_dir) if cache_dir is not None else None
-        return datasets.load_dataset(pin.repo, pin.config, revision=pin.revision, split=split, cache_dir=cache), where
+        cache = str(Path(data_dir) / "hub") if data_dir is not None else None
+        local = fetched(data_dir, pin.repo) if data_dir is not None else None
+        if local is not None and local.is_dir():
+            return datasets.load_dataset(str(local), pin.config, split=split, cache_dir=cache), where
+        return datasets.load_dataset(pin.repo, pin.config, revision=pin.commit, split=split, cache_dir=cache), where
     except Exception as e:  # noqa: BLE001 (network, auth, missing split, script repo: all one line)
         first = str(e).splitlines()[0] if str(e) else ""
         raise BenchmarkError(f"{where}: cannot load from the Hugging Face Hub: {type(e).__name__}: {first}") from None
@@ -384,8 +394,9 @@ def load_task(name: str, source: Source, data_dir: Path = BUNDLE_DIR) -> dict[st
     """``{"train": ..., "heldout": ...}`` of one task in the normalized schema of its format.
 
     ``source="bundle"``: the bundled file in ``data_dir`` (verified against its manifest);
-    ``source="hub"``: every pin from the Hub, cached by ``datasets`` under ``data_dir`` (refused,
-    before any download, if one is unresolved)."""
+    ``source="hub"``: every pin from the data folder ``data_dir``: the copy ``benchmark fetch`` made
+    (``full/hub/<repo>``), else the Hub, cached by ``datasets`` in ``hub/`` (refused, before any
+    download, if a pin is neither pinned nor locked)."""
     spec = TASKS[name]
     if source == "bundle":
         return _load_bundle(spec, Path(data_dir))
@@ -394,9 +405,9 @@ def load_task(name: str, source: Source, data_dir: Path = BUNDLE_DIR) -> dict[st
             if not pin.resolved:
                 raise BenchmarkError(
                     f"task {name!r}: upstream {pin.repo or pin.name} is not pinned to a commit "
-                    f"({pin.revision_unresolved}); cannot load from the hub"
+                    f"({pin.revision_unresolved}); cannot load from the hub (`benchmark lock` resolves it)"
                 )
-        return build_tables(spec, lambda pin, split: hub_fetch(pin, split, cache_dir=Path(data_dir)))
+        return build_tables(spec, lambda pin, split: hub_fetch(pin, split, Path(data_dir)))
     raise BenchmarkError(f"unknown source {source!r}; expected 'bundle' or 'hub'")
 
 

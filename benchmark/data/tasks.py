@@ -38,6 +38,7 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from pydantic import Field, StringConstraints, model_validator
 
+from benchmark.data.lock import key_of, locked
 from benchmark.data.spec import Commit, RelPath
 from benchmark.schema import Frozen, Registry, declare, plugins
 
@@ -93,6 +94,7 @@ class HubPin(Frozen):
     train_split: Text
     heldout_split: Text | None
     note: str = ""
+    ref: Text = "main"  # the branch `benchmark lock` resolves to a commit where no revision is pinned
 
     @model_validator(mode="after")
     def _exactly_one_revision(self) -> HubPin:
@@ -103,11 +105,22 @@ class HubPin(Frozen):
         return self
 
     @property
+    def lock_key(self) -> str | None:
+        """Its key in the lock file (None where no Hub copy exists to lock)."""
+        return None if self.repo is None else key_of("hf-dataset", self.repo)  # a commit is repository-wide
+
+    @property
+    def commit(self) -> str | None:
+        """The pinned revision, else the one ``benchmark lock`` recorded, else None."""
+        entry = locked(self.lock_key) if self.revision is None and self.lock_key else None
+        return self.revision or (entry.resolved if entry else None)
+
+    @property
     def resolved(self) -> bool:
-        return self.revision is not None
+        return self.commit is not None
 
     def where(self, split: str) -> str:
-        return f"{self.repo}@{self.revision or 'unresolved'}/{split}"
+        return f"{self.repo}@{self.commit or 'unresolved'}/{split}"
 
 
 class TaskSpec(Frozen):

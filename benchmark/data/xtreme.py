@@ -27,6 +27,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from benchmark.data.lock import Locked, key_of, locked
 from benchmark.data.spec import Commit, RelPath, Sha256
 from benchmark.data.tasks import TASKS, HubRepo, TaskName, Text
 from benchmark.io import BenchmarkError
@@ -68,12 +69,28 @@ class Pin(Frozen):
         return self
 
     @property
+    def lock_key(self) -> str:
+        if self.hub_repo is not None:
+            return key_of("hf-dataset", self.hub_repo)  # a commit is repository-wide
+        return key_of("url", str(self.url))
+
+    @property
+    def locked(self) -> Locked | None:
+        """What ``benchmark lock`` recorded for an unresolved pin (None for a pinned one)."""
+        return None if self.unresolved is None else locked(self.lock_key)
+
+    @property
     def resolved(self) -> bool:
-        return self.unresolved is None
+        return self.unresolved is None or self.locked is not None
+
+    @property
+    def commit(self) -> str | None:
+        """A Hub pin's revision, or the commit the lock recorded."""
+        return self.revision or (self.locked.resolved if self.locked and self.hub_repo else None)
 
     @property
     def source(self) -> str:
-        return f"{self.hub_repo}@{self.revision or 'unresolved'}" if self.hub_repo else str(self.url)
+        return f"{self.hub_repo}@{self.commit or 'unresolved'}" if self.hub_repo else str(self.url)
 
 
 class XtremeTarget(Frozen):

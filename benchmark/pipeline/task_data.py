@@ -25,7 +25,7 @@ HELDOUT_EXAMPLES = 250  # held-out items every textual run is scored on
 
 def task_tables(params: Params, task: str) -> dict[str, pd.DataFrame]:
     """``train`` (the pool), ``fit`` (the evidence head's items) and ``heldout`` of ``task``."""
-    source, root = ("bundle", paths.BUNDLE) if params.data.source == "bundle" else ("hub", paths.DATA / "hub")
+    source, root = ("bundle", paths.BUNDLE) if params.data.source == "bundle" else ("hub", paths.DATA)
     tables = load_task(task, source, root)
     pool = tables["train"].head(params.data.task_pool) if params.data.task_pool else tables["train"]
     heldout = tables["heldout"]

@@ -32,6 +32,7 @@ from benchmark.io import BenchmarkError, write_text
 from benchmark.models import pretrained
 from benchmark.models.e5_nano import read_header
 from benchmark.models.image import CLIP_NAME, GRID_POSITIONS
+from benchmark.pipeline import pins
 from benchmark.pipeline.task_data import FIT_EXAMPLES
 from benchmark.targets import registry
 from benchmark.targets.corpus import parallel_lines, require_snapshot
@@ -92,7 +93,7 @@ def check_runs(params: config.Params) -> None:
                              "add baseline and a trained arm, e.g. arms=[baseline,coco-contrastive])")
     for run in params.arms:
         _check_batch(params, run)
-        _check_pins(params, run)
+    pins.check(params)  # an upstream a stage reads, not pinned nor locked: data.task_tables, targets.xtreme
     _check_layers(params)
     _check_grid(params)
     try:
@@ -143,14 +144,6 @@ def _fits(run: str, batch: int, k: int, units: int, what: str) -> None:
                              f"from {units} {what}; it needs at most {units * k}")
 
 
-def _check_pins(params: config.Params, run: str) -> None:
-    """An upstream textual run's task is pinned (data.task_tables.load_task; a bundle-only profile refuses an
-    unbundled task in its schema already)."""
-    for task in parse_run(run)[0].tasks:
-        pin = next((p for p in TASKS[task].upstream if not p.resolved), None)
-        if params.data.source == "upstream" and pin is not None:
-            raise BenchmarkError(f"arms: run {run} trains {task}, whose upstream {pin.repo or pin.name} is not "
-                                 f"pinned to a commit ({pin.revision_unresolved})")
 
 
 def _check_layers(params: config.Params) -> None:

@@ -19,6 +19,7 @@ from benchmark.armspec import ArmSpec
 from benchmark.blocks import Count
 from benchmark.data import xtreme, xtreme_files
 from benchmark.data.languages import CC100_XLMR
+from benchmark.data.tasks import TASKS, HubPin
 from benchmark.data.xtreme import FINETUNED
 from benchmark.io import BenchmarkError
 from benchmark.models.coverage import UNK_THRESHOLD, unk_rate
@@ -79,6 +80,18 @@ def check(cfg: Config, ctx: Context) -> None:
             raise BenchmarkError(f"{spec.display_name}: English training data {pin.source} is not pinned "
                                  f"({pin.unresolved})")
         test_tables(spec, ctx.data_dir)
+
+
+def pins(cfg: Config) -> list[tuple[str, xtreme.Pin | HubPin]]:
+    """What each fine-tuned task reads upstream: its test files, and its English training data (its own
+    pin, or the textual task's pins it trains on)."""
+    out: list[tuple[str, xtreme.Pin | HubPin]] = []
+    for name in cfg.tasks:
+        spec = xtreme.TARGETS[name]
+        out.append((f"XTREME {name} test", spec.upstream))
+        train = [spec.train_source] if spec.train_source is not None else TASKS[spec.train_task].upstream
+        out += [(f"XTREME {name} train", pin) for pin in train]
+    return out
 
 
 def measures(cfg: Config, score: Score) -> bool:

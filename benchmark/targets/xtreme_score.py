@@ -47,7 +47,7 @@ UNTAGGED = "O"  # a word truncation cut off gets no tag of its own: scored as "O
 def english_train(spec: xtreme.XtremeTarget, data_dir: Path) -> pd.DataFrame:
     """The task's English training table (normalized schema of its format), refused in one line when unpinned."""
     if spec.train_task is not None:
-        return load_task(spec.train_task, "hub", data_dir / "hub")["train"]
+        return load_task(spec.train_task, "hub", data_dir)["train"]
     pin = spec.train_source
     assert pin is not None, "XtremeTarget requires one of train_task and train_source"
     if not pin.resolved or pin.hub_repo is None:
@@ -57,7 +57,7 @@ def english_train(spec: xtreme.XtremeTarget, data_dir: Path) -> pd.DataFrame:
 
     where = f"{pin.source}/train"
     try:
-        df = datasets.load_dataset(pin.hub_repo, pin.config, revision=pin.revision, split="train",
+        df = datasets.load_dataset(pin.hub_repo, pin.config, revision=pin.commit, split="train",
                                    cache_dir=str(data_dir / "hub")).to_pandas()
     except Exception as e:  # noqa: BLE001 (network, auth, layout: one line)
         raise BenchmarkError(f"{where}: cannot load from the Hugging Face Hub: {type(e).__name__}") from None
