@@ -118,4 +118,5 @@ class TrackingConfig(Strict):
 class RuntimeConfig(Strict):
     device: Literal["cpu", "cuda", "auto"]
     precision: Literal["fp32", "bf16"]
-    threads: Count
+    threads: Count  # per process
+    nproc_per_node: Count  # processes the train stage runs one run on (torchrun, PyTorch DDP)

@@ -61,6 +61,15 @@ def _task_states(args: argparse.Namespace, params: Any) -> None:
 
 
 def _train(args: argparse.Namespace, params: Any) -> None:
+    n = params.runtime.nproc_per_node
+    if n > 1 and "WORLD_SIZE" not in os.environ:
+        # Become torchrun (exec: the same pid, so DVC's kill and the parent-death signal reach it), which
+        # starts n ranks of this very command; each joins the process group (training.distributed).
+        argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
+                "-m", "benchmark", "--params", args.params, "train", args.arm]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, argv)
     from benchmark.pipeline import train
 
     train.run(params, args.arm)

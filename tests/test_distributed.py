@@ -226,3 +226,31 @@ def test_world_size_must_divide_the_batch(tmp_path: Path) -> None:
     line = "benchmark: error: training.batch_size=8 is not divisible by the torchrun world size 3"
     assert (proc.stdout + proc.stderr).count(line) == 1, proc.stderr[-3000:]
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # no checkpoint, no MLflow
+
+
+@pytest.mark.slow
+def test_dvc_exp_run_trains_through_torchrun(tmp_path: Path) -> None:
+    """`runtime.nproc_per_node: 2` inside `dvc exp run`: the train stage (dvc.yaml's own command) relaunches
+    itself through torchrun on 2 gloo processes, and the run's model and metrics are where DVC expects
+    them, its MLflow run tagged with the world size; the stages after it run on them unchanged."""
+    from clones import tracked_copy
+
+    root = tracked_copy(tmp_path / "repo")
+    env = {**_env(), "PYTHONPATH": str(root), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "BENCHMARK_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t",
+                                                              "commit", "-qm", "clone"]):
+        subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
+    # docs/distributed.md's command, on `tiny` (its own arms: baseline, coco-contrastive)
+    proc = subprocess.run([str(BIN / "dvc"), "exp", "run", "-S", "profile=tiny", "-S", "runtime.nproc_per_node=2",
+                           "-S", "runtime.threads=1"], cwd=root, env=env, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("flores-transfer").experiment_id],
+                              filter_string="tags.mlflow.runName = 'train/coco-contrastive'")
+    assert [r.data.params.get("train.world_size") for r in runs] == ["2"]
+    assert json.loads((root / "metrics" / "train" / "coco-contrastive.json").read_text())["evidence"]
+    assert (root / "metrics" / "evaluate" / "coco-contrastive" / "retrieval.json").exists()

@@ -78,6 +78,13 @@ CASES: dict[str, tuple[dict, str]] = {
     # every stage on a device (determinism.resolve_device): CUDA asked for on a machine without it
     **({} if CUDA else {"device": ({**TINY, "runtime": {"device": "cuda"}},
                                    r"runtime.device: device 'cuda' requested but no CUDA device")}),
+    # train@* under torchrun (training.distributed.check_divisible, on every rank): 3 ranks, batch 8
+    "world-indivisible": ({**TINY, "runtime": {"nproc_per_node": 3}},
+                          r"runtime.nproc_per_node=3: run coco-contrastive: training.batch_size=8 is not divisible "
+                          r"by the torchrun world size 3"),
+    # train@* on cuda (training.distributed.local_device): more processes than GPUs
+    **({"nproc-gpus": ({**TINY, "runtime": {"device": "cuda", "nproc_per_node": 1024}},
+                       r"runtime.nproc_per_node=1024: this machine has \d+ CUDA device")} if CUDA else {}),
     # train@* (trainer): bf16 autocast where the device has none (no device here lacks it: see the test)
     "bf16-unsupported": ({**TINY, "runtime": {"precision": "bf16"}},
                          r"runtime.precision: bf16 autocast is not supported on device 'cpu'"),
@@ -142,6 +149,8 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
     "benchmark/pipeline/validate.py:check": (2, "the gate's own refusal of a stale or relabelled params.yaml"),
     "benchmark/pipeline/validate.py:check_runs": (3, ("tiny-alone", "device", "bf16-unsupported")),
     "benchmark/pipeline/validate.py:_check_batch": (1, ("batch-below-choices",)),
+    "benchmark/pipeline/validate.py:_check_world": (1, ("world-indivisible",)),
+    "benchmark/pipeline/validate.py:_check_gpus": (1, ("nproc-gpus",)),
     "benchmark/pipeline/validate.py:_fits": (1, ("batch-above-images", "batch-above-pool")),
     "benchmark/pipeline/pins.py:check": (1, ("full-unpinned-task",)),
     "benchmark/pipeline/validate.py:_check_layers": (1, ("top-layers",)),
@@ -236,7 +245,7 @@ def test_every_refusal_of_the_package_is_classified() -> None:
     assert not stale, f"no longer raise: {stale}"
     recount = [f"{site}: {found[site]} raises, SITES says {n}" for site, (n, _) in SITES.items() if found[site] != n]
     assert not recount, f"a function gained or lost a raise: classify it ({recount})"
-    known = set(CASES) | set(SCHEMA) | ({"device"} if CUDA else set())
+    known = set(CASES) | set(SCHEMA) | ({"device"} if CUDA else {"nproc-gpus"})  # each tried where it can be
     for site, (_, how) in SITES.items():
         if isinstance(how, tuple):
             assert set(how) <= known, (site, set(how) - known)

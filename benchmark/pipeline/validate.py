@@ -36,6 +36,7 @@ from benchmark.pipeline import pins
 from benchmark.pipeline.task_data import FIT_EXAMPLES
 from benchmark.targets import registry
 from benchmark.targets.corpus import parallel_lines, require_snapshot
+from benchmark.training.shards import shard_problem
 
 GATE_TEXT = "params.yaml passed `benchmark validate`; every stage depends on this file (see dvc.yaml)\n"
 
@@ -93,6 +94,7 @@ def check_runs(params: config.Params) -> None:
                              "add baseline and a trained arm, e.g. arms=[baseline,coco-contrastive])")
     for run in params.arms:
         _check_batch(params, run)
+        _check_world(params, run)
     pins.check(params)  # an upstream a stage reads, not pinned nor locked: data.task_tables, targets.xtreme
     _check_layers(params)
     _check_grid(params)
@@ -102,6 +104,14 @@ def check_runs(params: config.Params) -> None:
         raise BenchmarkError(f"runtime.device: {err}") from None
     if params.runtime.precision == "bf16" and not bf16_autocast_ok(torch.device(device)):  # training.trainer
         raise BenchmarkError(f"runtime.precision: bf16 autocast is not supported on device {device!r}")
+    _check_gpus(params.runtime.nproc_per_node, device)
+
+
+def _check_gpus(n: int, device: str) -> None:
+    """One GPU per process (training.distributed.local_device: rank r trains on cuda:r)."""
+    if device.startswith("cuda") and n > torch.cuda.device_count():
+        raise BenchmarkError(f"runtime.nproc_per_node={n}: this machine has {torch.cuda.device_count()} CUDA "
+                             "device(s), one per process is needed")
 
 
 def _check_batch(params: config.Params, run: str) -> None:
@@ -121,6 +131,18 @@ def _check_batch(params: config.Params, run: str) -> None:
     if arm.kind in ("multimodal", "control") and params.data.source == "bundle":
         units, what = _bundled_coco_units(arm.data)
         _fits(run, batch, 1, units, what)
+
+
+def _check_world(params: config.Params, run: str) -> None:
+    """``runtime.nproc_per_node`` processes can split the run's global batch into equal shards
+    (training.distributed.check_divisible, which each rank would otherwise refuse after torchrun started)."""
+    arm, _ = parse_run(run)
+    if not arm.trained:
+        return
+    ks = tuple(TASKS[t].rows_per_example for t in arm.tasks) if arm.kind == "textual" else (1,)
+    problem = shard_problem(params.training.batch_size, ks, params.runtime.nproc_per_node)
+    if problem is not None:
+        raise BenchmarkError(f"runtime.nproc_per_node={params.runtime.nproc_per_node}: run {run}: {problem}")
 
 
 @functools.cache

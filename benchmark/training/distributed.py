@@ -26,6 +26,7 @@ import torch.distributed as dist
 from torch import Tensor
 
 from benchmark.io import BenchmarkError
+from benchmark.training.shards import shard_problem
 
 _REFUSE_WAIT_S = 60
 _sharded = 1  # the world size while a training loop runs sharded; 1 otherwise (see sharding())
@@ -64,16 +65,10 @@ def refuse(message: str) -> None:
 
 
 def check_divisible(batch_size: int, rows_per_example: Sequence[int], n: int) -> None:
-    """Refuse a global batch that ``n`` ranks cannot split into equal shards, in rows and in examples:
-    a mean over the batch equals the mean of per-rank means only when the shards are equal."""
-    if n <= 1:
-        return
-    if batch_size % n:
-        refuse(f"training.batch_size={batch_size} is not divisible by the torchrun world size {n}")
-    for k in sorted(set(rows_per_example)):
-        if k > 1 and (batch_size // k) % n:
-            refuse(f"training.batch_size={batch_size} holds {batch_size // k} examples of {k} rows, "
-                   f"not divisible by the torchrun world size {n}")
+    """Refuse a global batch that ``n`` ranks cannot split into equal shards (:mod:`benchmark.training.shards`)."""
+    problem = shard_problem(batch_size, rows_per_example, n)
+    if problem is not None:
+        refuse(problem)
 
 
 def start(device: torch.device) -> bool:
