@@ -5,8 +5,11 @@ first contact with its own code. Here the same profile runs end to end with an X
 and a CLIP-class vision tower of tiny random configs, written by ``save_pretrained`` and loaded by
 the same ``from_pretrained`` code (a local directory pinned by the hash of its files), on the
 upstream-layout data `benchmark fetch --mirror` verifies: every layer trainable, bf16 autocast,
-checkpoint selection by English dev, SIB-200 fine-tuning, every target with data here. XTREME's
-third phase is off (``targets.xtreme.tasks: []``): its English training sets come from the Hub.
+checkpoint selection by English dev, SIB-200 fine-tuning, every target with data here. A textual arm
+(Cosmos QA, whose Hub repository has no pinned commit) goes the way a lab's would: `benchmark lock`
+resolves it through the real Hub client against a loopback Hub (tests/hub_server.py, real rows),
+`benchmark fetch --profile full` downloads it as locked, and `dvc repro` then runs with
+``HF_HUB_OFFLINE=1``. XTREME's third phase is off (``targets.xtreme.tasks: []``).
 Only sizes are overridden (steps, batch, languages, items); each override is listed in OVERRIDES.
 """
 
@@ -14,14 +17,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from clones import tracked_copy
+from hub_server import Hub
 from rehearsal_models import save_tiny_clip, save_tiny_xlmr
+from test_lock import REPO_ID, _cosmos
 
 from benchmark.models.pretrained import dir_pin
 
@@ -30,7 +35,7 @@ pytestmark = pytest.mark.slow  # real `dvc repro` of the full profile's stages, 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SHARED = REPO.parent / "shared" / "data"
-RUNS = ("baseline", "coco-contrastive", "vqa")  # the full arms whose data is bundled (textual ones need the Hub)
+RUNS = ("baseline", "coco-contrastive", "vqa", "cosmosqa")  # cosmosqa: from the (loopback) Hub, locked and fetched
 OVERRIDES = [  # sizes only: the code paths stay `full`'s
     f"arms=[{','.join(RUNS)}]", "runtime.device=cpu", "encoder.batch_size=16",
     "data.languages=[eng_Latn,fra_Latn,deu_Latn,zho_Hans,arb_Arab]", "data.max_sentences=24",
@@ -54,16 +59,24 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     base = tmp_path_factory.mktemp("rehearsal")
     root, models = base / "repo", base / "models"
     xlmr, clip = save_tiny_xlmr(models / "xlmr"), save_tiny_clip(models / "clip")
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True)
-    for rel in filter(None, files.stdout.split("\0")):
-        if (REPO / rel).is_file():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, root / rel)
+    tracked_copy(root)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(root),
-           "BENCHMARK_CACHE_DIR": str(base / "cache"), "HF_HUB_OFFLINE": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
+           "BENCHMARK_CACHE_DIR": str(base / "cache"), "HF_HUB_OFFLINE": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
+           "HF_HOME": str(base / "hf")}
     env.pop("MLFLOW_TRACKING_URI", None)
     benchmark = str(BIN / "benchmark")
-    _run([benchmark, "fetch", "--mirror", str(SHARED), "--dest", "data/full"], root, env)
+    with Hub() as hub:  # online, once: lock and fetch what the profile reads upstream
+        hub.push(REPO_ID, _cosmos(0, 100))
+        hub.github |= {"Helsinki-NLP/OPUS-MT-testsets@ac0f19c0": "ac0f19c0" + "1" * 32,
+                       "facebookresearch/LASER@74bc6ae7": "74bc6ae7" + "2" * 32}
+        online = {**env, "HF_ENDPOINT": hub.url, "BENCHMARK_GITHUB_API": f"{hub.url}/gh"}
+        online.pop("HF_HUB_OFFLINE")
+        # The arms whose upstream the loopback Hub serves (VQAv2's archives would need their own mirror;
+        # no stage reads them: the image features come from the bundle's COCO subset).
+        served = ["arms=[baseline,cosmosqa]", *OVERRIDES[1:]]
+        _run([benchmark, "lock", "--profile", "full", *served], root, online)
+        _run([benchmark, "fetch", "--profile", "full", *served, "--mirror", str(SHARED), "--dest", "data/full"],
+             root, online)
     pins = [f"encoder.name={xlmr}", f"encoder.revision={dir_pin(xlmr)}",
             f"image.name={clip}", f"image.revision={dir_pin(clip)}"]
     _run([benchmark, "params", "--write", "profile=full", *pins, *OVERRIDES], root, env)
@@ -90,6 +103,10 @@ def test_full_profile_rehearsed_end_to_end(rehearsal: tuple[Path, dict[str, str]
         assert 0.0 <= vals["retrieval.mean_xsim_margin_x2eng"] <= 1.0
         assert 0.0 <= vals["tatoeba.mean_accuracy"] <= 1.0
         assert 0.0 <= vals["sib.mean_finetune_accuracy"] <= 1.0  # SIB-200 fine-tuning ran
+    # The textual arm trained on what was fetched (60 training rows of the locked commit), offline.
+    cosmos = json.loads((root / "metrics" / "train" / "cosmosqa.json").read_text())["evidence"]
+    assert cosmos["heldout.cosmosqa.examples"] > 0 and "heldout.cosmosqa.accuracy.trained" in cosmos
+    assert "hf-dataset:allenai/cosmos_qa" in json.loads((root / "benchmark" / "data" / "pins" / "lock.json").read_text())
     for arm in RUNS[1:]:
         train = json.loads((root / "metrics" / "train" / f"{arm}.json").read_text())
         assert train["selection"]["protocol"] == "english_dev"
