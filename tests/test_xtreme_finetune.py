@@ -23,7 +23,8 @@ needs_xquad = pytest.mark.skipif(not XQUAD.is_dir(), reason="../shared/data/xqua
 
 def _run(langs: tuple[str, ...]) -> tuple[dict[str, float], object]:
     params = resolve({"profile": "tiny"})
-    cfg = third_inputs.Config(tasks=["xquad"], steps=4, batch_size=8, lr=1e-3, max_length=128, max_train=48, max_test=12)
+    cfg = third_inputs.Config(tasks=["xquad"], steps=4, batch_size=8, lr=1e-3, max_length=128, max_train=48, max_test=12,
+                                recipe="fixed")
     spec = xtreme.TARGETS["xquad"]
     train = xtreme_files.read_squad(XQUAD / "xquad.en.json", "en", None)
     tests = {lang: xtreme_files.load_target("xquad", XQUAD, lang) for lang in langs}
@@ -60,3 +61,12 @@ def test_xtreme_is_evaluated_in_full_only() -> None:
     assert resolve({"profile": "mini"}).targets.xtreme is None
     with pytest.raises(BenchmarkError, match="targets.xtreme: profile 'mini' does not evaluate"):
         resolve({"profile": "mini", "targets": {"xtreme": full.targets.xtreme.model_dump()}})
+
+
+def test_xquad_and_mlqa_share_one_squad_fine_tune() -> None:
+    """XTREME fine-tunes once on SQuAD v1.1 and tests XQuAD and MLQA on that one model; every other task
+    has its own English training data, so its own fine-tune."""
+    keys = {name: third.shared_fine_tune(xtreme.TARGETS[name]) for name in xtreme.FINETUNED}
+    assert keys["xquad"] == keys["mlqa"] == ("squad", "span", 0)
+    others = [keys[name] for name in xtreme.FINETUNED if name not in ("xquad", "mlqa")]
+    assert len(set(others)) == len(others) and keys["xquad"] not in others

@@ -397,6 +397,40 @@ TARGETS: Registry[XtremeTarget] = Registry("XTREME target", _TARGET_LIST)
 FINETUNED = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "belebele")
 
 
+class Recipe(Frozen):
+    """XTREME's fine-tuning recipe for one task, as its scripts run it for XLM-R large
+    (google-research/xtreme ``scripts/train_{xnli,pawsx,udpos,panx,qa}.sh`` @091824888: epochs,
+    max_seq_length, per-GPU batch x gradient accumulation, learning rate; QA also a 128-token doc
+    stride and 500 warmup steps), and the size of its English training set (XTREME paper, Table 1)."""
+
+    epochs: Annotated[int, Field(ge=1)]
+    max_length: Annotated[int, Field(ge=16, le=512)]
+    batch_size: Annotated[int, Field(ge=1)]
+    lr: Annotated[float, Field(gt=0)]
+    train_examples: Annotated[int, Field(ge=1)]
+    script: Text
+
+    def steps(self, examples: int | None = None) -> int:
+        """Optimizer steps for ``epochs`` passes over ``examples`` (the declared training set by default)."""
+        return -(-self.epochs * (examples or self.train_examples) // self.batch_size)
+
+
+_QA = "scripts/train_qa.sh (SQuAD v1.1 train; TyDiQA-GoldP: its English train, the same script)"
+RECIPES: dict[str, Recipe] = {  # Belebele is not an XTREME task: it keeps targets.xtreme's own budget
+    "xnli": Recipe(epochs=5, max_length=128, batch_size=32, lr=3e-5, train_examples=392_702,
+                   script="scripts/train_xnli.sh"),
+    "pawsx": Recipe(epochs=5, max_length=128, batch_size=32, lr=2e-5, train_examples=49_401,
+                    script="scripts/train_pawsx.sh"),
+    "udpos": Recipe(epochs=10, max_length=128, batch_size=32, lr=2e-5, train_examples=21_253,
+                    script="scripts/train_udpos.sh"),
+    "panx": Recipe(epochs=10, max_length=128, batch_size=32, lr=2e-5, train_examples=20_000,
+                   script="scripts/train_panx.sh"),
+    "xquad": Recipe(epochs=3, max_length=384, batch_size=32, lr=3e-5, train_examples=87_599, script=_QA),
+    "mlqa": Recipe(epochs=3, max_length=384, batch_size=32, lr=3e-5, train_examples=87_599, script=_QA),
+    "tydiqa": Recipe(epochs=3, max_length=384, batch_size=32, lr=3e-5, train_examples=3_696, script=_QA),
+}
+
+
 def check_language(name: str, language: str, where: str | Path | None = None) -> None:
     target = TARGETS[name]
     if language not in target.languages:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pandas as pd
 from pydantic import Field, field_validator
@@ -39,6 +39,10 @@ class Config(TargetConfig):
     max_length: Annotated[int, Field(ge=16, le=512)]
     max_train: Count | None  # the first n English training examples (None: all)
     max_test: Count | None  # the first n test items per language (None: all, as XTREME)
+    # "xtreme": each task's own recipe (benchmark.data.xtreme.RECIPES: epochs over its English training
+    # set, max length, batch, lr; Belebele, which has none, the budget above); "fixed": steps, batch_size,
+    # lr and max_length above for every task
+    recipe: Literal["xtreme", "fixed"]
 
     @field_validator("tasks")
     @classmethod
@@ -99,9 +103,36 @@ def measures(cfg: Config, score: Score) -> bool:
     return score.where["task"] in cfg.tasks
 
 
+def shared_fine_tune(spec: xtreme.XtremeTarget) -> tuple[str, str, int]:
+    """What makes two tasks' fine-tunes one and the same: the English training data, the head's format and
+    its labels (XQuAD and MLQA both train on SQuAD v1.1: XTREME fine-tunes once and tests both)."""
+    source = spec.train_task or (spec.train_source.lock_key if spec.train_source else spec.name)
+    return source, spec.format, len(spec.labels)
+
+
+def budget(cfg: Config, name: str, examples: int | None = None) -> tuple[int, int, int, float]:
+    """(steps, batch, max length, lr) of task ``name``'s fine-tune: its XTREME recipe over ``examples``
+    training examples (its declared training set when None), or the block's fixed budget."""
+    recipe = xtreme.RECIPES.get(name) if cfg.recipe == "xtreme" else None
+    if recipe is None:
+        return cfg.steps, cfg.batch_size, cfg.max_length, cfg.lr
+    if cfg.max_train:
+        examples = min(examples or recipe.train_examples, cfg.max_train)
+    return recipe.steps(examples), recipe.batch_size, recipe.max_length, recipe.lr
+
+
 def fine_tuning(cfg: Config, ctx: Context) -> list[FineTuning]:
-    return [FineTuning(f"XTREME fine-tuning ({len(cfg.tasks)} tasks)", cfg.steps * len(cfg.tasks), cfg.batch_size,
-                       cfg.max_length)] if cfg.tasks else []
+    """One per fine-tune (XQuAD and MLQA share SQuAD's), at its recipe's steps, batch and length."""
+    out, seen = [], set()
+    for name in cfg.tasks:
+        key = shared_fine_tune(xtreme.TARGETS[name])
+        if key in seen:
+            continue
+        seen.add(key)
+        steps, batch, length, _ = budget(cfg, name)
+        shared = [t for t in cfg.tasks if shared_fine_tune(xtreme.TARGETS[t]) == key]
+        out.append(FineTuning(f"XTREME fine-tuning: {'+'.join(shared)}", steps, batch, length))
+    return out
 
 
 def texts(cfg: Config, ctx: Context) -> dict[str, list[str]]:

@@ -34,7 +34,7 @@ from benchmark.io import BenchmarkError
 from benchmark.models.run_encoder import load_run_encoder
 from benchmark.targets import xtreme_metrics
 from benchmark.targets.spec import Context, TargetResult
-from benchmark.targets.xtreme import Config, test_tables
+from benchmark.targets.xtreme import Config, budget, shared_fine_tune, test_tables
 from benchmark.training import squad_metric
 from benchmark.training.text_data import make_task_data
 from benchmark.training.text_objectives import IGNORE, best_spans, make_text_objective
@@ -68,23 +68,28 @@ def english_train(spec: xtreme.XtremeTarget, data_dir: Path) -> pd.DataFrame:
     return validate(spec, table, where)
 
 
-def _budget(cfg: Config, ctx: Context, max_length: int) -> Any:
+def _budget(ctx: Context, steps: int, batch: int, lr: float, max_length: int) -> Any:
     return ctx.training.model_copy(update={
-        "steps": cfg.steps, "batch_size": cfg.batch_size, "lr": cfg.lr, "grad_accum": 1,
-        "warmup_steps": cfg.steps // 10, "max_length": max_length, "head_lr_scale": 1.0,
-        "train_top_layers": None, "checkpoint_every": cfg.steps, "log_every": max(1, cfg.steps // 10)})
+        "steps": steps, "batch_size": batch, "lr": lr, "grad_accum": 1,
+        "warmup_steps": steps // 10, "max_length": max_length, "head_lr_scale": 1.0,
+        "train_top_layers": None, "checkpoint_every": steps, "log_every": max(1, steps // 10)})
+
+
+def max_length(cfg: Config, spec: xtreme.XtremeTarget, encoder: Any) -> int:
+    return min(budget(cfg, spec.name)[2], encoder.max_length)
 
 
 def finetune(cfg: Config, ctx: Context, encoder: Any, spec: xtreme.XtremeTarget, train: pd.DataFrame,
              device: str) -> Any:
-    """A fresh head for ``spec``'s format on ``encoder``, everything fine-tuned on ``train``."""
-
+    """A fresh head for ``spec``'s format on ``encoder``, everything fine-tuned on ``train`` (its
+    recipe's epochs over these rows, or the block's fixed budget: benchmark.targets.xtreme.budget)."""
     train = train.iloc[: cfg.max_train] if cfg.max_train else train
-    max_length = min(cfg.max_length, encoder.max_length)
+    steps, batch, length, lr = budget(cfg, spec.name, len(train))
+    length = min(length, encoder.max_length)
     objective = make_text_objective(spec.format, encoder.model, len(spec.labels) or None, ctx.seed)
-    data = make_task_data(spec.format, train, encoder.tokenizer, max_length)
+    data = make_task_data(spec.format, train, encoder.tokenizer, length)
     with tempfile.TemporaryDirectory(prefix=f"xtreme-{spec.name}-") as tmp:
-        run_training(objective, data, _budget(cfg, ctx, max_length), tmp, seed=ctx.seed,
+        run_training(objective, data, _budget(ctx, steps, batch, lr, length), tmp, seed=ctx.seed,
                      precision=ctx.runtime.precision, device=device)
     return objective.eval()
 
@@ -142,33 +147,47 @@ def task_score(spec: xtreme.XtremeTarget, preds: pd.DataFrame, language: str) ->
     raise BenchmarkError(f"{spec.display_name}: metric {spec.metric!r} is not a fine-tuned task's")
 
 
-def run_task(cfg: Config, ctx: Context, load: Callable[[], Any], spec: xtreme.XtremeTarget,
-             train: pd.DataFrame, tests: dict[str, pd.DataFrame], device: str = "cpu") -> tuple[dict[str, float], pd.DataFrame]:
-    """Fine-tune a fresh copy of the encoder (``load()``) on ``train``, predict every language of
-    ``tests`` (the first ``cfg.max_test`` items of each, all if None): (scores in points, predictions)."""
-    encoder = load()
-    objective = finetune(cfg, ctx, encoder, spec, train, device)
-    max_length = min(cfg.max_length, encoder.max_length)
+def predict_task(objective: Any, encoder: Any, spec: xtreme.XtremeTarget, tests: dict[str, pd.DataFrame],
+                 cfg: Config, device: str) -> tuple[dict[str, float], pd.DataFrame]:
+    """A fine-tuned ``objective`` on every language of ``tests`` (the first ``cfg.max_test`` items of
+    each, all if None): (scores in points, predictions)."""
+    length = max_length(cfg, spec, encoder)
     cap = cfg.max_test
     scores, preds = {}, []
     for lang, table in tests.items():
         table = table.iloc[:cap].reset_index(drop=True) if cap else table.reset_index(drop=True)
-        p = predict(objective, spec, table, encoder.tokenizer, max_length, device)
+        p = predict(objective, spec, table, encoder.tokenizer, length, device)
         scores[lang] = task_score(spec, p, lang)
         preds.append(p.assign(task=spec.name, language=lang))
     return scores, pd.concat(preds, ignore_index=True)
 
 
+def run_task(cfg: Config, ctx: Context, load: Callable[[], Any], spec: xtreme.XtremeTarget,
+             train: pd.DataFrame, tests: dict[str, pd.DataFrame], device: str = "cpu") -> tuple[dict[str, float], pd.DataFrame]:
+    """Fine-tune a fresh copy of the encoder (``load()``) on ``train``, predict every language of ``tests``."""
+    encoder = load()
+    return predict_task(finetune(cfg, ctx, encoder, spec, train, device), encoder, spec, tests, cfg, device)
+
+
 def score(cfg: Config, ctx: Context, run: str, emb: dict[str, np.ndarray]) -> TargetResult:
     device = resolve_device(ctx.runtime.device)
     specs = [xtreme.TARGETS[t] for t in cfg.tasks]
-    inputs = {s.name: (english_train(s, ctx.data_dir), test_tables(s, ctx.data_dir)) for s in specs}  # all read first
+    groups: dict[tuple[str, str, int], list[xtreme.XtremeTarget]] = {}
+    for spec in specs:
+        groups.setdefault(shared_fine_tune(spec), []).append(spec)
+    # every input read first: a bad file stops the stage before the first fine-tune
+    trains = {key: english_train(members[0], ctx.data_dir) for key, members in groups.items()}
+    tests = {s.name: test_tables(s, ctx.data_dir) for s in specs}
+    results: dict[str, tuple[dict[str, float], pd.DataFrame]] = {}
+    for key, members in groups.items():  # one fine-tune per English training set, from the run's encoder
+        encoder = load_run_encoder(paths.model(run), ctx.encoder, ctx.seed, device)
+        objective = finetune(cfg, ctx, encoder, members[0], trains[key], device)
+        for spec in members:
+            results[spec.name] = predict_task(objective, encoder, spec, tests[spec.name], cfg, device)
     per_language: dict[str, dict[str, float]] = {}
     preds = []
     for spec in specs:
-        train, tests = inputs[spec.name]
-        scores, p = run_task(cfg, ctx, lambda: load_run_encoder(paths.model(run), ctx.encoder, ctx.seed, device),
-                             spec, train, tests, device)
+        scores, p = results[spec.name]
         for lang, value in scores.items():
             per_language.setdefault(lang, {})[spec.name] = value
         preds.append(p)
