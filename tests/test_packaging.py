@@ -119,6 +119,7 @@ DOCUMENTED_DVC = {
     # from the Hub by `benchmark fetch`) to and from a lab's own remote; no clone has one to move.
     "dvc remote add -d team <url>": "needs a lab's DVC remote and the full snapshot",
     "dvc push data.dvc": "needs a lab's DVC remote and the full snapshot",
+    "dvc commit data.dvc && dvc push data.dvc": "needs a lab's DVC remote and the full snapshot",
     "dvc pull data.dvc": "needs a lab's DVC remote and the full snapshot",
 }
 
