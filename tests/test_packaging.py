@@ -113,13 +113,14 @@ DOCUMENTED_DVC = {
     "dvc status": "tests/test_pipeline.py::test_tiny_repro_end_to_end",
     "dvc exp run -S runtime.nproc_per_node=2 -S runtime.threads=1":
         "tests/test_distributed.py::test_dvc_exp_run_trains_through_torchrun",
-    "dvc exp run -S profile=full -S runtime.nproc_per_node=8": "needs 8 GPUs (the same path, nccl; on CPU the "
-                                                             "test above runs it with gloo)",
     # Why not here: these move the `full` profile's upstream snapshot (data/full, gigabytes fetched
     # from the Hub by `benchmark fetch`) to and from a lab's own remote; no clone has one to move.
     "dvc remote add -d team <url>": "needs a lab's DVC remote and the full snapshot",
     "dvc push data.dvc": "needs a lab's DVC remote and the full snapshot",
     "dvc commit data.dvc && dvc push data.dvc": "needs a lab's DVC remote and the full snapshot",
+    # the same path on CPU: tests/test_distributed.py::test_dvc_exp_run_trains_through_torchrun (gloo)
+    "dvc exp run -S profile=full -S runtime.nproc_per_node=8": "needs 8 GPUs and the full snapshot",
+    "dvc exp run -S profile=full -S runtime.nproc_per_node=<GPUs>": "needs GPUs and the full snapshot",
     "dvc pull data.dvc": "needs a lab's DVC remote and the full snapshot",
 }
 
