@@ -6,9 +6,15 @@ first handle is created, so it is set at import time rather than inside :func:`s
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
+import sys
+import tempfile
+import time
 import warnings
+from pathlib import Path
+from typing import IO
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
@@ -36,12 +42,45 @@ def seed_everything(seed: int, threads: int) -> torch.Generator:
 
 
 def resolve_device(requested: str) -> str:
-    """``auto`` → ``cuda`` when available, else ``cpu``; a CUDA request without CUDA is an error."""
+    """``auto`` → ``cuda`` when available, else ``cpu``; a CUDA request without CUDA is an error. On a
+    machine with several GPUs, a plain ``cuda`` outside torchrun is this process's own GPU
+    (:func:`claim_gpu`), so that concurrent stages (``dvc queue start -j N``) do not all land on cuda:0."""
     if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise BenchmarkError(f"device {requested!r} requested but no CUDA device is available")
+    if requested == "cuda" and "WORLD_SIZE" not in os.environ and (count := torch.cuda.device_count()) > 1:
+        return f"cuda:{claim_gpu(count)}"
     return requested
+
+
+_HELD: list[IO[str]] = []  # the claimed GPU's lock file, open (so held) until the process ends
+
+
+def claim_gpu(count: int, folder: Path | None = None, poll_s: float = 2.0) -> int:
+    """The index of the first of ``count`` GPUs that no other process on this machine has claimed: an
+    exclusive ``flock`` on ``<folder>/benchmark-gpu-<i>.lock`` (``$BENCHMARK_GPU_LOCKS``, else the temp
+    folder), held until this process exits (the kernel releases it even after a kill). Claimed once per
+    process; with every GPU claimed, it waits for one."""
+    if _HELD:
+        return int(Path(_HELD[0].name).stem.rsplit("-", 1)[1])
+    folder = Path(folder or os.environ.get("BENCHMARK_GPU_LOCKS") or tempfile.gettempdir())
+    waited = False
+    while True:
+        for i in range(count):
+            handle = (folder / f"benchmark-gpu-{i}.lock").open("a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            _HELD.append(handle)
+            return i
+        if not waited:
+            print(f"benchmark: all {count} GPUs are claimed by other benchmark processes; waiting for one",
+                  file=sys.stderr)
+            waited = True
+        time.sleep(poll_s)
 
 
 def bf16_autocast_ok(dev: torch.device) -> bool:

@@ -425,3 +425,35 @@ def test_frozen_bottom_by_length_matches_one_padded_pass() -> None:
     real = mask.bool()
     torch.testing.assert_close(chunked[real], padded[real], atol=1e-5, rtol=1e-5)
     assert chunked[~real].abs().sum() == 0  # padding comes back as zeros
+
+
+@pytest.mark.slow  # three interpreters importing torch: ~10 s
+def test_concurrent_stages_claim_different_gpus(tmp_path) -> None:
+    """`runtime.device: cuda` on a machine with several GPUs: each process (a queue worker's stage) takes
+    the first GPU no other holds and keeps it until it exits; with every GPU held, the next one waits
+    and takes the first GPU freed (here: by a kill, which the kernel's flock release survives)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, time; from pathlib import Path; from benchmark.determinism import claim_gpu; "
+            "print(claim_gpu(2, Path(sys.argv[1]), poll_s=0.05), flush=True); time.sleep(60)")
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    holders = [start()]
+    try:
+        assert holders[0].stdout.readline().strip() == "0"
+        holders.append(start())
+        assert holders[1].stdout.readline().strip() == "1"
+        holders.append(start())  # both GPUs held: it waits, and says so
+        assert holders[2].stderr.readline().strip() == (
+            "benchmark: all 2 GPUs are claimed by other benchmark processes; waiting for one")
+        holders[1].kill()
+        holders[1].wait()
+        assert holders[2].stdout.readline().strip() == "1"
+    finally:
+        for proc in holders:
+            proc.kill()
+            proc.wait()
