@@ -169,7 +169,6 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
     "benchmark/targets/xtreme.py:check": (1, CALLED),
     "benchmark/targets/xtreme_score.py:english_train": (3, "after the gate's `check` (its pins): the Hub unreachable, or a "
                                                      "file off its schema (" + DATA + ")"),
-    "benchmark/targets/xtreme_score.py:task_score": (1, INVARIANT),
     "benchmark/targets/xtreme_metrics.py:_aligned": (2, INVARIANT),
     "benchmark/targets/xtreme_metrics.py:seqeval_scores": (1, INVARIANT),
     "benchmark/targets/xtreme_metrics.py:mlqa_normalize": (1, DATA),

@@ -41,6 +41,9 @@ XTREME_CITATION = (
 
 TargetName = Literal["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "belebele"]
 TargetFormat = Literal["pair", "tagging", "span", "choice"]
+# The column of each format's table that holds its text (what coverage and script are measured on).
+TEXT_COLUMN: Registry[str] = Registry("XTREME format", {"pair": "text", "tagging": "tokens", "span": "context",
+                                                        "choice": "context"}, names=TargetFormat)
 # XTREME's evaluate.py METRIC_FUNCTION names ("f1" is seqeval's entity F1); Belebele's is accuracy.
 TargetMetric = Literal["accuracy", "f1", "squad_em_f1", "mlqa_em_f1"]
 

@@ -153,7 +153,7 @@ def language_groups(cfg: Config, ctx: Context, languages: list[str]) -> pd.DataF
     for name in cfg.tasks:
         spec = xtreme.TARGETS[name]
         for lang, table in test_tables(spec, ctx.data_dir).items():
-            column = "tokens" if spec.format == "tagging" else "context" if spec.format in ("span", "choice") else "text"
+            column = xtreme.TEXT_COLUMN[spec.format]
             values = table[column].tolist()[:200]
             texts.setdefault(lang, []).extend(" ".join(v) if isinstance(v, list) else str(v) for v in values)
     cc100 = {code.split("-")[0] for code, _ in CC100_XLMR}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from benchmark.data.task_tables import load_task, validate
 from benchmark.determinism import resolve_device
 from benchmark.io import BenchmarkError
 from benchmark.models.run_encoder import load_run_encoder
+from benchmark.schema import Registry
 from benchmark.targets import xtreme_metrics
 from benchmark.targets.spec import Context, TargetResult
 from benchmark.targets.xtreme import Config, budget, shared_fine_tune, test_tables
@@ -94,57 +95,88 @@ def finetune(cfg: Config, ctx: Context, encoder: Any, spec: xtreme.XtremeTarget,
     return objective.eval()
 
 
+def _spans(scores: Any, batch: dict[str, Any], data: Any, idx: list[int], table: pd.DataFrame,
+           spec: xtreme.XtremeTarget) -> list[Any]:
+    start_logits, end_logits = scores.unbind(-1)
+    return data.span_texts(idx, best_spans(start_logits, end_logits, batch["context_mask"]).cpu())
+
+
+def _tags(scores: Any, batch: dict[str, Any], data: Any, idx: list[int], table: pd.DataFrame,
+          spec: xtreme.XtremeTarget) -> list[Any]:
+    best, out = scores.argmax(-1).cpu(), []
+    for row, i in enumerate(idx):
+        words = len(table["tokens"].iloc[i])
+        kept = best[row][batch["labels"][row].cpu() != IGNORE].tolist()  # first sub-token of each kept word
+        out.append([spec.labels[t] for t in kept] + [UNTAGGED] * (words - len(kept)))
+    return out
+
+
+def _labels(scores: Any, batch: dict[str, Any], data: Any, idx: list[int], table: pd.DataFrame,
+            spec: xtreme.XtremeTarget) -> list[Any]:
+    return [spec.labels[int(k)] for k in scores.argmax(1).cpu()]
+
+
+def _span_items(table: pd.DataFrame, predicted: list[Any], spec: xtreme.XtremeTarget) -> tuple[list, list[float]]:
+    gold = [list(a) for a in table["answers"]]
+    return gold, [squad_metric.best_f1(p, g) for p, g in zip(predicted, gold)]
+
+
+def _tag_items(table: pd.DataFrame, predicted: list[Any], spec: xtreme.XtremeTarget) -> tuple[list, list[float]]:
+    gold = [[spec.labels[t] for t in tags] for tags in table["tags"]]
+    return gold, [float(np.mean([a == b for a, b in zip(g, p)])) for g, p in zip(gold, predicted)]
+
+
+def _label_items(table: pd.DataFrame, predicted: list[Any], spec: xtreme.XtremeTarget) -> tuple[list, list[float]]:
+    gold = [spec.labels[int(k)] for k in table["label"]]
+    return gold, [float(g == p) for g, p in zip(gold, predicted)]
+
+
+class Decoder(NamedTuple):
+    predicted: Callable[..., list[Any]]  # a batch's scores -> each item's prediction
+    items: Callable[..., tuple[list, list[float]]]  # (gold, the item score the analysis resamples)
+
+
+# Each XTREME format's decoding and item score: a span's SQuAD F1, a sentence's token accuracy, a label's 1/0.
+DECODERS: Registry[Decoder] = Registry("XTREME format", {
+    "span": Decoder(_spans, _span_items),
+    "tagging": Decoder(_tags, _tag_items),
+    "pair": Decoder(_labels, _label_items),
+    "choice": Decoder(_labels, _label_items),
+}, names=xtreme.TargetFormat)
+
+
 def predict(objective: Any, spec: xtreme.XtremeTarget, table: pd.DataFrame, tokenizer: Any, max_length: int,
             device: str) -> pd.DataFrame:
     """``index_id, label, predicted, value`` per item of ``table`` (one language), in table order."""
     import torch
 
+    decoder = DECODERS[spec.format]
     data = make_task_data(spec.format, table, tokenizer, max_length)
     predicted: list[Any] = []
     with torch.no_grad():
         for start in range(0, len(table), EVAL_BATCH):
             idx = list(range(start, min(len(table), start + EVAL_BATCH)))
             batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in data.batch(idx).items()}
-            scores = objective.infer(batch)
-            if spec.format == "span":
-                start_logits, end_logits = scores.unbind(-1)
-                predicted += data.span_texts(idx, best_spans(start_logits, end_logits, batch["context_mask"]).cpu())
-            elif spec.format == "tagging":
-                best = scores.argmax(-1).cpu()
-                for row, i in enumerate(idx):
-                    words = len(table["tokens"].iloc[i])
-                    kept = best[row][batch["labels"][row].cpu() != IGNORE].tolist()  # first sub-token of each kept word
-                    tags = [spec.labels[t] for t in kept] + [UNTAGGED] * (words - len(kept))
-                    predicted.append(tags)
-            else:
-                predicted += [spec.labels[int(k)] for k in scores.argmax(1).cpu()]
-    if spec.format == "span":
-
-        gold = [list(a) for a in table["answers"]]
-        value = [squad_metric.best_f1(p, g) for p, g in zip(predicted, gold)]
-    elif spec.format == "tagging":
-        gold = [[spec.labels[t] for t in tags] for tags in table["tags"]]
-        value = [float(np.mean([a == b for a, b in zip(g, p)])) for g, p in zip(gold, predicted)]
-    else:
-        gold = [spec.labels[int(k)] for k in table["label"]]
-        value = [float(g == p) for g, p in zip(gold, predicted)]
+            predicted += decoder.predicted(objective.infer(batch), batch, data, idx, table, spec)
+    gold, value = decoder.items(table, predicted, spec)
     return pd.DataFrame({"index_id": np.arange(len(table)), "item": table["id"].astype(str).to_numpy(),
                          "label": pd.Series(gold, dtype=object), "predicted": pd.Series(predicted, dtype=object),
                          "value": value})
 
 
+# XTREME's score of one language from its gold and predictions, in points: evaluate.py's METRIC_FUNCTION
+# (QA: its F1, the number the published rows report).
+METRICS: Registry[Callable[[list, list, str], float]] = Registry("XTREME metric", {
+    "accuracy": lambda gold, pred, language: xtreme_metrics.accuracy(gold, pred),
+    "f1": lambda gold, pred, language: xtreme_metrics.seqeval_scores(gold, pred)["f1"],
+    "squad_em_f1": lambda gold, pred, language: xtreme_metrics.squad_scores(gold, pred)["f1"],
+    "mlqa_em_f1": lambda gold, pred, language: xtreme_metrics.mlqa_scores(gold, pred, language)["f1"],
+}, names=xtreme.TargetMetric)
+
+
 def task_score(spec: xtreme.XtremeTarget, preds: pd.DataFrame, language: str) -> float:
     """XTREME's score of one language, in points."""
-    gold, pred = preds["label"].tolist(), preds["predicted"].tolist()
-    if spec.metric == "accuracy":
-        return xtreme_metrics.accuracy(gold, pred)
-    if spec.metric == "f1":
-        return xtreme_metrics.seqeval_scores(gold, pred)["f1"]
-    if spec.metric == "squad_em_f1":
-        return xtreme_metrics.squad_scores(gold, pred)["f1"]
-    if spec.metric == "mlqa_em_f1":
-        return xtreme_metrics.mlqa_scores(gold, pred, language)["f1"]
-    raise BenchmarkError(f"{spec.display_name}: metric {spec.metric!r} is not a fine-tuned task's")
+    return METRICS[spec.metric](preds["label"].tolist(), preds["predicted"].tolist(), language)
 
 
 def predict_task(objective: Any, encoder: Any, spec: xtreme.XtremeTarget, tests: dict[str, pd.DataFrame],
