@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
             "directory, for encoder.revision / image.revision", needs_params=False)
     p.add_argument("folder", help="a directory written by save_pretrained")
     p = add("lock", _lock, "online, once: resolve every upstream the profile reads to an immutable identity "
-            "(Hub commit and file sha256s, URL sha256) into benchmark/data/pins/lock.json; --check lists them "
+            "(Hub commit and file sha256s, URL sha256) into benchmark/data/lock.json; --check lists them "
             "offline and fails if any is unresolved", profile=True)
     p.add_argument("--check", action="store_true", help="resolve nothing: list the upstreams, fail if one is unresolved")
     p.add_argument("--update", action="append", default=[], metavar="KEY",

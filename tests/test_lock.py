@@ -53,7 +53,7 @@ def _benchmark(root: Path, env: dict[str, str], *args: str) -> subprocess.Comple
 @pytest.mark.skipif(not (SHARED / "cosmosqa").is_dir(), reason="../shared/data is absent (fresh clone)")
 def test_lock_fetch_and_refusals_on_loopback(tmp_path: Path) -> None:
     root = tracked_copy(tmp_path / "repo")
-    lock_file = root / "benchmark" / "data" / "pins" / "lock.json"
+    lock_file = root / "benchmark" / "data" / "lock.json"
     with Hub() as hub:
         first = hub.push(REPO_ID, _cosmos(0, 100))
         hub.github |= {"Helsinki-NLP/OPUS-MT-testsets@ac0f19c0": "ac0f19c0" + "1" * 32,

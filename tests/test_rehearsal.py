@@ -106,7 +106,7 @@ def test_full_profile_rehearsed_end_to_end(rehearsal: tuple[Path, dict[str, str]
     # The textual arm trained on what was fetched (60 training rows of the locked commit), offline.
     cosmos = json.loads((root / "metrics" / "train" / "cosmosqa.json").read_text())["evidence"]
     assert cosmos["heldout.cosmosqa.examples"] > 0 and "heldout.cosmosqa.accuracy.trained" in cosmos
-    assert "hf-dataset:allenai/cosmos_qa" in json.loads((root / "benchmark" / "data" / "pins" / "lock.json").read_text())
+    assert "hf-dataset:allenai/cosmos_qa" in json.loads((root / "benchmark" / "data" / "lock.json").read_text())
     for arm in RUNS[1:]:
         train = json.loads((root / "metrics" / "train" / f"{arm}.json").read_text())
         assert train["selection"]["protocol"] == "english_dev"

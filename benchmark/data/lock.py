@@ -4,7 +4,7 @@ A spec names its upstream by what is known offline: a Hub dataset repository and
 read from, a URL, or a GitHub commit by its short SHA. ``benchmark lock`` (online) resolves each one a
 profile needs — a Hub repository to its 40-hex commit and the sha256 and size of every file it will
 read there; a URL to the sha256 and size of its bytes; a short SHA to the full one — and records it
-in ``benchmark/data/pins/lock.json``, committed beside the code, as a package manager's lock file. A
+in ``benchmark/data/lock.json``, committed beside the code, as a package manager's lock file. A
 locked pin never moves unless ``benchmark lock --update KEY`` is asked to move it; ``benchmark fetch``
 downloads exactly what the lock names and refuses any byte that differs.
 
@@ -21,11 +21,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, ValidationError, model_validator
 
-from benchmark.data.spec import PINS_DIR, RelPath, Sha256
+from benchmark.data.spec import RelPath, Sha256
 from benchmark.io import BenchmarkError, atomic_path
 from benchmark.schema import Frozen
 
-LOCK_FILE = PINS_DIR / "lock.json"
+LOCK_FILE = Path(__file__).parent / "lock.json"
 Kind = Literal["hf-dataset", "url", "github"]
 KEY = re.compile(r"^(hf-dataset|url|github):\S+$")
 
