@@ -65,6 +65,7 @@ def test_eval_flores_on_official_layout(tmp_path: Path, shared_data: Path) -> No
 SHARED = REPO.parent / "shared" / "data"
 
 
+@pytest.mark.slow  # `benchmark fetch --mirror` verifies every upstream file: ~12 s
 @pytest.mark.skipif(not (SHARED / "tatoeba").is_dir(), reason="../shared/data is absent (fresh clone)")
 def test_full_validate_stops_a_bad_tatoeba_file_before_anything_is_deleted(tmp_path: Path) -> None:
     """`full` reads the upstream copies: `benchmark fetch --mirror` verifies them by sha256, and a
