@@ -7,8 +7,10 @@ rate converts each phase's FLOPs into hours. On a CPU the measured hours are CPU
 are then an estimate at an *assumed* utilisation of an H100/H200's bf16 peak, and say so.
 
 FLOPs per trained token follow Kaplan et al. (2020): 6 x non-embedding parameters plus
-6 x layers x sequence x width for attention; heads (the MLM decoder, classifiers) are left out, so
-the figures are lower bounds of compute. Token counts are upper bounds: every row padded to the
+6 x layers x sequence x width for attention, and for the MLM arms their head: the transform
+(width x width) and the decoder over the 250k pieces (width x vocabulary), met by the masked tokens
+only (15 %; with ``training.mlm_vocabulary: captions`` the decoder is smaller, so this is an upper
+bound for it). The classifier heads (a few thousand outputs at most) are left out. Token counts are upper bounds: every row padded to the
 phase's maximum length (real batches are padded only to their longest row).
 """
 
@@ -24,6 +26,7 @@ from benchmark import paths
 from benchmark.arms import parse_run
 from benchmark.config import Params
 from benchmark.targets import registry
+from benchmark.training.objectives import MASK_PROB
 
 XLMR_LARGE = {"vocab_size": 250002, "hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
               "intermediate_size": 4096, "max_position_embeddings": 514, "type_vocab_size": 1}
@@ -38,6 +41,7 @@ class Phase:
     steps: int  # optimizer steps per run
     rows: int  # rows per step
     length: int  # tokens per row (upper bound)
+    head_flops_per_token: float = 0.0  # the phase's head, beyond the encoder (the MLM decoder)
 
     @property
     def tokens(self) -> int:
@@ -50,12 +54,25 @@ def train_flops_per_token(geometry: dict[str, int], length: int) -> float:
     return 6.0 * non_embedding + 6.0 * layers * length * d
 
 
+def mlm_head_flops_per_token(geometry: dict[str, int]) -> float:
+    """Training FLOPs per input token of the MLM head: 6 x (transform + decoder) parameters, at the
+    masked tokens only (MaskedLM's mask probability)."""
+    d, vocab = geometry["hidden_size"], geometry["vocab_size"]
+    return 6.0 * (d * d + d * vocab) * MASK_PROB
+
+
 def phases(params: Params) -> list[Phase]:
-    """The training the profile runs, per phase: intermediate tasks, then each target's fine-tuning
-    protocol per evaluated run (SIB-200's, XTREME's)."""
-    trained = sum(parse_run(r)[0].trained for r in params.arms)
+    """The training the profile runs, per phase: intermediate tasks (the MLM arms apart: their decoder
+    costs more), then each target's fine-tuning protocol per evaluated run (SIB-200's, XTREME's)."""
+    specs = [parse_run(r)[0] for r in params.arms]
+    mlm = sum(s.trained and s.objective == "mlm" for s in specs)
+    other = sum(s.trained for s in specs) - mlm
     t = params.training
-    out = [Phase("intermediate task", trained, t.steps, t.batch_size * t.grad_accum, t.max_length)]
+    rows = t.batch_size * t.grad_accum
+    out = [Phase("intermediate task", other, t.steps, rows, t.max_length)] if other else []
+    if mlm:
+        out.append(Phase("intermediate task (MLM: + its 250k decoder)", mlm, t.steps, rows, t.max_length,
+                         mlm_head_flops_per_token(XLMR_LARGE)))
     for target in registry.active(params.profile):
         out += [Phase(f.name, len(params.arms), f.steps, f.rows, f.length)
                 for f in target.fine_tuning(params, paths.DATA)]
@@ -112,7 +129,7 @@ def plan(params: Params, device: str, rows: int | None = None) -> dict[str, Any]
     gpu_rate = rate if on_gpu else H100_BF16_PEAK * ASSUMED_MFU
     table, total = [], 0.0
     for ph in phases(params):
-        flops = train_flops_per_token(XLMR_LARGE, ph.length) * ph.tokens
+        flops = (train_flops_per_token(XLMR_LARGE, ph.length) + ph.head_flops_per_token) * ph.tokens
         gpu_hours = flops / gpu_rate / 3600
         total += gpu_hours * ph.runs
         table.append({"phase": ph.name, "runs": ph.runs, "steps_per_run": ph.steps, "rows_per_step": ph.rows,
@@ -128,4 +145,4 @@ def plan(params: Params, device: str, rows: int | None = None) -> dict[str, Any]
             "measured_step": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in measured.items()},
             "phases": table, "gpu_hours_total": round(total, 1), "gpu_hours_basis": basis,
             "not_counted": "evaluation passes (forward only: embedding FLORES-200, SIB-200 and Tatoeba per run), "
-                           "heads (MLM decoder over 250k pieces, classifiers), the image tower (frozen, run once)"}
+                           "the classifier heads, the image tower (frozen, run once)"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmark.config import resolve
-from benchmark.plan import XLMR_LARGE, phases, train_flops_per_token
+from benchmark.plan import XLMR_LARGE, mlm_head_flops_per_token, phases, train_flops_per_token
 
 
 def test_xlmr_large_flops_per_token_follow_kaplan() -> None:
@@ -17,7 +17,8 @@ def test_full_phases_are_the_profiles_budget() -> None:
     full = resolve({"profile": "full"})
     got = {p.name: (p.runs, p.steps, p.rows, p.length, p.tokens) for p in phases(full)}
     assert got == {
-        "intermediate task": (60, 5000, 128, 128, 81_920_000),
+        "intermediate task": (54, 5000, 128, 128, 81_920_000),
+        "intermediate task (MLM: + its 250k decoder)": (6, 5000, 128, 128, 81_920_000),  # 2 MLM arms x 3 seeds
         "SIB-200 fine-tuning": (61, 200, 32, 512, 3_276_800),
         # XTREME's recipes (benchmark/data/xtreme.py RECIPES): epochs x English train / 32, rounded up;
         # SQuAD's one fine-tune serves XQuAD and MLQA; Belebele, with no XTREME recipe, the block's budget.
@@ -32,4 +33,11 @@ def test_full_phases_are_the_profiles_budget() -> None:
     fixed = resolve({"profile": "full", "targets": {"xtreme": {"recipe": "fixed"}}})
     assert {p.steps for p in phases(fixed) if p.name.startswith("XTREME")} == {24_000}
     off = resolve({"profile": "full", "targets": {"xtreme": {"tasks": []}}})
-    assert [p.name for p in phases(off)] == ["intermediate task", "SIB-200 fine-tuning"]
+    assert [p.name for p in phases(off)] == ["intermediate task", "intermediate task (MLM: + its 250k decoder)",
+                                             "SIB-200 fine-tuning"]
+
+
+def test_the_mlm_head_is_counted_at_the_masked_tokens() -> None:
+    # transform (1024 x 1024) and decoder (1024 x 250,002 pieces), 6 FLOPs per weight, at 15 % of tokens
+    assert mlm_head_flops_per_token(XLMR_LARGE) == 6 * (1024**2 + 1024 * 250_002) * 0.15
+    assert round(mlm_head_flops_per_token(XLMR_LARGE) / train_flops_per_token(XLMR_LARGE, 128), 3) == 0.126

@@ -183,6 +183,9 @@ class Contrastive(Objective):
         return loss, {"loss": loss.item(), "accuracy": hits.item() / 2, "logit_scale": scale.item()}
 
 
+MASK_PROB = 0.15  # BERT's share of tokens chosen for prediction (80/10/10 mask/random/kept)
+
+
 class MaskedLM(Objective):
     """Masked caption-token prediction, optionally conditioned on a visual prefix.
 
@@ -202,7 +205,7 @@ class MaskedLM(Objective):
     memoizable = False  # inputs are masked afresh at every step: no state is ever seen twice
 
     def __init__(self, encoder: nn.Module, tokenizer: Any, *, image_dim: int | None = None,
-                 mask_prob: float = 0.15, vocabulary: Sequence[int] | None = None, seed: int = 0) -> None:
+                 mask_prob: float = MASK_PROB, vocabulary: Sequence[int] | None = None, seed: int = 0) -> None:
         super().__init__(encoder, image_dim, seed=seed)
         hidden = int(encoder.config.hidden_size)
         eps = float(getattr(encoder.config, "layer_norm_eps", 1e-12))
