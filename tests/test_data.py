@@ -308,3 +308,20 @@ def test_upstream_metadata_covers_every_line_and_agrees_with_the_bundle(shared_d
     (tmp_path / "metadata_dev.tsv").write_text("".join(lines[:-1]), encoding="utf-8")
     with pytest.raises(BenchmarkError, match=r"metadata_dev.tsv: expected 997 rows of 5 tab-separated fields$"):
         flores.read_official_metadata(tmp_path)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"hf-dataset:a/b": {"resolved": "xyz"}}', "hf-dataset:a/b.source: Field required"),
+    ('{"bogus": {}}', "key 'bogus' is not hf-dataset:..., url:... or github:..."),
+    ("[1", "Expecting ',' delimiter"),
+])
+def test_a_bad_lock_file_is_one_line(tmp_path, text, message) -> None:
+    from benchmark.data import lock
+
+    path = tmp_path / "lock.json"
+    path.write_text(text)
+    with pytest.raises(BenchmarkError) as err:
+        lock.read(path)
+    assert str(err.value).startswith(f"{path}: not a valid lock file (") and message in str(err.value)
+    assert "\n" not in str(err.value)
+    assert lock.read(tmp_path / "absent.json") == {}  # nothing locked yet

@@ -66,12 +66,17 @@ def read(path: Path = LOCK_FILE) -> dict[str, Locked]:
         bad = next((key for key in raw if not KEY.match(key)), None)
         if bad is not None:
             raise ValueError(f"key {bad!r} is not hf-dataset:..., url:... or github:...")
-        return {key: Locked.model_validate(entry) for key, entry in sorted(raw.items())}
-    except (ValueError, ValidationError) as err:
-        first = err.errors()[0] if isinstance(err, ValidationError) else None
-        where = ".".join(str(p) for p in first["loc"]) if first else ""
-        raise BenchmarkError(f"{path}: not a valid lock file ({where + ': ' if where else ''}"
-                             f"{first['msg'] if first else err})") from None
+        entries = {}
+        for key, entry in sorted(raw.items()):
+            try:
+                entries[key] = Locked.model_validate(entry)
+            except ValidationError as err:
+                first = err.errors()[0]
+                where = ".".join(str(p) for p in (key, *first["loc"]))
+                raise ValueError(f"{where}: {first['msg']}") from None
+        return entries
+    except ValueError as err:  # json's errors and pydantic's are ValueErrors too
+        raise BenchmarkError(f"{path}: not a valid lock file ({err})") from None
 
 
 def write(entries: dict[str, Locked], path: Path = LOCK_FILE) -> None:
