@@ -60,7 +60,7 @@ class Registry(dict[str, V]):
     def __init__(self, kind: str, entries: Iterable[V] | Mapping[str, V], *, names: Any = None) -> None:
         super().__init__()
         self.kind = kind
-        pairs = entries.items() if isinstance(entries, Mapping) else ((getattr(e, "name"), e) for e in entries)
+        pairs = entries.items() if isinstance(entries, Mapping) else ((e.name, e) for e in entries)
         for name, entry in pairs:
             if name in self:
                 raise BenchmarkError(f"two {kind}s are named {name!r}")

@@ -10,10 +10,23 @@ and what a lock must catch).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import unquote, urlparse
+
+import pandas as pd
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# What the loopback serves in the tests that use it: Cosmos QA (a textual task whose Hub repository has
+# no pinned commit), and full commits for the two GitHub short SHAs the FLORES and Tatoeba pins name.
+REPO_ID = "allenai/cosmos_qa"
+GITHUB = {"Helsinki-NLP/OPUS-MT-testsets@ac0f19c0": "ac0f19c0" + "1" * 32,
+          "facebookresearch/LASER@74bc6ae7": "74bc6ae7" + "2" * 32}
+
+
 
 
 class Hub:
@@ -111,3 +124,17 @@ class Hub:
                 self._route(head=True)
 
         return Handler
+
+
+def _parquet(rows: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    rows.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def cosmos(start: int, stop: int) -> dict[str, bytes]:
+    """Cosmos QA's parquet layout (data/<split>-00000-of-00001.parquet), real rows of its validation CSV."""
+    rows = pd.read_csv(SHARED / "cosmosqa" / "valid.csv").iloc[start:stop].reset_index(drop=True)
+    return {"README.md": b"---\nlicense: cc-by-4.0\n---\n",
+            "data/train-00000-of-00001.parquet": _parquet(rows.iloc[:60]),
+            "data/validation-00000-of-00001.parquet": _parquet(rows.iloc[60:])}

@@ -10,39 +10,21 @@ is what the task loader then reads, offline; `--update` moves the pin on purpose
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from clones import tracked_copy
-from hub_server import Hub
+from hub_server import GITHUB, REPO_ID, SHARED, Hub, cosmos
 
 pytestmark = pytest.mark.slow  # a clone and a dozen `benchmark` processes: about a minute
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 BIN = Path(sys.executable).parent
-REPO_ID = "allenai/cosmos_qa"
 KEY = f"hf-dataset:{REPO_ID}"
 PROFILE = ["--profile", "full", "arms=[baseline,cosmosqa]", "targets.xtreme.tasks=[]"]
-
-
-def _parquet(rows: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    rows.to_parquet(buf, index=False)
-    return buf.getvalue()
-
-
-def _cosmos(start: int, stop: int) -> dict[str, bytes]:
-    """Cosmos QA's parquet layout (data/<split>-00000-of-00001.parquet), real rows of its validation CSV."""
-    rows = pd.read_csv(SHARED / "cosmosqa" / "valid.csv").iloc[start:stop].reset_index(drop=True)
-    return {"README.md": b"---\nlicense: cc-by-4.0\n---\n",
-            "data/train-00000-of-00001.parquet": _parquet(rows.iloc[:60]),
-            "data/validation-00000-of-00001.parquet": _parquet(rows.iloc[60:])}
 
 
 def _benchmark(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -55,9 +37,8 @@ def test_lock_fetch_and_refusals_on_loopback(tmp_path: Path) -> None:
     root = tracked_copy(tmp_path / "repo")
     lock_file = root / "benchmark" / "data" / "lock.json"
     with Hub() as hub:
-        first = hub.push(REPO_ID, _cosmos(0, 100))
-        hub.github |= {"Helsinki-NLP/OPUS-MT-testsets@ac0f19c0": "ac0f19c0" + "1" * 32,
-                       "facebookresearch/LASER@74bc6ae7": "74bc6ae7" + "2" * 32}
+        first = hub.push(REPO_ID, cosmos(0, 100))
+        hub.github |= GITHUB
         env = {**os.environ, "PYTHONPATH": str(root), "HF_ENDPOINT": hub.url, "BENCHMARK_GITHUB_API": f"{hub.url}/gh",
                "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
         env.pop("HF_HUB_OFFLINE", None)
@@ -78,19 +59,19 @@ def test_lock_fetch_and_refusals_on_loopback(tmp_path: Path) -> None:
         assert locked.returncode == 0, locked.stderr
         entry = json.loads(lock_file.read_text())[KEY]
         assert entry["resolved"] == first and entry["source"] == f"{REPO_ID}@main"
-        assert sorted(entry["files"]) == sorted(_cosmos(0, 100))
+        assert sorted(entry["files"]) == sorted(cosmos(0, 100))
         assert json.loads(lock_file.read_text())["github:facebookresearch/LASER@74bc6ae7"]["resolved"] == \
-            "74bc6ae7" + "2" * 32
+            GITHUB["facebookresearch/LASER@74bc6ae7"]
         assert _benchmark(root, env, "lock", "--check", *PROFILE).returncode == 0
 
         # The branch moves on the server: nothing locked moves, and fetch takes the locked commit.
         before = lock_file.read_bytes()
-        second = hub.push(REPO_ID, _cosmos(100, 200))
+        second = hub.push(REPO_ID, cosmos(100, 200))
         assert _benchmark(root, env, "lock", *PROFILE).returncode == 0 and lock_file.read_bytes() == before
         fetched = _benchmark(root, env, "fetch", *PROFILE, "--mirror", str(SHARED), "--dest", "data/full")
         assert fetched.returncode == 0, fetched.stderr
         copy = root / "data" / "full" / "hub" / REPO_ID
-        for path, data in _cosmos(0, 100).items():
+        for path, data in cosmos(0, 100).items():
             assert (copy / path).read_bytes() == data, path
 
         # The task loader reads that copy, offline.
@@ -102,13 +83,13 @@ def test_lock_fetch_and_refusals_on_loopback(tmp_path: Path) -> None:
 
         # A file changed under the locked commit: one line naming it, expected and actual; the copy stays.
         train = "data/train-00000-of-00001.parquet"
-        hub.tamper(REPO_ID, first, train, _cosmos(100, 200)[train])
+        hub.tamper(REPO_ID, first, train, cosmos(100, 200)[train])
         tampered = _benchmark(root, env, "fetch", *PROFILE, "--mirror", str(SHARED), "--dest", "data/full")
         assert tampered.returncode == 2
         message = tampered.stderr.strip().splitlines()[-1]
         assert message.startswith(f"benchmark: error: {KEY}@{first[:12]}: {train}: sha256 ")
         assert message.endswith(f"differs from the locked {entry['files'][train]['sha256']}")
-        assert (copy / train).read_bytes() == _cosmos(0, 100)[train]
+        assert (copy / train).read_bytes() == cosmos(0, 100)[train]
 
         # Moved on purpose: --update resolves the branch again.
         moved = _benchmark(root, env, "lock", "--update", KEY, *PROFILE)

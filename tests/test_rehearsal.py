@@ -24,9 +24,8 @@ from pathlib import Path
 import pytest
 import yaml
 from clones import tracked_copy
-from hub_server import Hub
+from hub_server import GITHUB, REPO_ID, Hub, cosmos
 from rehearsal_models import save_tiny_clip, save_tiny_xlmr
-from test_lock import REPO_ID, _cosmos
 
 from benchmark.models.pretrained import dir_pin
 
@@ -66,9 +65,8 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     env.pop("MLFLOW_TRACKING_URI", None)
     benchmark = str(BIN / "benchmark")
     with Hub() as hub:  # online, once: lock and fetch what the profile reads upstream
-        hub.push(REPO_ID, _cosmos(0, 100))
-        hub.github |= {"Helsinki-NLP/OPUS-MT-testsets@ac0f19c0": "ac0f19c0" + "1" * 32,
-                       "facebookresearch/LASER@74bc6ae7": "74bc6ae7" + "2" * 32}
+        hub.push(REPO_ID, cosmos(0, 100))
+        hub.github |= GITHUB
         online = {**env, "HF_ENDPOINT": hub.url, "BENCHMARK_GITHUB_API": f"{hub.url}/gh"}
         online.pop("HF_HUB_OFFLINE")
         # The arms whose upstream the loopback Hub serves (VQAv2's archives would need their own mirror;

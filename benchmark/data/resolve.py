@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 
 from benchmark.data.lock import Kind, Locked, LockedFile
-from benchmark.io import BenchmarkError, atomic_path, sha256_file
+from benchmark.io import BenchmarkError, atomic_dir, atomic_path, sha256_file
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60.0
@@ -76,8 +76,9 @@ def _files(root: Path) -> dict[str, LockedFile]:
             for p in sorted(root.rglob("*")) if p.is_file() and ".cache" not in p.relative_to(root).parts}
 
 
-def stream(url: str, dest: Path) -> tuple[str, int]:
-    """Download ``url`` to ``dest`` (atomically), hashing as it arrives: (sha256, size)."""
+def stream(url: str, dest: Path, expected: str | None = None) -> tuple[str, int]:
+    """Download ``url`` to ``dest``, hashing as it arrives: (sha256, size). Written atomically, and only
+    if its sha256 is ``expected`` (when given): a mismatch leaves ``dest`` as it was."""
     digest, size = hashlib.sha256(), 0
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp, atomic_path(dest) as tmp:  # noqa: S310
@@ -86,6 +87,8 @@ def stream(url: str, dest: Path) -> tuple[str, int]:
                     digest.update(chunk)
                     size += len(chunk)
                     out.write(chunk)
+            if expected is not None and digest.hexdigest() != expected:
+                raise BenchmarkError(f"{url}: sha256 {digest.hexdigest()} differs from the locked {expected}")
     except (urllib.error.URLError, TimeoutError, OSError) as err:
         raise BenchmarkError(f"download failed: {url}: {err}") from None
     return digest.hexdigest(), size
@@ -126,9 +129,8 @@ def fetch(need: Need, entry: Locked, dest: Path) -> Path:
     URL's bytes. A file that differs is one line naming it, expected and actual; nothing half-written
     stays in ``dest``."""
     if need.kind == "hf-dataset":
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="fetch-", dir=dest.parent) as tmp:
-            snap = _snapshot(need, entry.resolved, Path(tmp) / "snapshot")
+        with atomic_dir(dest) as tmp:  # swapped in for dest only once every file is verified
+            snap = _snapshot(need, entry.resolved, tmp)
             got = _files(snap)
             for path, want in entry.files.items():
                 have = got.get(path)
@@ -141,14 +143,8 @@ def fetch(need: Need, entry: Locked, dest: Path) -> Path:
             if extra:
                 raise BenchmarkError(f"{need.key}@{entry.resolved[:12]}: {extra[0]}: not in the lock")
             shutil.rmtree(snap / ".cache", ignore_errors=True)  # the client's bookkeeping, not the dataset's
-            if dest.exists():
-                shutil.rmtree(dest)
-            snap.rename(dest)
         return dest
     if need.kind == "url":
-        sha, _ = stream(need.where, dest)
-        if sha != entry.resolved:
-            dest.unlink()
-            raise BenchmarkError(f"{need.where}: sha256 {sha} differs from the locked {entry.resolved}")
+        stream(need.where, dest, expected=entry.resolved)
         return dest
     raise BenchmarkError(f"{need.key}: a GitHub commit is recorded, not fetched")

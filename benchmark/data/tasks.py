@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -466,6 +467,12 @@ X_STILTS: tuple[str, ...] = tuple(t.name for t in _TASK_LIST)
 
 
 TASKS: Registry[TaskSpec] = Registry("task", [*_TASK_LIST, *plugins("benchmark.tasks", "TASKS", TaskSpec)])
+
+
+def rows_per_example(tasks: Sequence[str]) -> tuple[int, ...]:
+    """Encoder rows per example of each of ``tasks`` (a k-way choice: k; else 1), or ``(1,)`` for a run
+    with no textual task: what a batch must split evenly across torchrun's processes (training.shards)."""
+    return tuple(TASKS[task].rows_per_example for task in tasks) or (1,)
 
 
 # --- deterministic held-out rule -----------------------------------------------------------------

@@ -11,6 +11,7 @@ English training data), and the GitHub commits its pinned files come from.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from benchmark.arms import parse_run
 from benchmark.config import Params
@@ -74,12 +75,8 @@ def needs(params: Params) -> list[Need]:
         need = need_of(pin, user)
         if need is None:
             continue
-        if need.key in found:
-            have = found[need.key]
-            found[need.key] = Need(have.key, have.kind, have.where, tuple(dict.fromkeys((*have.users, *need.users))),
-                                   have.pinned, have.why, have.ref, have.read_by_stage)
-        else:
-            found[need.key] = need
+        have = found.get(need.key)
+        found[need.key] = need if have is None else replace(have, users=tuple(dict.fromkeys((*have.users, user))))
     return list(found.values())
 
 

@@ -37,7 +37,7 @@ from benchmark import paths
 from benchmark.armspec import ArmSpec, load_run
 from benchmark.config import Params
 from benchmark.data import coco
-from benchmark.data.tasks import TASKS
+from benchmark.data.tasks import TASKS, rows_per_example
 from benchmark.determinism import resolve_device, seed_everything
 from benchmark.io import atomic_dir, write_json
 from benchmark.models import layers
@@ -210,13 +210,6 @@ def _export(out: Path, encoder: dict[str, np.ndarray], heads: dict[str, np.ndarr
         (tmp / MODEL_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def _rows_per_example(spec: ArmSpec) -> tuple[int, ...]:
-    """Encoder rows per example of each task the run trains on (a k-way choice: k; else 1)."""
-    if spec.kind != "textual":
-        return (1,)
-    return tuple(TASKS[task].rows_per_example for task in spec.tasks)
-
-
 def _fit(params: Params, encoder: Encoder, setup: Setup, ckpt_dir: Path, seed: int, device: str,
          log: Callable[[int, dict[str, float]], None] | None) -> Path:
     """The run's training, on every rank under torchrun (the trainer lets only rank 0 write)."""
@@ -241,7 +234,7 @@ def run(params: Params, run_name: str) -> None:
         # torchrun: the ranks meet first, then check that every global batch splits into equal
         # shards; if not, rank 0 says so in one line before anything is written (the others wait).
         owned = distributed.start(torch.device(device))
-        distributed.check_divisible(params.training.batch_size, _rows_per_example(spec), world)
+        distributed.check_divisible(params.training.batch_size, rows_per_example(spec.tasks), world)
     if distributed.rank() != 0:
         # Under torchrun rank 0 writes everything this stage writes (checkpoints, MLflow, model,
         # metrics); the other ranks only train with it.

@@ -26,7 +26,7 @@ from benchmark.analysis.comparisons import comparisons
 from benchmark.arms import parse_run
 from benchmark.data import coco, spec
 from benchmark.data.task_tables import load_task
-from benchmark.data.tasks import TASKS
+from benchmark.data.tasks import TASKS, rows_per_example
 from benchmark.determinism import bf16_autocast_ok, resolve_device
 from benchmark.io import BenchmarkError, write_text
 from benchmark.models import pretrained
@@ -139,8 +139,7 @@ def _check_world(params: config.Params, run: str) -> None:
     arm, _ = parse_run(run)
     if not arm.trained:
         return
-    ks = tuple(TASKS[t].rows_per_example for t in arm.tasks) if arm.kind == "textual" else (1,)
-    problem = shard_problem(params.training.batch_size, ks, params.runtime.nproc_per_node)
+    problem = shard_problem(params.training.batch_size, rows_per_example(arm.tasks), params.runtime.nproc_per_node)
     if problem is not None:
         raise BenchmarkError(f"runtime.nproc_per_node={params.runtime.nproc_per_node}: run {run}: {problem}")
 

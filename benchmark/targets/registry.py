@@ -10,8 +10,8 @@ never name one themselves.
 
 from __future__ import annotations
 
-import ast
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,12 +26,13 @@ GROUP = "benchmark.targets"  # the entry-point group a plugin's target modules a
 HERE = Path(__file__).parent
 
 
+_SPEC_LINE = re.compile(r"^SPEC\s*(:[^=]*)?=", re.MULTILINE)  # a top-level assignment starts its line
+
+
 def _declares_spec(path: Path) -> bool:
     """Whether a module of this folder assigns ``SPEC`` at its top level (read, not imported: the
-    scorers beside the targets load torch)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    return any(isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "SPEC" for t in node.targets)
-               for node in tree.body)
+    scorers beside the targets load torch; a line match, not a parse: every command pays this scan)."""
+    return _SPEC_LINE.search(path.read_text(encoding="utf-8")) is not None
 
 
 def own_modules() -> list[str]:
