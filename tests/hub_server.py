@@ -43,6 +43,14 @@ class Hub:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    def env(self, base: dict[str, str]) -> dict[str, str]:
+        """``base`` pointed at this server, online: ``huggingface_hub`` is offline when either
+        HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set (the test command exports both)."""
+        env = {**base, "HF_ENDPOINT": self.url, "BENCHMARK_GITHUB_API": f"{self.url}/gh"}
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+            env.pop(name, None)
+        return env
+
     def __enter__(self) -> Hub:
         self._thread.start()
         return self

@@ -39,9 +39,8 @@ def test_lock_fetch_and_refusals_on_loopback(tmp_path: Path) -> None:
     with Hub() as hub:
         first = hub.push(REPO_ID, cosmos(0, 100))
         hub.github |= GITHUB
-        env = {**os.environ, "PYTHONPATH": str(root), "HF_ENDPOINT": hub.url, "BENCHMARK_GITHUB_API": f"{hub.url}/gh",
-               "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
-        env.pop("HF_HUB_OFFLINE", None)
+        env = hub.env({**os.environ, "PYTHONPATH": str(root), "HF_HOME": str(tmp_path / "hf"),
+                       "HF_HUB_DISABLE_TELEMETRY": "1"})
 
         # Offline, before: the upstreams listed, the unresolved ones named, a non-zero exit.
         check = _benchmark(root, env, "lock", "--check", *PROFILE)
@@ -54,6 +53,13 @@ def test_lock_fetch_and_refusals_on_loopback(tmp_path: Path) -> None:
         (root / "data" / "full" / "flores200").mkdir(parents=True)
         refused = _benchmark(root, env, "params", "--write", "profile=full", *PROFILE[2:])
         assert refused.returncode == 2 and "`benchmark lock --profile full`" in refused.stderr, refused.stderr
+
+        # Offline mode left on (either variable): one line saying what to unset, nothing written.
+        refused = _benchmark(root, {**env, "TRANSFORMERS_OFFLINE": "1"}, "lock", *PROFILE)
+        assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1] == (
+            f"benchmark: error: {KEY}: OfflineModeIsEnabled: offline mode is on (HF_HUB_OFFLINE or "
+            "TRANSFORMERS_OFFLINE is set): this command reaches the Hub, unset both for it"), refused.stderr
+        assert json.loads(lock_file.read_text()) == {}
 
         locked = _benchmark(root, env, "lock", *PROFILE)
         assert locked.returncode == 0, locked.stderr

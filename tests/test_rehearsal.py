@@ -67,8 +67,7 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     with Hub() as hub:  # online, once: lock and fetch what the profile reads upstream
         hub.push(REPO_ID, cosmos(0, 100))
         hub.github |= GITHUB
-        online = {**env, "HF_ENDPOINT": hub.url, "BENCHMARK_GITHUB_API": f"{hub.url}/gh"}
-        online.pop("HF_HUB_OFFLINE")
+        online = hub.env(env)
         # The arms whose upstream the loopback Hub serves (VQAv2's archives would need their own mirror;
         # no stage reads them: the image features come from the bundle's COCO subset).
         served = ["arms=[baseline,cosmosqa]", *OVERRIDES[1:]]

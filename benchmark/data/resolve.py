@@ -57,6 +57,9 @@ def _hub_api():  # noqa: ANN202 - huggingface_hub.HfApi; imported here: only `lo
 
 def _hub_error(need: Need, err: Exception) -> BenchmarkError:
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if type(err).__name__ == "OfflineModeIsEnabled":  # the client names one variable; either one sets it
+        first = ("offline mode is on (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set): this command reaches "
+                 "the Hub, unset both for it")
     return BenchmarkError(f"{need.key}: {type(err).__name__}: {first}")
 
 
