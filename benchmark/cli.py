@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -163,27 +164,40 @@ def _eval_flores(args: argparse.Namespace, params: Any) -> None:
 
 
 def _fetch(args: argparse.Namespace, params: Any) -> None:
+    import importlib
+
     from benchmark.data import flores, lock, resolve, sib, tatoeba
     from benchmark.pipeline import pins
+    from benchmark.targets import registry
 
     dest = Path(args.dest)
     mirror = Path(args.mirror) if args.mirror else None
     needs = []
+    entries: dict[str, Any] = {}
     if args.profile:  # everything else the profile reads, as the lock names it: refused before any download
         profile = _composed(args.profile, args.overrides)
         pins.check(profile)
         needs = [n for n in pins.needs(profile) if n.kind != "github"]
-        unlocked = next((n for n in needs if lock.locked(n.key) is None), None)
+        # a URL its spec pins by sha256 needs no lock entry; a Hub repository's files are only in the lock
+        entries = {n.key: lock.locked(n.key) or (lock.Locked(source=n.where, resolved=n.pinned, when="spec")
+                                                  if n.kind == "url" and n.pinned else None) for n in needs}
+        unlocked = next((n for n in needs if entries[n.key] is None), None)
         if unlocked is not None:
             raise BenchmarkError(f"{unlocked.key}: pinned but not in the lock; run `benchmark lock --profile "
                                  f"{args.profile}` online once (it records every file's sha256)")
     for name, module in (("flores200", flores), ("sib200", sib), ("tatoeba", tatoeba)):
         module.fetch_upstream(dest / name, mirror / name if mirror else None)
     for need in needs:
-        entry = lock.locked(need.key)
+        entry = entries[need.key]
+        if need.kind == "hf-dataset":  # from the repository it was locked from (`lock --source`)
+            need = replace(need, where=entry.source.rsplit("@", 1)[0])
         target = dest / ("hub" if need.kind == "hf-dataset" else "url") / _fetched_name(need)
         print(f"fetching {need.key} -> {target}", file=sys.stderr)
         resolve.fetch(need, entry, target)
+    if args.profile:  # what a target reads laid out from what was fetched (XTREME's archives, extracted)
+        for target in registry.active(profile.profile):
+            if target.fetcher is not None:
+                importlib.import_module(target.fetcher).unpack(profile.block(target.name), dest)
     print(f"upstream snapshot verified in {dest}; record it with `dvc commit data.dvc` "
           "and share it with `dvc push data.dvc`")
 
@@ -204,10 +218,15 @@ def _lock(args: argparse.Namespace, params: Any) -> None:
         params = _composed(params.profile, args.overrides)
     needs = pins.needs(params)
     entries = dict(lock.LOCK)
-    unknown = [key for key in args.update if key not in {n.key for n in needs}]
+    sources = dict(_source(value) for value in args.source)
+    unknown = [f"--update {key}" for key in args.update if key not in {n.key for n in needs}] + [
+        f"--source {key}" for key, _ in sources.items()
+        if key not in {n.key for n in needs if n.kind == "hf-dataset"}]
     if unknown:
-        raise BenchmarkError(f"--update {unknown[0]}: not an upstream of profile {params.profile} "
+        kind = "a Hub" if unknown[0].startswith("--source") else "an"
+        raise BenchmarkError(f"{unknown[0]}: not {kind} upstream of profile {params.profile} "
                              f"(`benchmark lock --check --profile {params.profile}` lists them)")
+    needs = [replace(n, where=sources[n.key][0], ref=sources[n.key][1]) if n.key in sources else n for n in needs]
     if not args.check:
         for need in needs:
             wanted = need.key in args.update or (need.key not in entries and (
@@ -225,9 +244,23 @@ def _lock(args: argparse.Namespace, params: Any) -> None:
                                 "; the ones left cannot be resolved from the Hub or a URL (see their lines)"))
 
 
+def _source(value: str) -> tuple[str, tuple[str, str]]:
+    """``--source KEY=ORG/REPO[@BRANCH]``: the Hub repository a key is resolved from instead of its spec's
+    (a mirror, or a lab's own licensed copy where no public one exists: CCGbank)."""
+    key, sep, repo = value.partition("=")
+    name, _, ref = repo.partition("@")
+    if not sep or name.count("/") != 1 or not all(name.split("/")):
+        raise BenchmarkError(f"--source {value}: expected KEY=ORG/REPO[@BRANCH], e.g. "
+                             "hf-dataset:none/ccgbank=my-lab/ccgbank")
+    return key, (name, ref or "main")
+
+
 def _fetched_name(need: Any) -> str:
-    """Where a fetched upstream lies under ``data/full``: a repository by its name, a URL by its file name."""
-    return need.where if need.kind == "hf-dataset" else need.where.rstrip("/").rsplit("/", 1)[-1]
+    """Where a fetched upstream lies under ``data/full``: a repository by the name in its lock key (its
+    copy's own name where a lab's copy stands in: ``none/ccgbank``), a URL by its file name."""
+    from benchmark.data.resolve import url_file
+
+    return need.key.split(":", 1)[1] if need.kind == "hf-dataset" else url_file(need.where)
 
 
 def _pin_model(args: argparse.Namespace, params: Any) -> None:
@@ -329,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="resolve nothing: list the upstreams, fail if one is unresolved")
     p.add_argument("--update", action="append", default=[], metavar="KEY",
                    help="resolve KEY again (a locked pin never moves otherwise); repeatable")
+    p.add_argument("--source", action="append", default=[], metavar="KEY=ORG/REPO[@BRANCH]",
+                   help="resolve Hub upstream KEY from this repository (a mirror, or your licensed copy where "
+                   "none is public: hf-dataset:none/ccgbank); repeatable")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Hydra overrides of the profile, as for "
                    "`benchmark params` (e.g. arms=[baseline,cosmosqa])")
     p = add("fetch", _fetch, "full profile: download the pinned upstream FLORES-200/SIB-200/Tatoeba, verify sha256; "

@@ -33,7 +33,7 @@ class Hub:
     def __init__(self) -> None:
         self.commits: dict[str, dict[str, dict[str, bytes]]] = {}  # repo -> commit -> files
         self.refs: dict[str, dict[str, str]] = {}  # repo -> branch -> commit
-        self.urls: dict[str, bytes] = {}  # /files/<name> -> bytes
+        self.urls: dict[str, bytes] = {}  # /files/<host>/<path> (a URL mirrored: resolve.mirrored) -> bytes
         self.github: dict[str, str] = {}  # "<owner>/<name>@<short>" -> full sha
         self.requests: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -46,7 +46,8 @@ class Hub:
     def env(self, base: dict[str, str]) -> dict[str, str]:
         """``base`` pointed at this server, online: ``huggingface_hub`` is offline when either
         HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set (the test command exports both)."""
-        env = {**base, "HF_ENDPOINT": self.url, "BENCHMARK_GITHUB_API": f"{self.url}/gh"}
+        env = {**base, "HF_ENDPOINT": self.url, "BENCHMARK_GITHUB_API": f"{self.url}/gh",
+               "BENCHMARK_URL_MIRROR": f"{self.url}/files"}
         for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
             env.pop(name, None)
         return env
@@ -59,12 +60,16 @@ class Hub:
         self._server.shutdown()
         self._server.server_close()
 
-    def push(self, repo: str, files: dict[str, bytes], branch: str = "main") -> str:
-        """A new commit of ``files`` on ``branch``; returns its 40-hex id."""
-        sha = hashlib.sha1(repr((repo, len(self.commits.get(repo, {})), sorted(files.items()))).encode()).hexdigest()
+    def push(self, repo: str, files: dict[str, bytes], branch: str = "main", sha: str | None = None) -> str:
+        """A new commit of ``files`` on ``branch`` (with id ``sha``: a commit a spec pins); returns its id."""
+        sha = sha or hashlib.sha1(repr((repo, len(self.commits.get(repo, {})), sorted(files.items()))).encode()).hexdigest()
         self.commits.setdefault(repo, {})[sha] = dict(files)
         self.refs.setdefault(repo, {})[branch] = sha
         return sha
+
+    def serve(self, url: str, data: bytes) -> None:
+        """``url``'s bytes, on this server's mirror of it (``BENCHMARK_URL_MIRROR``)."""
+        self.urls[url.partition("://")[2]] = data
 
     def tamper(self, repo: str, commit: str, path: str, data: bytes) -> None:
         self.commits[repo][commit][path] = data

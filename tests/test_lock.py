@@ -10,6 +10,7 @@ is what the task loader then reads, offline; `--update` moves the pin on purpose
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -19,6 +20,8 @@ from pathlib import Path
 import pytest
 from clones import tracked_copy
 from hub_server import GITHUB, REPO_ID, SHARED, Hub, cosmos
+
+from benchmark.data import xtreme as XT
 
 pytestmark = pytest.mark.slow  # a clone and a dozen `benchmark` processes: about a minute
 
@@ -101,3 +104,61 @@ def test_lock_fetch_and_refusals_on_loopback(tmp_path: Path) -> None:
         moved = _benchmark(root, env, "lock", "--update", KEY, *PROFILE)
         assert moved.returncode == 0, moved.stderr
         assert json.loads(lock_file.read_text())[KEY]["resolved"] == second
+
+
+@pytest.mark.skipif(not (SHARED / "xquad").is_dir(), reason="../shared/data is absent (fresh clone)")
+def test_xtreme_locked_fetched_unpacked_and_read_offline(tmp_path: Path) -> None:
+    """XTREME's third phase from its official archives: `benchmark lock` records every archive's sha256
+    (through the URL mirror), `benchmark fetch` verifies and extracts each where its reader looks, and
+    every task's test files (every language) and English training data are then read offline."""
+    from upstreams import HUB_REPOS, XTREME_REPOS, XTREME_URLS
+
+    root = tracked_copy(tmp_path / "repo")
+    tasks = ["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "belebele"]
+    profile = ["--profile", "full", "arms=[baseline]", f"targets.xtreme.tasks=[{','.join(tasks)}]"]
+    belebele_train = str(XT.TARGETS["belebele"].train_source.url)
+    with Hub() as hub:
+        for repo, (commit, files) in {**HUB_REPOS, **XTREME_REPOS}.items():
+            hub.push(repo, files, sha=commit)
+        for url, data in {**XTREME_URLS, belebele_train: b"# a stand-in for the assembling script\n"}.items():
+            hub.serve(url, data)
+        hub.github |= GITHUB
+        env = hub.env({**os.environ, "PYTHONPATH": str(root), "HF_HOME": str(tmp_path / "hf")})
+        locked = _benchmark(root, env, "lock", *profile)
+        assert locked.returncode == 0, locked.stderr
+        lock = json.loads((root / "benchmark" / "data" / "lock.json").read_text())
+        for url, data in XTREME_URLS.items():  # XQuAD's files are pinned by the spec: nothing to record
+            assert "xquad" in url or lock[f"url:{url}"]["resolved"] == hashlib.sha256(data).hexdigest(), url
+        fetched = _benchmark(root, env, "fetch", *profile, "--mirror", str(SHARED), "--dest", "data/full")
+        assert fetched.returncode == 0, fetched.stderr
+    assert sorted(p.name for p in (root / "data" / "full" / "xtreme").iterdir()) == sorted(
+        ["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa"])  # Belebele is read from its Hub copy
+    assert (root / "data" / "full" / "xtreme" / "panx" / "sw-test").is_file()  # nested archives, renamed
+
+    code = """
+import json, sys
+from pathlib import Path
+from benchmark.data import xtreme
+from benchmark.io import BenchmarkError
+from benchmark.targets import xtreme as target, xtreme_score
+out = {}
+for name in sys.argv[1:]:
+    spec = xtreme.TARGETS[name]
+    tables = target.test_tables(spec, Path("data"))
+    out[name] = {"languages": len(tables), "rows": sum(len(t) for t in tables.values())}
+    try:
+        out[name]["train"] = len(xtreme_score.english_train(spec, Path("data")))
+    except BenchmarkError as err:
+        out[name]["train"] = str(err)
+print(json.dumps(out))
+"""
+    offline = {**env, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9", "BENCHMARK_URL_MIRROR": ""}
+    read = subprocess.run([sys.executable, "-c", code, *tasks], cwd=root, env=offline, capture_output=True, text=True)
+    assert read.returncode == 0, read.stderr[-3000:]
+    got = json.loads(read.stdout)
+    assert {name: v["languages"] for name, v in got.items()} == {
+        name: len(XT.TARGETS[name].languages) for name in tasks}
+    assert all(v["rows"] > 0 for v in got.values())
+    assert {name: v["train"] for name, v in got.items() if name != "belebele"} == {
+        "xnli": 48, "pawsx": 48, "udpos": 2, "panx": 2, "xquad": 48, "mlqa": 48, "tydiqa": 97}
+    assert got["belebele"]["train"].startswith("Belebele: ")

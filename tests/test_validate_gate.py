@@ -127,6 +127,7 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
     "benchmark/cli.py:_params": (1, CLI),
     "benchmark/cli.py:_pin_model": (1, CLI),
     "benchmark/cli.py:_lock": (2, CLI + " (`benchmark lock`, run by hand online; no stage runs it)"),
+    "benchmark/cli.py:_source": (1, CLI + " (`benchmark lock --source`'s value)"),
     "benchmark/cli.py:_fetch": (1, CLI + " (`benchmark fetch --profile`, run by hand before `dvc repro`)"),
     "benchmark/cli.py:_main": (1, CLI + " (dvc.yaml's train@ runs are params' own arms)"),
     "benchmark/config.py:compose": (2, ("unknown-arm",)),
@@ -166,7 +167,7 @@ SITES: dict[str, tuple[int, tuple[str, ...] | str]] = {
     "benchmark/targets/registry.py:targets_of": (1, CLI + " (dvc.yaml names each profile's own targets)"),
     "benchmark/targets/registry.py:texts_of": (1, INVARIANT),
     "benchmark/targets/tatoeba.py:pairs": (1, ("full-without-snapshot",)),
-    "benchmark/targets/xtreme.py:check": (1, CALLED),
+    "benchmark/targets/xtreme.py:check": (2, CALLED),
     "benchmark/targets/xtreme_score.py:english_train": (3, "after the gate's `check` (its pins): the Hub unreachable, or a "
                                                      "file off its schema (" + DATA + ")"),
     "benchmark/targets/xtreme_metrics.py:_aligned": (2, INVARIANT),

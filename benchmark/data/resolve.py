@@ -79,10 +79,28 @@ def _files(root: Path) -> dict[str, LockedFile]:
             for p in sorted(root.rglob("*")) if p.is_file() and ".cache" not in p.relative_to(root).parts}
 
 
+def url_file(url: str) -> str:
+    """A fetched URL's file name under ``data/full/url``: the last segment of its path."""
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def mirrored(url: str) -> str:
+    """Where ``url`` is downloaded from: itself, or its copy on the HTTP mirror ``BENCHMARK_URL_MIRROR``
+    names (``<mirror>/<host>/<path>``: a lab's cache of the upstream files, or the tests' loopback server).
+    The lock keys and verifies the original URL's bytes either way: a mirror cannot substitute a file."""
+    mirror = os.environ.get("BENCHMARK_URL_MIRROR", "").rstrip("/")
+    if not mirror:
+        return url
+    _, _, rest = url.partition("://")
+    return f"{mirror}/{rest}"
+
+
 def stream(url: str, dest: Path, expected: str | None = None) -> tuple[str, int]:
-    """Download ``url`` to ``dest``, hashing as it arrives: (sha256, size). Written atomically, and only
-    if its sha256 is ``expected`` (when given): a mismatch leaves ``dest`` as it was."""
+    """Download ``url`` (from its mirror, if one is set) to ``dest``, hashing as it arrives: (sha256,
+    size). Written atomically, and only if its sha256 is ``expected`` (when given): a mismatch leaves
+    ``dest`` as it was."""
     digest, size = hashlib.sha256(), 0
+    url = mirrored(url)
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp, atomic_path(dest) as tmp:  # noqa: S310
             with tmp.open("wb") as out:

@@ -367,9 +367,11 @@ def hub_fetch(pin: HubPin, split: str, data_dir: Path | None = None) -> tuple[An
         raise BenchmarkError(f"{where}: no commit pinned ({pin.revision_unresolved}); cannot load from the hub")
     import datasets  # heavy, and only the hub path needs it
 
+    cache = str(Path(data_dir) / "hub") if data_dir is not None else None
+    local = fetched(data_dir, pin.copy_name) if data_dir is not None else None
+    if pin.repo is None and not (local is not None and local.is_dir()):  # a licensed copy: only as fetched
+        raise BenchmarkError(f"{where}: no fetched copy at {local}; `benchmark fetch --profile full` makes one")
     try:
-        cache = str(Path(data_dir) / "hub") if data_dir is not None else None
-        local = fetched(data_dir, pin.repo) if data_dir is not None else None
         if local is not None and local.is_dir():
             return datasets.load_dataset(str(local), pin.config, split=split, cache_dir=cache), where
         return datasets.load_dataset(pin.repo, pin.config, revision=pin.commit, split=split, cache_dir=cache), where

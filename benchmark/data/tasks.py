@@ -106,14 +106,19 @@ class HubPin(Frozen):
         return self
 
     @property
-    def lock_key(self) -> str | None:
-        """Its key in the lock file (None where no Hub copy exists to lock)."""
-        return None if self.repo is None else key_of("hf-dataset", self.repo)  # a commit is repository-wide
+    def copy_name(self) -> str:
+        """The repository's name in the lock and under ``data/full/hub``: ``none/<name>`` where no public
+        copy exists (a lab locks its licensed copy under that key: ``benchmark lock --source``)."""
+        return self.repo or f"none/{self.name}"
+
+    @property
+    def lock_key(self) -> str:
+        return key_of("hf-dataset", self.copy_name)  # a commit is repository-wide
 
     @property
     def commit(self) -> str | None:
         """The pinned revision, else the one ``benchmark lock`` recorded, else None."""
-        entry = locked(self.lock_key) if self.revision is None and self.lock_key else None
+        entry = locked(self.lock_key) if self.revision is None else None
         return self.revision or (entry.resolved if entry else None)
 
     @property
@@ -121,7 +126,7 @@ class HubPin(Frozen):
         return self.commit is not None
 
     def where(self, split: str) -> str:
-        return f"{self.repo}@{self.commit or 'unresolved'}/{split}"
+        return f"{self.copy_name}@{self.commit or 'unresolved'}/{split}"
 
 
 class TaskSpec(Frozen):
@@ -324,8 +329,8 @@ _TASK_LIST: tuple[TaskSpec, ...] = (
             HubPin(
                 name="ccgbank", repo=None, layout="ccg_tokens_tags", train_split="train", heldout_split="validation",
                 revision_unresolved=(
-                    "CCGbank is LDC-licensed and has no public Hub copy; resolve with a licensed parquet "
-                    "copy (tokens, tags) at a full commit SHA"
+                    "CCGbank is LDC-licensed and has no public Hub copy; lock a licensed parquet copy (tokens, "
+                    "tags) from your own Hub repository: `benchmark lock --source hf-dataset:none/ccgbank=ORG/REPO`"
                 ),
             ),
         ),

@@ -110,6 +110,9 @@ class XtremeTarget(Frozen):
     layout: Text  # the file(s) read, relative to where the official archive is extracted
     train_task: TaskName | None = None  # an English task of benchmark.data.tasks.TASKS ...
     train_source: Pin | None = None  # ... or the English training data, where TASKS has none
+    # The English training file(s) relative to where ``train_source`` is extracted (a URL source; a Hub
+    # source is read as a dataset); None where no reader for it exists (Belebele's assembled set).
+    train_layout: Text | None = None
     upstream: Pin  # the files the reader takes
     # A Hugging Face copy at a known commit, in the Hub's own layout (parquet or a loading script), for
     # a loader that maps it; the readers here take the official files of ``upstream``.
@@ -131,6 +134,8 @@ class XtremeTarget(Frozen):
             raise ValueError("give exactly one of train_task and train_source")
         if self.train_task is not None and self.train_task not in TASKS:
             raise ValueError(f"train_task {self.train_task!r} is not in benchmark.data.tasks.TASKS")
+        if self.train_layout is not None and (self.train_source is None or self.train_source.url is None):
+            raise ValueError("train_layout names files of a URL train_source")
         if self.hub_copy is not None and self.hub_copy.hub_repo is None:
             raise ValueError("hub_copy must be a Hugging Face pin")
         return self
@@ -258,6 +263,7 @@ _TARGET_LIST: tuple[XtremeTarget, ...] = (
             url="https://lindat.mff.cuni.cz/repository/xmlui/bitstream/handle/11234/1-3424/ud-treebanks-v2.7.tgz",
             unresolved=_NO_COPY, note="English training data: every en_*-ud-train.conllu of the archive",
         ),
+        train_layout="ud-treebanks-v2.7/UD_*/en_*-ud-train.conllu",
         upstream=Pin(
             url="https://lindat.mff.cuni.cz/repository/xmlui/bitstream/handle/11234/1-3424/ud-treebanks-v2.7.tgz",
             unresolved=_NO_COPY,
@@ -293,6 +299,7 @@ _TARGET_LIST: tuple[XtremeTarget, ...] = (
             unresolved=f"AmazonPhotos.zip is a manual download behind a share link; {_NO_COPY}",
             note="English training data: en-train",
         ),
+        train_layout="en-train",
         upstream=Pin(
             url="https://www.amazon.com/clouddrive/share/d3KGCRCIYwhKJF0H3eWA26hjg2ZCRhjpEQtDL70FSBN",
             unresolved=f"AmazonPhotos.zip is a manual download behind a share link; {_NO_COPY}",
@@ -356,6 +363,7 @@ _TARGET_LIST: tuple[XtremeTarget, ...] = (
             url="https://storage.googleapis.com/tydiqa/v1.1/tydiqa-goldp-v1.1-train.json", unresolved=_NO_COPY,
             note="English training data: the questions whose id starts with 'english-'",
         ),
+        train_layout="tydiqa-goldp-v1.1-train.json",
         upstream=Pin(url="https://storage.googleapis.com/tydiqa/v1.1/tydiqa-goldp-v1.1-dev.tgz", unresolved=_NO_COPY),
         license="Apache 2.0 (Hub dataset card; the repository README states none)",
         homepage="https://github.com/google-research-datasets/tydiqa",

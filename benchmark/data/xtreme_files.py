@@ -321,6 +321,40 @@ _LOADERS: dict[str, Callable[[Path, XtremeTarget, str], pd.DataFrame]] = {
 }  # fmt: skip
 
 
+def _english_udpos(root: Path, target: XtremeTarget) -> pd.DataFrame:
+    paths = sorted(Path(root).glob(str(target.train_layout)), key=lambda p: p.name)
+    if not paths:
+        raise BenchmarkError(f"{root}: no file matches {target.train_layout}")
+    return pd.concat([read_conllu(p, "en") for p in paths], ignore_index=True)
+
+
+def _english_tydiqa(root: Path, target: XtremeTarget) -> pd.DataFrame:
+    """TyDiQA-GoldP's training file holds every language; xtreme's tydiqa_preprocess splits it by the
+    id's first field, and XTREME trains on ``english``'s."""
+    path = Path(root) / str(target.train_layout)
+    table = read_squad(path, "en", None)
+    table = table[table["id"].str.startswith("english-")].reset_index(drop=True)
+    if table.empty:
+        raise BenchmarkError(f"{path}: no question whose id starts with 'english-'")
+    return table
+
+
+_ENGLISH: dict[str, Callable[[Path, XtremeTarget], pd.DataFrame]] = {
+    "udpos": _english_udpos,
+    "panx": lambda root, t: read_panx(Path(root) / str(t.train_layout), "en"),
+    "tydiqa": _english_tydiqa,
+}
+
+
+def load_english_train(name: str, root: Path) -> pd.DataFrame:
+    """A target's English training table from ``root``, where its URL ``train_source`` was extracted
+    (:attr:`XtremeTarget.train_layout`)."""
+    target = TARGETS[name]
+    if target.train_layout is None or name not in _ENGLISH:
+        raise BenchmarkError(f"{target.display_name}: no reader for its English training data")
+    return _ENGLISH[name](Path(root), target)
+
+
 def load_target(name: str, root: Path, language: str) -> pd.DataFrame:
     """The evaluation table of one language of a target, from ``root`` (where its official archive was
     extracted, laid out as :attr:`XtremeTarget.layout` says). Refused, before anything is read, when the

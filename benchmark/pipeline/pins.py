@@ -27,13 +27,21 @@ from benchmark.targets import registry
 AnyPin = HubPin | Pin | coco.UrlPin | coco.UnresolvedUrlPin | UnresolvedPin
 
 
+def needs_of(pin: AnyPin, user: str) -> list[Need]:
+    """The upstreams behind ``pin``: one per file of a URL template (XQuAD's ``.../{file}``, each file
+    pinned by its own sha256), else the one :func:`need_of` names."""
+    if isinstance(pin, Pin) and pin.url is not None and "{file}" in pin.url:
+        return [Need(key_of("url", url), "url", url, (user,), pinned=sha)
+                for url, sha in ((pin.url.format(file=f), sha) for f, sha in pin.sha256.items())]
+    need = need_of(pin, user)
+    return [] if need is None else [need]
+
+
 def need_of(pin: AnyPin, user: str) -> Need | None:
     """The upstream behind ``pin`` (None where the spec pins every byte already and nothing is fetched
     from it here: a GitHub file set with a full commit)."""
     if isinstance(pin, HubPin):
-        if pin.repo is None:
-            return Need(f"hf-dataset:none/{pin.name}", "hf-dataset", "", (user,), why=pin.revision_unresolved or "")
-        return Need(pin.lock_key, "hf-dataset", pin.repo, (user,), pinned=pin.revision,
+        return Need(pin.lock_key, "hf-dataset", pin.repo or "", (user,), pinned=pin.revision,
                     why=pin.revision_unresolved or "", ref=pin.ref)
     if isinstance(pin, Pin):
         kind = "hf-dataset" if pin.hub_repo else "url"
@@ -72,11 +80,9 @@ def needs(params: Params) -> list[Need]:
     """The upstreams ``params`` reads, one per lock key (their users merged), in first-use order."""
     found: dict[str, Need] = {}
     for user, pin in _pins(params):
-        need = need_of(pin, user)
-        if need is None:
-            continue
-        have = found.get(need.key)
-        found[need.key] = need if have is None else replace(have, users=tuple(dict.fromkeys((*have.users, user))))
+        for need in needs_of(pin, user):
+            have = found.get(need.key)
+            found[need.key] = need if have is None else replace(have, users=tuple(dict.fromkeys((*have.users, user))))
     return list(found.values())
 
 

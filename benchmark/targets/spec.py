@@ -21,6 +21,9 @@ file another target wrote:
   every score is measured.
 * ``fine_tuning(cfg, ctx) -> [FineTuning, ...]`` (optional): the training its protocol runs per evaluated
   run, for ``benchmark params --plan``'s cost.
+* ``pins(cfg) -> [(user, pin), ...]`` (optional): upstreams it reads beyond its dataset's, for ``benchmark
+  lock`` and ``fetch``; ``unpack(cfg, dest)`` in the spec's ``fetcher`` module (optional): what ``fetch``
+  does with them after downloading (extracting archives where the target reads them).
 """
 
 from __future__ import annotations
@@ -127,6 +130,9 @@ class TargetSpec(Frozen):
     # ``score`` in its own module (run by :mod:`benchmark.targets.scoring`, in stage ``evaluate`` only)
     # when scoring needs more than reading does (fine-tuning: the training loop); else ``module`` scores.
     scorer: Module | None = None
+    # ``unpack(cfg, dest)`` in its own module, which ``benchmark fetch --profile`` runs after downloading
+    # (the target's upstream files laid out where it reads them); no stage imports it.
+    fetcher: Module | None = None
     config: type[TargetConfig]
     summary_extra: tuple[Name, ...] = ()  # other keys of its metrics JSON the report and reference keep
     english: English | None = None

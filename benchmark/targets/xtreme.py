@@ -19,6 +19,7 @@ from benchmark.armspec import ArmSpec
 from benchmark.blocks import Count
 from benchmark.data import xtreme, xtreme_files
 from benchmark.data.languages import CC100_XLMR
+from benchmark.data.task_tables import fetched
 from benchmark.data.tasks import TASKS, HubPin
 from benchmark.data.xtreme import FINETUNED
 from benchmark.io import BenchmarkError
@@ -70,16 +71,20 @@ SPEC = declare(
     main_score="xtreme_xnli", items="per_language",
     resampled="test items within each language and task, independently (MLQA, TyDiQA, UD-POS and PAN-X "
               "differ between languages)",
-    profiles=("full",), module=__name__, scorer="benchmark.targets.xtreme_score", config=Config,
+    profiles=("full",), module=__name__, scorer="benchmark.targets.xtreme_score",
+    fetcher="benchmark.targets.xtreme_fetch", config=Config,
 )
 
 
 def check(cfg: Config, ctx: Context) -> None:
-    """Every task's pins resolved and its test files read and validated, before any output is deleted;
-    the English training data is fetched from the Hub when fine-tuning starts (pins checked here)."""
+    """Every task's pins resolved, a reader for its English training data, and its test files read and
+    validated, before any output is deleted (the training data is read when fine-tuning starts)."""
     for name in cfg.tasks:
         spec = xtreme.TARGETS[name]
         pin = spec.train_source
+        if pin is not None and not _readable(spec):
+            raise BenchmarkError(f"{spec.display_name}: no reader for its English training data {pin.source} "
+                                 f"({pin.note}); leave {name} out of targets.xtreme.tasks")
         if pin is not None and not pin.resolved:
             raise BenchmarkError(f"{spec.display_name}: English training data {pin.source} is not pinned "
                                  f"({pin.unresolved})")
@@ -93,9 +98,16 @@ def pins(cfg: Config) -> list[tuple[str, xtreme.Pin | HubPin]]:
     for name in cfg.tasks:
         spec = xtreme.TARGETS[name]
         out.append((f"XTREME {name} test", spec.upstream))
-        train = [spec.train_source] if spec.train_source is not None else TASKS[spec.train_task].upstream
-        out += [(f"XTREME {name} train", pin) for pin in train]
+        train = TASKS[spec.train_task].upstream if spec.train_task else [spec.train_source] if _readable(spec) else []
+        out += [(f"XTREME {name} train", pin) for pin in train]  # nothing to lock where nothing reads it
     return out
+
+
+def _readable(spec: xtreme.XtremeTarget) -> bool:
+    """Whether a reader takes the task's English training data: a textual task's, a Hub dataset's, or a
+    URL archive's files at ``train_layout`` (Belebele's assembled set has none)."""
+    pin = spec.train_source
+    return pin is None or pin.hub_repo is not None or spec.train_layout is not None
 
 
 def measures(cfg: Config, score: Score) -> bool:
@@ -139,9 +151,21 @@ def texts(cfg: Config, ctx: Context) -> dict[str, list[str]]:
     return {}  # fine-tuning reads its own text; nothing for the shared embedding pass
 
 
+def root(spec: xtreme.XtremeTarget, data_dir: Path) -> Path:
+    """Where a task's files lie in the data folder: its Hub repository as fetched (Belebele), or its
+    archives as ``benchmark fetch`` extracted them (:mod:`benchmark.targets.xtreme_fetch`)."""
+    if spec.upstream.hub_repo is not None:
+        return fetched(data_dir, spec.upstream.hub_repo)
+    return extracted(data_dir, spec.name)
+
+
+def extracted(data_dir: Path, name: str) -> Path:
+    """Where ``benchmark fetch`` extracts task ``name``'s archives (its English training data's too)."""
+    return Path(data_dir) / "full" / "xtreme" / name
+
+
 def test_tables(spec: xtreme.XtremeTarget, data_dir: Path) -> dict[str, pd.DataFrame]:
-    root = data_dir / "full" / "xtreme" / spec.name
-    return {lang: xtreme_files.load_target(spec.name, root, lang) for lang in spec.languages}
+    return {lang: xtreme_files.load_target(spec.name, root(spec, data_dir), lang) for lang in spec.languages}
 
 
 def language_groups(cfg: Config, ctx: Context, languages: list[str]) -> pd.DataFrame:

@@ -27,15 +27,15 @@ import numpy as np
 import pandas as pd
 
 from benchmark import paths
-from benchmark.data import xtreme
-from benchmark.data.task_tables import load_task, validate
+from benchmark.data import xtreme, xtreme_files
+from benchmark.data.task_tables import fetched, load_task, validate
 from benchmark.determinism import resolve_device
 from benchmark.io import BenchmarkError
 from benchmark.models.run_encoder import load_run_encoder
 from benchmark.schema import Registry
 from benchmark.targets import xtreme_metrics
 from benchmark.targets.spec import Context, TargetResult
-from benchmark.targets.xtreme import Config, budget, shared_fine_tune, test_tables
+from benchmark.targets.xtreme import Config, budget, extracted, shared_fine_tune, test_tables
 from benchmark.training import squad_metric
 from benchmark.training.text_data import make_task_data
 from benchmark.training.text_objectives import IGNORE, best_spans, make_text_objective
@@ -51,15 +51,20 @@ def english_train(spec: xtreme.XtremeTarget, data_dir: Path) -> pd.DataFrame:
         return load_task(spec.train_task, "hub", data_dir)["train"]
     pin = spec.train_source
     assert pin is not None, "XtremeTarget requires one of train_task and train_source"
-    if not pin.resolved or pin.hub_repo is None:
-        raise BenchmarkError(f"{spec.display_name}: English training data {pin.source} is not pinned to a Hugging "
-                             f"Face commit ({pin.unresolved or 'a URL pin'}); cannot fine-tune")
+    if not pin.resolved:
+        raise BenchmarkError(f"{spec.display_name}: English training data {pin.source} is not pinned "
+                             f"({pin.unresolved}); cannot fine-tune")
+    if pin.hub_repo is None:  # a URL's archive, extracted by `benchmark fetch` (benchmark.targets.xtreme.unpack)
+        return xtreme_files.load_english_train(spec.name, extracted(data_dir, spec.name)).drop(columns="language")
     import datasets
 
     where = f"{pin.source}/train"
+    local = fetched(data_dir, pin.hub_repo)  # the copy `benchmark fetch` made, else the Hub at the commit
     try:
-        df = datasets.load_dataset(pin.hub_repo, pin.config, revision=pin.commit, split="train",
-                                   cache_dir=str(data_dir / "hub")).to_pandas()
+        df = (datasets.load_dataset(str(local), pin.config, split="train", cache_dir=str(data_dir / "hub"))
+              if local.is_dir() else
+              datasets.load_dataset(pin.hub_repo, pin.config, revision=pin.commit, split="train",
+                                    cache_dir=str(data_dir / "hub"))).to_pandas()
     except Exception as e:  # noqa: BLE001 (network, auth, layout: one line)
         raise BenchmarkError(f"{where}: cannot load from the Hugging Face Hub: {type(e).__name__}") from None
     if spec.format != "pair" or not {"sentence1", "sentence2", "label"} <= set(df.columns):
