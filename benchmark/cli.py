@@ -113,9 +113,9 @@ def _check_reference(args: argparse.Namespace, params: Any) -> None:
 
     summary = Path(args.summary)
     if args.write:
-        print(f"wrote {reference.write_reference(params.profile, summary, args.items)}")
+        print(f"wrote {reference.write_reference(params.profile, summary, args.items, metrics_dir=paths.METRICS)}")
         return
-    table = reference.check(params.profile, summary, paths.DATA, paths.RESULTS)
+    table = reference.check(params.profile, summary, paths.DATA, paths.RESULTS, metrics_dir=paths.METRICS)
     reference.print_table(table)
     if (table["status"] != "PASS").any():
         raise SystemExit(1)

@@ -96,6 +96,23 @@ def cpu_flags() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_kernels() -> str:
+    """The instruction set each numeric library runs at here (not only what the CPU has: scripts/isa.sh
+    can hold them lower): torch's ATen dispatch, the oneDNN cap, and the BLAS kernels loaded so far."""
+    torch = sys.modules.get("torch")
+    parts = [f"aten={torch.backends.cpu.get_cpu_capability()}" if torch is not None else "aten=not-loaded",
+             f"onednn_max={os.environ.get('ONEDNN_MAX_CPU_ISA', 'auto')}",
+             f"mkl={os.environ.get('MKL_ENABLE_INSTRUCTIONS', 'auto')}"]
+    try:
+        from threadpoolctl import threadpool_info  # scikit-learn's dependency; reads only loaded libraries
+
+        parts += sorted({f"{i['internal_api']}={i.get('architecture')}" for i in threadpool_info()
+                         if i.get("user_api") == "blas"})
+    except ImportError:
+        pass
+    return " ".join(parts)
+
+
 def environment_tags(params: Params, device: str, commit: str | None = None) -> dict[str, str]:
     tags = {
         "git.commit": commit or git_commit(),
@@ -104,6 +121,7 @@ def environment_tags(params: Params, device: str, commit: str | None = None) -> 
         "device": device,
         "cpu.model": platform.processor() or platform.machine(),
         "cpu.flags": cpu_flags(),
+        "cpu.kernels": cpu_kernels(),
         "threads": str(params.runtime.threads),
         "python": platform.python_version(),
         "platform": platform.platform(),

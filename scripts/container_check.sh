@@ -21,6 +21,8 @@
 #                      (one item per rate), trained runs against the *_trained ones (two items).
 #   --logs DIR         keep the build log, the run log and the run's metrics/ and results/ there
 #                      [CHECK_LOGS]; default a new folder under ${TMPDIR:-/tmp}
+#   --isa NAME         run the smoke pipeline as on a CPU with that instruction set [CHECK_ISA]:
+#                      avx2 (scripts/isa.sh's variables, passed into the container) or default
 #   --no-build         check an image already built under --tag
 # Podman gets --ulimit nofile/nproc at most 16384 and never above this shell's limits (a container
 # may not raise them where the engine lacks CAP_SYS_RESOURCE); CONTAINER_ULIMITS replaces those flags.
@@ -34,6 +36,7 @@ TAG=${IMAGE_TAG:-localhost/flores-transfer:check}
 ARMS=${SMOKE_ARMS:-}
 LOGS=${CHECK_LOGS:-}
 BUILD=1
+ISA=${CHECK_ISA:-default}
 
 AUTO_LOGS=0
 fail() {  # one line; a log folder this run made and left empty goes too
@@ -48,11 +51,14 @@ while [ $# -gt 0 ]; do
     --tag) TAG=${2:-}; shift 2 || fail "--tag needs a value" ;;
     --arms) ARMS=${2:-}; shift 2 || fail "--arms needs a value" ;;
     --logs) LOGS=${2:-}; shift 2 || fail "--logs needs a value" ;;
+    --isa) ISA=${2:-}; shift 2 || fail "--isa needs a value" ;;
     --no-build) BUILD=0; shift ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) fail "unknown option $1 (see --help)" ;;
   esac
 done
+
+env -i bash -c "source '$REPO/scripts/isa.sh' '$ISA'" 2>/dev/null || fail "--isa $ISA: expected avx2 or default"
 
 # --- the engine ---------------------------------------------------------------------------------
 if [ -z "$ENGINE" ]; then
@@ -196,9 +202,16 @@ trap 'exit 130' INT TERM
 mkdir -p "$LOGS/out"
 printf '%s\n' "$INSIDE" >"$LOGS/out/smoke.sh"
 echo "container check: smoke pipeline in $TAG (--network none, runs: $RUN_ARMS); log $LOGS/run.log"
+# The emulated instruction set: scripts/isa.sh's variables, read here and set inside the container.
+ISA_ENV=()
+while IFS='=' read -r key value; do
+  [ -n "$key" ] && ISA_ENV+=(-e "$key=$value")
+done < <(env -i bash -c "source '$REPO/scripts/isa.sh' '$ISA' && env" 2>/dev/null \
+         | grep -E '^(ATEN_CPU_CAPABILITY|ONEDNN_MAX_CPU_ISA|MKL_ENABLE_INSTRUCTIONS|OPENBLAS_CORETYPE|NPY_DISABLE_CPU_FEATURES)=')
+echo "container check: instruction set $ISA${ISA_ENV[*]:+ (${ISA_ENV[*]})}"
 start=$(date +%s)
 # shellcheck disable=SC2016  # $0..$@ expand inside the container
-"$ENGINE" run --rm --name "$name" --network none "${LIMITS[@]}" -v "$LOGS/out:/out" "$TAG" \
+"$ENGINE" run --rm --name "$name" --network none "${LIMITS[@]}" "${ISA_ENV[@]}" -v "$LOGS/out:/out" "$TAG" \
   bash -c 'bash /out/smoke.sh "$@"; rc=$?; cp -r metrics results dvc.lock params.yaml /out/ 2>/dev/null; exit $rc' \
   container-check "$RUN_ARMS" "${OVERRIDES[@]}" 2>&1 | tee "$LOGS/run.log"
 rc=${PIPESTATUS[0]}
@@ -209,4 +222,4 @@ if [ "$rc" -ne 0 ]; then
   why=${summary:-$(grep -v '^\s*$' "$LOGS/run.log" | tail -n 1)}
   fail "smoke run in $TAG failed after ${run_s} s: $why (log: $LOGS/run.log)"
 fi
-echo "container check: PASS (image $TAG $size_mb MB, build $([ "$BUILD" = 1 ] && echo "${build_s} s" || echo skipped), smoke ${run_s} s offline; ${summary#golden: })"
+echo "container check: PASS (isa $ISA; image $TAG $size_mb MB, build $([ "$BUILD" = 1 ] && echo "${build_s} s" || echo skipped), smoke ${run_s} s offline; ${summary#golden: })"

@@ -13,7 +13,8 @@ if [ "$(cat .venv/.installed 2>/dev/null || true)" != "$want" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip==26.3"
   # torch first and alone: resolved as a dependency it would pull a multi-GB CUDA build.
   .venv/bin/python -m pip install -q --disable-pip-version-check "torch==2.13.0"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements.lock
+  # Then every pin, each file checked against the lock's sha256s (torch, installed above, is kept).
+  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
   echo "$want" > .venv/.installed
 fi

@@ -14,8 +14,10 @@ python3 -m venv "$tmp/venv"
 {
   echo "# Exact versions for Python 3.11 (install, CI and Docker all use this file). Regenerate on purpose:"
   echo "#   scripts/lock.sh   (pip freeze --all of a venv built from pyproject.toml)"
-  echo "# Installed with --no-deps: the file is the complete closure. torch first (a CPU build where one is local)."
+  echo "# Installed with --no-deps --require-hashes: the file is the complete closure, every file by its sha256 (scripts/hash_lock.py). torch first (a CPU build where one is local)."
   "$tmp/venv/bin/python" -m pip freeze --all | grep -v -e "^benchmark" -e "^pip==" -e "^-e " -e "^# Editable" | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'
 } > requirements.lock
 rm -rf "$tmp"
-echo "requirements.lock regenerated ($(grep -c '==' requirements.lock) pins)"
+# Every file's sha256 (PyPI's, and the local CPU torch wheel's): install.sh installs with --require-hashes.
+python3 scripts/hash_lock.py requirements.lock
+echo "requirements.lock regenerated ($(grep -c '^[A-Za-z0-9].*==' requirements.lock) pins, hashed)"

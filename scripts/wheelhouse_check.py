@@ -42,8 +42,8 @@ def pins(lock: Path, install_sh: Path | None) -> dict[str, str]:
     """``name -> version`` of every exact pin in ``lock``, plus ``pip`` as ``install_sh`` upgrades it."""
     out = {}
     for line in lock.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
+        line = line.split("#", 1)[0].strip().removesuffix("\\").strip()
+        if line and not line.startswith("--hash"):  # a pin's hashes continue it on the lines below
             name, _, version = line.partition("==")
             out[_norm(name)] = version.strip()
     if install_sh is not None and install_sh.exists():

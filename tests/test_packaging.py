@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 def _lock() -> dict[str, str]:
     pins = {}
     for line in (REPO / "requirements.lock").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
+        line = line.split("#", 1)[0].strip().removesuffix("\\").strip()
+        if line and not line.startswith("--hash"):  # a pin's hashes continue it on the lines below
             name, _, version = line.partition("==")
             assert version, f"requirements.lock: {line!r} is not an exact pin"
             pins[name.lower().replace("_", "-")] = version

@@ -192,15 +192,26 @@ def _pawsx() -> bytes:
     return _tgz({f"x-final/{lang}/test_2k.tsv": test for lang in X.TARGETS["pawsx"].languages})
 
 
+def _english_tagged(start: int, tags: tuple[str, ...]) -> list[list[tuple[str, str]]]:
+    """TRAIN English FLORES sentences, each word with a tag of ``tags`` (arbitrary, as for CCG above)."""
+    return [[(w, tags[sum(map(ord, w)) % len(tags)]) for w in line.split()] for line in _english(start, TRAIN)]
+
+
 def _ud() -> bytes:
     test = _fixture("udpos/ud-treebanks-v2.7/UD_German-Alpha/de_alpha-ud-test.conllu").encode()
     files = {f"ud-treebanks-v2.7/UD_{lang}-Alpha/{lang}_alpha-ud-test.conllu": test for lang in X.TARGETS["udpos"].languages}
-    return _tgz(files | {"ud-treebanks-v2.7/UD_English-Alpha/en_alpha-ud-train.conllu": test})
+    train = "".join(f"# sent_id = en-{n}\n" + "".join(f"{i}\t{w}\t_\t{t}\t_\t_\t0\t_\t_\t_\n"
+                                                         for i, (w, t) in enumerate(words, start=1)) + "\n"
+                    for n, words in enumerate(_english_tagged(100, X.TARGETS["udpos"].labels), start=1))
+    return _tgz(files | {"ud-treebanks-v2.7/UD_English-Alpha/en_alpha-ud-train.conllu": train.encode()})
 
 
 def _panx() -> bytes:
     de = _fixture("panx/de-test")
-    inner = {f"panx_dataset/{lang}.tar.gz": _tgz({split: de.replace("de:", f"{lang}:").encode()
+    english = "".join("".join(f"en:{w}\t{t}\n" for w, t in words) + "\n"
+                      for words in _english_tagged(300, ("O", "B-PER", "O", "B-LOC")))
+    inner = {f"panx_dataset/{lang}.tar.gz": _tgz({split: (english if (lang, split) == ("en", "train") else
+                                                          de.replace("de:", f"{lang}:")).encode()
                                                   for split in ("dev", "test", "train", "extra")})
              for lang in X.TARGETS["panx"].languages}
     return _zip(inner)

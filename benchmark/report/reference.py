@@ -2,9 +2,14 @@
 
 Three tables, each with its declared tolerance:
 
-* ``<profile>_reference.csv`` - the golden results of the default run of that profile (per run and
-  metric, from ``results/summary.json``). Tolerance ``atol``: one item per language in the macro
-  average (1 / items), the cross-machine bound of the determinism promise (near-ties may flip).
+* ``<profile>_reference.csv`` - the golden results of the default run of that profile: per run, every
+  mean of ``results/summary.json`` and the training evidence of ``metrics/train/<run>.json`` (the
+  trained model's held-out scores: a run whose training did nothing, or trained on another arm's
+  data, fails there even where its transfer means barely move). Each row's ``atol`` is counted in
+  items of its own metric (``items``: 1/items is one item flipped; SIB-200's English dev has 99, its
+  test items per language 102 in ``mini``, a Tatoeba mean its smallest language's pairs, held-out
+  evidence its own examples): the drift measured between two instruction sets on this machine, in
+  whole items (``tolerances.csv``, scripts/measure_drift.py), plus one item.
 * ``dataset_sizes.csv`` - published sizes (SIB-200 701/99/204; FLORES-200 997/1012, checked when
   the upstream snapshot ``data/full`` is present), against the data the run used.
 * ``published.csv`` - X-STILTs vs XLM-R Large on XTREME (multilingual-t5 README), with a tolerance
@@ -17,6 +22,7 @@ Prints one pass/fail table; exit status 1 if anything failed.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +31,11 @@ from benchmark.data.flores import read_official
 from benchmark.io import BenchmarkError, atomic_path
 
 REFERENCE_DIR = Path("tests") / "reference"
+METRICS_DIR = Path("metrics")
+TOLERANCES = "tolerances.csv"  # metric, items, drift_items: what scripts/measure_drift.py measured
+# The evidence values a reference keeps: the trained model's own held-out scores (not p-values, CIs,
+# chance levels or the frozen-encoder comparison, which training does not change).
+EVIDENCE_SUFFIXES = (".true", ".none", ".trained")
 
 
 def _row(table: str, key: str, expected: float, actual: float | None, atol: float) -> dict[str, object]:
@@ -40,6 +51,20 @@ def _summary_metrics(summary: Path) -> dict[tuple[str, str], float]:
     return {(run, metric): float(v) for run, metrics in arms.items() for metric, v in metrics.items()}
 
 
+def _evidence(metrics_dir: Path, run: str) -> dict[str, float]:
+    path = Path(metrics_dir) / "train" / f"{run}.json"
+    return json.loads(path.read_text()).get("evidence", {}) if path.exists() else {}
+
+
+def run_values(summary: Path, metrics_dir: Path = METRICS_DIR) -> dict[tuple[str, str], float]:
+    """Every value a reference holds of a run: its summary means and its training evidence."""
+    values = _summary_metrics(summary)
+    for run in dict.fromkeys(r for r, _ in values):
+        values |= {(run, f"evidence.{k}"): float(v) for k, v in _evidence(metrics_dir, run).items()
+                   if k.endswith(EVIDENCE_SUFFIXES)}
+    return values
+
+
 def _items(metric: str, items: int, results_dir: Path) -> int:
     """Items per language behind ``<target>.<metric>``: the fewest pairs of any language where the
     target's per-language table counts them (Tatoeba: languages differ), else ``items``."""
@@ -51,25 +76,63 @@ def _items(metric: str, items: int, results_dir: Path) -> int:
     return items
 
 
-def write_reference(profile: str, summary: Path, items: int, reference_dir: Path = REFERENCE_DIR) -> Path:
-    """Freeze ``summary`` as the reference of ``profile`` (do it on purpose, and say why in the commit).
-    Tolerance: one item per language of the metric's target (:func:`_items`)."""
+def items_of(run: str, metric: str, items: int, results_dir: Path, metrics_dir: Path = METRICS_DIR,
+             reference_dir: Path = REFERENCE_DIR) -> int:
+    """How many items one value is a rate over (one item moves it by 1/that): held-out evidence its
+    examples (a task's, the parallel cells, the R@1 candidates); SIB-200's English dev its published
+    size; every other mean its target's items per language (:func:`_items`)."""
+    if metric.startswith("evidence."):
+        key, evidence = metric.removeprefix("evidence."), _evidence(metrics_dir, run)
+        task = key.split(".")[1]
+        for count in (f"heldout.{task}.examples", "heldout.parallel.cells" if task == "parallel_r1" else ""):
+            if count in evidence:
+                return int(evidence[count])
+        if "heldout.r1_chance" in evidence:
+            return round(1 / evidence["heldout.r1_chance"])
+        return items
+    if metric == "sib.english_dev_accuracy":
+        sizes = pd.read_csv(Path(reference_dir) / "dataset_sizes.csv").set_index(["dataset", "split"])["size"]
+        return int(sizes["sib200", "dev"])
+    return _items(metric, items, results_dir)
+
+
+def tolerance(n: int, drift_items: int) -> float:
+    """The measured drift in whole items, plus one item."""
+    return (drift_items + 1) / n
+
+
+def write_reference(profile: str, summary: Path, items: int, reference_dir: Path = REFERENCE_DIR,
+                    metrics_dir: Path = METRICS_DIR) -> Path:
+    """Freeze ``summary`` (and the runs' evidence) as the reference of ``profile`` (do it on purpose,
+    and say why in the commit). Tolerance: :func:`tolerance` of the metric's items (:func:`items_of`)
+    and its measured drift (``tolerances.csv``; none measured: one item)."""
     results_dir = Path(summary).parent
-    rows = [{"run": run, "metric": metric, "value": value, "atol": 1.0 / _items(metric, items, results_dir)}
-            for (run, metric), value in sorted(_summary_metrics(summary).items())]
+    measured = reference_dir / TOLERANCES
+    drift = (pd.read_csv(measured).set_index("metric")["drift_items"].to_dict() if measured.exists() else {})
+    rows = []
+    for (run, metric), value in sorted(run_values(summary, metrics_dir).items()):
+        n = items_of(run, metric, items, results_dir, metrics_dir, reference_dir)
+        rows.append({"run": run, "metric": metric, "value": value, "items": n,
+                     "atol": tolerance(n, int(drift.get(metric, 0)))})
     out = reference_dir / f"{profile}_reference.csv"
     with atomic_path(out) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6f")
     return out
 
 
+def drift_items(a: float, b: float, n: int) -> int:
+    """How many items apart two rates over ``n`` items are (rounded: they are multiples of 1/n, up to
+    float noise; a mean over languages is not, and rounds up)."""
+    return math.ceil(abs(a - b) * n - 1e-6)
+
+
 def check(profile: str, summary: Path, data_dir: Path, results_dir: Path,
-          reference_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
+          reference_dir: Path = REFERENCE_DIR, metrics_dir: Path = METRICS_DIR) -> pd.DataFrame:
     rows = []
     ref_path = reference_dir / f"{profile}_reference.csv"
     if not ref_path.exists():
         raise BenchmarkError(f"{ref_path}: no reference table for profile {profile!r}")
-    actual = _summary_metrics(summary)
+    actual = run_values(summary, metrics_dir)
     for r in pd.read_csv(ref_path).itertuples():
         rows.append(_row(ref_path.name, f"{r.run} {r.metric}", float(r.value), actual.get((r.run, r.metric)),
                          float(r.atol)))

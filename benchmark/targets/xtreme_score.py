@@ -18,6 +18,7 @@ tables read) and language groups are :mod:`benchmark.targets.xtreme`'s.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -233,4 +234,6 @@ def score(cfg: Config, ctx: Context, run: str, emb: dict[str, np.ndarray]) -> Ta
                          columns=["language", *(s.name for s in specs)])
     summary = {f"mean_{s.name}": float(table[s.name].mean()) for s in specs}
     predictions = pd.concat(preds, ignore_index=True)[columns] if preds else pd.DataFrame(columns=columns)
+    # One parquet column holds a class, a list of gold answers or a tag sequence, by task: JSON text for all.
+    predictions[["label", "predicted"]] = predictions[["label", "predicted"]].map(json.dumps)
     return TargetResult(table, predictions, summary)
