@@ -125,9 +125,10 @@ size_mb=$(( size / 1000000 ))
 echo "container check: image $TAG: $size_mb MB; build $([ "$BUILD" = 1 ] && echo "${build_s} s" || echo skipped)"
 
 # --- the smoke pipeline inside the image, offline -------------------------------------------------
-# The goldens' tolerances are tests/test_smoke_golden.py's: an untrained baseline's per-language rates
-# one item (1/50), a trained run's two, the baseline's means one item over nine languages, held-out
-# evidence 0.03; np.isclose as pytest-regressions applies them.
+# The goldens' tolerances are tests/test_smoke_golden.py's (the drift measured between two instruction
+# sets, plus one item): an untrained baseline's per-language rates two items (2/50), a trained run's
+# three, the baseline's means two items over nine languages, held-out evidence 0.03; np.isclose as
+# pytest-regressions applies them.
 read -r -d '' INSIDE <<'EOF'
 set -euo pipefail
 source scripts/install.sh >/dev/null
@@ -159,11 +160,11 @@ for run in sys.argv[1].split(","):
     for target in ("retrieval", "sib", "tatoeba"):
         actual = pd.read_csv(f"metrics/evaluate/{run}/{target}.per_language.csv")
         if run == "baseline":
-            compare(f"{target} {run}", actual, pd.read_csv(REF / f"test_smoke_{target}_matches_golden.csv"), ITEM + 1e-9, "language")
+            compare(f"{target} {run}", actual, pd.read_csv(REF / f"test_smoke_{target}_matches_golden.csv"), 2 * ITEM + 1e-9, "language")
         else:
             golden = pd.read_csv(REF / f"test_smoke_{target}_trained.csv")
             if (golden["run"] == run).any():
-                compare(f"{target} {run}", actual, golden[golden["run"] == run], 2 * ITEM + 1e-9, "language")
+                compare(f"{target} {run}", actual, golden[golden["run"] == run], 3 * ITEM + 1e-9, "language")
             else:
                 notes.append(f"{target} {run}: no golden rows")
     if run == "baseline":
@@ -173,7 +174,7 @@ for run in sys.argv[1].split(","):
         got |= {f"sib_{k}": sib[k] for k in ("mean_accuracy", "english_dev_accuracy", "english_test_accuracy")}
         golden = pd.read_csv(REF / "test_smoke_summary_matches_golden.csv").drop(columns="Unnamed: 0").iloc[0]
         compare("summary baseline", pd.DataFrame([{"k": 0, **{c: got.get(c, np.nan) for c in golden.index}}]),
-                pd.DataFrame([{"k": 0, **golden.to_dict()}]), ITEM / 9 + 1e-9, "k")
+                pd.DataFrame([{"k": 0, **golden.to_dict()}]), 2 * ITEM / 9 + 1e-9, "k")
     else:
         metrics = json.loads(Path(f"metrics/train/{run}.json").read_text())
         golden = pd.read_csv(REF / "test_smoke_evidence_matches_golden.csv").iloc[0]

@@ -1,31 +1,39 @@
 """The `smoke` profile (real e5-small, 10 languages x 50 sentences, every arm trained for 24 steps)
-against golden tables, through the same stage functions `dvc repro` calls.
+against golden tables, through the same stage functions `dvc repro` calls, on another CPU than the
+goldens': they were made on this machine's own instruction set (AVX-512), and the run is made as an
+AVX2 machine would make it (scripts/isa.sh: ATen, oneDNN, MKL, OpenBLAS and numpy all at AVX2), so the
+cross-CPU promise is tested on every CI run. `BENCHMARK_TEST_ISA=default` runs at the native set.
 
-Regenerate the golden files only on purpose (`pytest tests/test_smoke_golden.py --force-regen`) and
-say why in the commit. Tolerances: the determinism promise is bit-identity on one machine and
-software stack; across machines a near-tie can flip one retrieval or one probe prediction, so each
-per-language rate of the (untrained) baseline may move by one item (1/50). A trained run carries
-its machine's rounding through 24 optimizer steps, so its rates get two items, and held-out
-evidence (175 captions, 272 questions) 0.03. A margin is the difference of two trained runs, so it
-gets four items, and so do the run-level intervals and the minimum detectable effect; a t-test p over
-3 vs 3 runs moves steeply with a one-item change in one run, so p-values get 0.3, and language counts
-two.
+Regenerate the golden files only on purpose (`BENCHMARK_TEST_ISA=default pytest
+tests/test_smoke_golden.py --force-regen`) and say why in the commit. Tolerances: the drift measured
+between the two instruction sets (scripts/measure_drift.py's counting, tests/reference/README.md), in
+whole items of each value, plus one item. Measured: of the baseline's per-language rates one
+retrieval and one SIB rate moved by one item (1/50), so two; of the trained runs' rates 22 of 170 SIB
+rates moved, by up to two items, and no FLORES or Tatoeba rate, so three; the baseline's means (over 9
+languages) one item of one language, so two; held-out evidence (175 captions, 272 questions) did not
+move (0.03 kept: a trained head's last bits); a margin of two trained runs moved by up to 3.3 items
+(four kept), the languages improved / hurt / tied by up to 3 of 9 (so four) and a run-level t-test p
+over 3 vs 3 runs by up to 0.275 (so 0.4).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from stages import run_stages
 
 from benchmark.analysis.declaration import DECLARATION
 from benchmark.arms import ARMS
 
 pytestmark = pytest.mark.slow  # the module fixture trains every arm of the smoke profile: many minutes
 
+REPO = Path(__file__).resolve().parents[1]
+ISA = os.environ.get("BENCHMARK_TEST_ISA", "avx2")  # the goldens' own: default
 ONE_ITEM = 1 / 50
 COUNTS, COUNT_OFFSET = ("improved", "hurt", "tied"), 1e-9
 # Every arm of the multimodal side and the positive control, and three seeds for the trained arms of
@@ -35,11 +43,20 @@ MULTIMODAL_SIDE = [name for name, spec in ARMS.items() if spec.kind != "textual"
 RUNS = MULTIMODAL_SIDE + [f"{arm}.s{k}" for arm in dict.fromkeys(
     a for pair in DECLARATION.pairs if set(pair) <= set(MULTIMODAL_SIDE) for a in pair if ARMS[a].trained)
     for k in range(1, DECLARATION.min_seeds)]
+OVERRIDES = {"profile": "smoke", "arms": RUNS}
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return run_stages(tmp_path_factory.mktemp("smoke"), {"profile": "smoke", "arms": RUNS})
+    """Every stage in a child process that starts at the instruction set ISA (scripts/isa.sh must act
+    before the numeric libraries load)."""
+    root = tmp_path_factory.mktemp("smoke")
+    code = f"from pathlib import Path; from stages import run_stages; run_stages(Path({str(root)!r}), {OVERRIDES!r})"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), str(REPO)])}
+    proc = subprocess.run(["bash", "-c", f'source "{REPO}/scripts/isa.sh" {ISA} && exec "$0" -c "$1"',
+                           sys.executable, code], cwd=root, env=env, capture_output=True, text=True, timeout=5400)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return root
 
 
 def _per_language(root: Path, target: str) -> pd.DataFrame:
@@ -57,14 +74,14 @@ def _evidence(root: Path) -> dict[str, float]:
 
 
 def _check_runs(table: pd.DataFrame, golden: str, dataframe_regression) -> None:
-    """The untrained baseline against ``golden`` within one item per rate; trained runs against
-    ``trained_golden`` within two (they carry the machine's rounding through 24 steps)."""
+    """The untrained baseline against ``golden`` within two items per rate; trained runs against
+    ``trained_golden`` within three (they carry the machine's rounding through 24 steps)."""
     baseline = table[table["run"] == "baseline"].drop(columns="run").reset_index(drop=True)
     dataframe_regression.check(baseline, basename=f"test_smoke_{golden}_matches_golden",
-                               default_tolerance={"atol": ONE_ITEM + 1e-9})
+                               default_tolerance={"atol": 2 * ONE_ITEM + 1e-9})
     trained = table[table["run"] != "baseline"].reset_index(drop=True)
     dataframe_regression.check(trained, basename=f"test_smoke_{golden}_trained",
-                               default_tolerance={"atol": 2 * ONE_ITEM + 1e-9})
+                               default_tolerance={"atol": 3 * ONE_ITEM + 1e-9})
 
 
 def test_smoke_retrieval_matches_golden(smoke_run: Path, dataframe_regression) -> None:
@@ -90,7 +107,7 @@ def test_smoke_summary_matches_golden(smoke_run: Path, num_regression) -> None:
     sib = json.loads((smoke_run / "metrics/evaluate/baseline/sib.json").read_text())
     summary = {k: v for k, v in retrieval.items() if k.startswith("mean_")}
     summary |= {f"sib_{k}": sib[k] for k in ("mean_accuracy", "english_dev_accuracy", "english_test_accuracy")}
-    num_regression.check(summary, default_tolerance={"atol": ONE_ITEM / 9 + 1e-9})
+    num_regression.check(summary, default_tolerance={"atol": 2 * ONE_ITEM / 9 + 1e-9})
 
 
 def test_smoke_evidence_matches_golden(smoke_run: Path, num_regression) -> None:
@@ -143,15 +160,24 @@ def test_smoke_analysis_matches_golden(smoke_run: Path, dataframe_regression) ->
     keys = ["comparison", "target", "grouping", "group", "role"]
     checked = zero_width_seed_intervals(table[keys + ["n_languages", *MARGIN_COLUMNS, *COUNTS, *P_COLUMNS]])
     tolerances = {c: {"atol": 4 * ONE_ITEM + 1e-9} for c in MARGIN_COLUMNS}
-    # Languages improved / hurt / tied: SIB-200's move by up to 3 of smoke's 9 between two CPUs (the golden's
-    # and an AMD EPYC with AVX-512, measured: every FLORES and Tatoeba count was identical). pytest-regressions
+    # Languages improved / hurt / tied: SIB-200's move by up to 3 of smoke's 9 between two CPUs (measured twice:
+    # the golden's and an AMD EPYC with AVX-512; AVX-512 and AVX2 on one EPYC), so 4. pytest-regressions
     # compares integer columns exactly, whatever the tolerance, and its CSV turns a whole float back into an
     # integer: the 1e-9 keeps the counts floats, so the tolerance applies.
     checked = checked.astype({c: float for c in COUNTS})
     checked[list(COUNTS)] += COUNT_OFFSET
-    tolerances |= {c: {"atol": 3} for c in COUNTS}
-    tolerances |= {c: {"atol": 0.3} for c in P_COLUMNS}
+    tolerances |= {c: {"atol": 4} for c in COUNTS}
+    tolerances |= {c: {"atol": 0.4} for c in P_COLUMNS}
     dataframe_regression.check(checked.sort_values(keys).reset_index(drop=True), tolerances=tolerances)
+
+
+def test_smoke_verdicts_match_golden(smoke_run: Path, data_regression) -> None:
+    """Every declared comparison's verdict, exactly: numbers may drift within their tolerances on another
+    CPU, what the study concludes from them may not."""
+    table = pd.read_csv(smoke_run / "results/margins.csv")
+    declared = table[table["role"].isin(["sensitivity", "primary", "secondary", *DECLARATION.families])]
+    data_regression.check({f"{r.comparison} | {r.target} | {r.grouping} | {r.group} | {r.role}": str(r.verdict)
+                           for r in declared.itertuples()}, basename="test_smoke_verdicts_match_golden")
 
 
 def zero_width_seed_intervals(table: pd.DataFrame) -> pd.DataFrame:
