@@ -123,7 +123,8 @@ def test_full_profile_rehearsed_end_to_end(rehearsal: tuple[Path, dict[str, str]
     assert {k for k in lock if k.startswith("hf-dataset:")} == {
         "hf-dataset:tau/commonsense_qa", "hf-dataset:allenai/cosmos_qa", "hf-dataset:none/ccgbank",
         "hf-dataset:nyu-mll/glue", "hf-dataset:facebook/anli", "hf-dataset:stanfordnlp/snli",
-        "hf-dataset:Rowan/hellaswag", "hf-dataset:rajpurkar/squad"}
+        "hf-dataset:Rowan/hellaswag", "hf-dataset:rajpurkar/squad",
+        "hf-dataset:google-research-datasets/paws"}  # PAWS-X's English training data
     assert lock["hf-dataset:none/ccgbank"]["source"] == f"{CCG_REPO}@main"
     for arm in TEXTUAL:
         evidence = json.loads((root / "metrics" / "train" / f"{arm}.json").read_text())["evidence"]

@@ -39,8 +39,13 @@ def run(params: Params) -> None:
     groups: dict[str, pd.DataFrame] = {}
 
     def groups_of(target: str, languages: list[str]) -> pd.DataFrame:  # each target's own languages and data
-        if target not in groups:
-            groups[target] = registry.TARGETS[target].language_groups(params, languages, paths.DATA)
+        # A target's scores may cover different languages (XTREME: PAWS-X has ja and ko, XNLI not): the
+        # table grows by the languages a later score adds.
+        have = groups.get(target)
+        missing = [lang for lang in languages if have is None or lang not in have.index]
+        if missing:
+            new = registry.TARGETS[target].language_groups(params, missing, paths.DATA)
+            groups[target] = new if have is None else pd.concat([have, new])
         return groups[target]
 
     tables = compute_margins(pairs, params.arms, root=paths.ARTIFACTS / "predictions", groups=groups_of,
