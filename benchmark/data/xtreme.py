@@ -72,6 +72,16 @@ class Pin(Frozen):
         return self
 
     @property
+    def urls(self) -> dict[str, str | None]:
+        """Each URL this pin downloads, with the sha256 it pins (None: the lock's): one per file of a
+        ``{file}`` template (XQuAD), else its one ``url``; none for a Hub pin."""
+        if self.url is None:
+            return {}
+        if "{file}" in self.url:
+            return {self.url.format(file=f): sha for f, sha in self.sha256.items()}
+        return {self.url: next(iter(self.sha256.values()), None)}
+
+    @property
     def lock_key(self) -> str:
         if self.hub_repo is not None:
             return key_of("hf-dataset", self.hub_repo)  # a commit is repository-wide

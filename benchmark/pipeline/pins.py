@@ -31,8 +31,7 @@ def needs_of(pin: AnyPin, user: str) -> list[Need]:
     """The upstreams behind ``pin``: one per file of a URL template (XQuAD's ``.../{file}``, each file
     pinned by its own sha256), else the one :func:`need_of` names."""
     if isinstance(pin, Pin) and pin.url is not None and "{file}" in pin.url:
-        return [Need(key_of("url", url), "url", url, (user,), pinned=sha)
-                for url, sha in ((pin.url.format(file=f), sha) for f, sha in pin.sha256.items())]
+        return [Need(key_of("url", url), "url", url, (user,), pinned=sha) for url, sha in pin.urls.items()]
     need = need_of(pin, user)
     return [] if need is None else [need]
 
@@ -45,7 +44,7 @@ def need_of(pin: AnyPin, user: str) -> Need | None:
                     why=pin.revision_unresolved or "", ref=pin.ref)
     if isinstance(pin, Pin):
         kind = "hf-dataset" if pin.hub_repo else "url"
-        pinned = pin.revision if pin.hub_repo else (next(iter(pin.sha256.values())) if pin.sha256 else None)
+        pinned = pin.revision if pin.hub_repo else pin.urls[str(pin.url)]
         return Need(pin.lock_key, kind, pin.hub_repo or str(pin.url), (user,), pinned=pinned, why=pin.unresolved or "")
     if isinstance(pin, coco.UrlPin):
         return Need(key_of("url", pin.url), "url", pin.url, (user,), pinned=pin.sha256, read_by_stage=False)

@@ -18,8 +18,7 @@ def unpack(cfg: Config, dest: Path) -> None:
     for name in cfg.tasks:
         spec = xtreme.TARGETS[name]
         pins = [spec.upstream, *([spec.train_source] if spec.train_layout else [])]
-        urls = [u for pin in pins if pin.url for u in (
-            [pin.url.format(file=f) for f in pin.sha256] if "{file}" in pin.url else [pin.url])]
+        urls = [u for pin in pins for u in pin.urls]
         if urls:
             files = [dest / "url" / url_file(u) for u in dict.fromkeys(urls)]
             xtreme_unpack.unpack(name, files, dest / "xtreme" / name)  # = extracted(<data>, name)
